@@ -1,0 +1,116 @@
+//! Command-line interface: argument definitions and dispatch. Each subcommand lives in
+//! its own file and returns the process exit code; `main.rs` only calls [`run`].
+//!
+//! Exit codes are shared by every command: [`EXIT_CLEAN`], [`EXIT_FINDINGS`],
+//! [`EXIT_ERROR`] (an error, or a scan that could not read everything).
+
+use clap::{Parser, Subcommand};
+
+mod events;
+mod inspect;
+mod name;
+mod rules;
+mod scan;
+
+/// Nothing at or above `--fail-on` was found and everything was read.
+pub const EXIT_CLEAN: i32 = 0;
+/// Findings at or above `--fail-on`.
+pub const EXIT_FINDINGS: i32 = 1;
+/// An error, or an incomplete scan (without `--allow-incomplete`).
+pub const EXIT_ERROR: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "imgscan",
+    version,
+    about = "Checks container images for miners, droppers and credential stealers before they run",
+    long_about = "Checks container images for miners, droppers and credential stealers before they run.\n\n`imgscan TARGET` is short for `imgscan scan TARGET`. TARGET is a registry reference \
+(nginx, localhost:5000/team/api:1.4, ghcr.io/o/r@sha256:...), a docker-save tar, an OCI \
+archive or an OCI layout directory, optionally with a scheme (registry:, docker-archive:, \
+oci-archive:, oci-dir:) and PATH:tag or PATH@digest to pick one image.\n\nExit codes: 0 clean, \
+1 findings at or above --fail-on, 2 error or incomplete scan."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scan an image for malicious content (the default command).
+    Scan(scan::Args),
+    /// Show an image's manifest, platform, layers, config and history.
+    Inspect(inspect::Args),
+    /// Check image names alone for typosquats, namespace squats and known-bad images.
+    Name(name::Args),
+    /// Parse and lint YARA-L 2.0 rules.
+    #[command(subcommand)]
+    Rules(rules::Command),
+    /// Run YARA-L rules over UDM events (JSON lines) from runtime logs.
+    Events(events::Args),
+}
+
+const SUBCOMMANDS: &[&str] = &["scan", "inspect", "name", "rules", "events", "help"];
+
+/// Insert `scan` when the first argument is not a subcommand or a top-level flag, so
+/// `imgscan TARGET` works.
+fn with_default_command(mut args: Vec<String>) -> Vec<String> {
+    if let Some(first) = args.get(1) {
+        let top_level_flag = matches!(first.as_str(), "-h" | "--help" | "-V" | "--version");
+        if !top_level_flag && !SUBCOMMANDS.contains(&first.as_str()) {
+            args.insert(1, "scan".to_string());
+        }
+    }
+    args
+}
+
+/// Parse the process arguments, run the command, return its exit code.
+pub fn run() -> i32 {
+    // One TLS crypto provider for the whole process (ring); reqwest and our own servers
+    // would otherwise panic choosing between providers.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = with_default_command(std::env::args().collect());
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    EXIT_CLEAN
+                }
+                _ => EXIT_ERROR,
+            };
+        }
+    };
+    match cli.command {
+        Command::Scan(a) => scan::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Name(a) => name::run(a),
+        Command::Rules(c) => rules::run(c),
+        Command::Events(a) => events::run(a),
+    }
+}
+
+/// Print an error the way every command does (`imgscan: <what>`) and return
+/// [`EXIT_ERROR`].
+pub fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("imgscan: {msg}");
+    EXIT_ERROR
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bare_target_means_scan() {
+        assert_eq!(with_default_command(v(&["imgscan", "nginx"]))[1], "scan");
+        assert_eq!(with_default_command(v(&["imgscan", "inspect", "x"]))[1], "inspect");
+        assert_eq!(with_default_command(v(&["imgscan", "--help"]))[1], "--help");
+        assert_eq!(with_default_command(v(&["imgscan"])).len(), 1);
+    }
+}

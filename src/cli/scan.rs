@@ -1,0 +1,11 @@
+//! `imgscan scan` (work in progress; owned by its issue).
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// What to act on.
+    pub targets: Vec<String>,
+}
+
+pub fn run(_args: Args) -> i32 {
+    super::fail("`scan` is not built yet")
+}

@@ -1,0 +1,16 @@
+//! imgscan: checks container images for malicious content before they run.
+//!
+//! Data flows one way:
+//! `source` (registry, docker-archive, oci-archive, OCI layout) → `layers` (streamed,
+//! decompressed, whiteouts applied, nothing extracted to disk) → `analyzers` →
+//! `findings` → `report`. The YARA-L engine in `rules` knows nothing of images; the
+//! image side turns what it finds into UDM events and hands them over.
+
+pub mod cli;
+pub mod error;
+pub mod findings;
+pub mod image;
+pub mod limits;
+pub mod layers;
+pub mod reference;
+pub mod source;

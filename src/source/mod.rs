@@ -1,0 +1,76 @@
+//! Image sources: turn a [`Target`] into [`OpenedImage`]s (one per platform) whose
+//! layers can be streamed. Every blob is checked against its digest while it streams.
+//!
+//! Owns: target dispatch, the [`LayerSource`] contract, the options shared by sources.
+//! Registry pulls live in `registry.rs`, local archives and layouts in their own files.
+
+use crate::error::Result;
+use crate::image::{Image, LayerInfo, Platform};
+use crate::limits::Limits;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to reach and choose images.
+#[derive(Debug, Clone)]
+pub struct SourceOptions {
+    /// Platform to pick from a multi-arch index (default `linux/amd64`).
+    pub platform: Platform,
+    /// Walk every platform of an index instead of one.
+    pub all_platforms: bool,
+    /// Allow plain HTTP and unverified TLS certificates.
+    pub insecure: bool,
+    /// Explicit credentials (`--username` with `--password-stdin`).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Docker config to read `auths`/`credHelpers`/`credsStore` from (default
+    /// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`).
+    pub docker_config: Option<PathBuf>,
+    /// Extra PEM CA certificates to trust (tests use this for a local CA).
+    pub ca_certs: Vec<PathBuf>,
+    /// Overall time budget for network operations.
+    pub timeout: Duration,
+    pub limits: Limits,
+}
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        let limits = Limits::default();
+        SourceOptions {
+            platform: Platform::default(),
+            all_platforms: false,
+            insecure: false,
+            username: None,
+            password: None,
+            docker_config: None,
+            ca_certs: Vec::new(),
+            timeout: Duration::from_secs(limits.timeout_secs),
+            limits,
+        }
+    }
+}
+
+/// Streams layer blobs of one image.
+pub trait LayerSource: Send + Sync {
+    /// Open the blob of `layer` (compressed bytes as stored). The reader verifies the
+    /// blob's digest as it streams and fails with an error naming the expected and
+    /// actual digest at EOF on mismatch; it also fails once more than
+    /// `limits.blob_bytes` bytes arrive.
+    fn open_layer(&self, layer: &LayerInfo) -> Result<Box<dyn Read + Send>>;
+}
+
+/// An image whose manifest and config were read and verified; layers not yet read.
+#[derive(Clone)]
+pub struct OpenedImage {
+    pub image: Image,
+    pub layers: Arc<dyn LayerSource>,
+}
+
+impl std::fmt::Debug for OpenedImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedImage")
+            .field("image", &self.image)
+            .finish_non_exhaustive()
+    }
+}
