@@ -7,10 +7,12 @@
 //! image side turns what it finds into UDM events and hands them over.
 
 pub mod cli;
+pub mod digest;
 pub mod error;
 pub mod findings;
 pub mod image;
 pub mod limits;
 pub mod layers;
 pub mod reference;
+pub mod report;
 pub mod source;

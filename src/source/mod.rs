@@ -74,3 +74,18 @@ impl std::fmt::Debug for OpenedImage {
             .finish_non_exhaustive()
     }
 }
+
+pub mod local;
+pub mod registry;
+
+use crate::reference::Target;
+
+/// Resolve a target into the images to scan: one, or one per platform with
+/// `all_platforms`. Manifests and configs are read and verified here; layers are
+/// streamed later through [`OpenedImage::layers`].
+pub fn open(target: &Target, opts: &SourceOptions) -> Result<Vec<OpenedImage>> {
+    match target {
+        Target::Registry(r) => registry::open(r, opts),
+        Target::Local { kind, path, select } => local::open(*kind, path, select.as_ref(), opts),
+    }
+}

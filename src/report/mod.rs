@@ -1,0 +1,171 @@
+//! Reports: render a [`Report`] as a table, JSON or SARIF, and derive the exit code.
+//! Every command that produces findings (scan, name, events) goes through here, so
+//! formats and exit codes are the same everywhere.
+//!
+//! Owns: the [`Report`] shape, the JSON schema version, the exit-code policy.
+//! Renderers: `table.rs` (human, grouped by severity), `sarif.rs` (SARIF 2.1.0).
+
+use crate::findings::{Finding, Severity};
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// Version of the JSON report schema (`docs/json-report.md`). Bump on breaking change.
+pub const JSON_SCHEMA_VERSION: &str = "1";
+
+/// Output formats every finding-producing command accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Sarif,
+}
+
+/// A finding an ignore file suppressed, with the reason the user gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppressed {
+    pub finding: Finding,
+    pub reason: String,
+}
+
+/// Everything one run found about one target.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// What was scanned, as the user will recognise it (a normalised reference, an
+    /// archive path, an events file).
+    pub target: String,
+    /// Manifest digest / platform when an image was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Sorted most severe first by [`Report::sort`].
+    pub findings: Vec<Finding>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Suppressed>,
+    /// Why the scan did not see everything (limits hit, unreadable layers, malformed
+    /// event lines). Non-empty means incomplete: exit 2 unless `--allow-incomplete`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub incomplete: Vec<String>,
+}
+
+impl Report {
+    /// Most severe first, then by id, for stable output.
+    pub fn sort(&mut self) {
+        self.findings
+            .sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    }
+
+    /// Highest severity among the findings.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// The exit code for a set of reports: 2 when any is incomplete (unless
+/// `allow_incomplete`), else 1 when any finding is at or above `fail_on` (`None` =
+/// never fail on findings), else 0.
+pub fn exit_code(reports: &[Report], fail_on: Option<Severity>, allow_incomplete: bool) -> i32 {
+    use crate::cli::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
+    if !allow_incomplete && reports.iter().any(|r| !r.incomplete.is_empty()) {
+        return EXIT_ERROR;
+    }
+    let failing = fail_on.is_some_and(|t| {
+        reports
+            .iter()
+            .any(|r| r.max_severity().is_some_and(|s| s >= t))
+    });
+    if failing {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    }
+}
+
+/// Parse `--fail-on`: a severity or `none`.
+pub fn parse_fail_on(s: &str) -> Result<Option<Severity>, String> {
+    if s.eq_ignore_ascii_case("none") {
+        Ok(None)
+    } else {
+        s.parse().map(Some)
+    }
+}
+
+#[derive(Serialize)]
+struct JsonDoc<'a> {
+    schema_version: &'a str,
+    tool: &'a str,
+    tool_version: &'a str,
+    reports: &'a [Report],
+}
+
+/// Write `reports` in `format`. `color` only affects the table.
+pub fn write(reports: &[Report], format: Format, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Json => {
+            let doc = JsonDoc {
+                schema_version: JSON_SCHEMA_VERSION,
+                tool: "imgscan",
+                tool_version: env!("CARGO_PKG_VERSION"),
+                reports,
+            };
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)
+        }
+        Format::Table => table::write(reports, color, out),
+        Format::Sarif => sarif::write(reports, out),
+    }
+}
+
+mod sarif;
+mod table;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::{Evidence, Location};
+
+    fn finding(sev: Severity) -> Finding {
+        Finding {
+            id: "IMG-TEST".into(),
+            title: "t".into(),
+            severity: sev,
+            description: String::new(),
+            remediation: String::new(),
+            attack: vec![],
+            evidence: vec![Evidence {
+                location: Location::Scan,
+                offset: None,
+                signature: "s".into(),
+                excerpt: String::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn exit_codes() {
+        let clean = Report::default();
+        let low = Report {
+            findings: vec![finding(Severity::Low)],
+            ..Default::default()
+        };
+        let high = Report {
+            findings: vec![finding(Severity::High)],
+            ..Default::default()
+        };
+        let incomplete = Report {
+            incomplete: vec!["layer 2: truncated gzip".into()],
+            ..Default::default()
+        };
+        let hi = Some(Severity::High);
+        assert_eq!(exit_code(&[clean.clone()], hi, false), 0);
+        assert_eq!(exit_code(&[low.clone()], hi, false), 0);
+        assert_eq!(exit_code(&[low.clone()], Some(Severity::Low), false), 1);
+        assert_eq!(exit_code(&[high.clone()], hi, false), 1);
+        assert_eq!(exit_code(&[high.clone()], None, false), 0);
+        assert_eq!(exit_code(&[clean, incomplete.clone()], hi, false), 2);
+        assert_eq!(exit_code(&[incomplete], hi, true), 0);
+        assert_eq!(parse_fail_on("none").unwrap(), None);
+        assert_eq!(parse_fail_on("MEDIUM").unwrap(), Some(Severity::Medium));
+        assert!(parse_fail_on("bad").is_err());
+    }
+}
