@@ -6,13 +6,15 @@
 //! `findings` → `report`. The YARA-L engine in `rules` knows nothing of images; the
 //! image side turns what it finds into UDM events and hands them over.
 
+pub mod analyzers;
 pub mod cli;
 pub mod digest;
 pub mod error;
 pub mod findings;
 pub mod image;
-pub mod limits;
 pub mod layers;
+pub mod limits;
 pub mod reference;
 pub mod report;
+pub mod signatures;
 pub mod source;
