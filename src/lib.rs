@@ -11,6 +11,7 @@ pub mod cli;
 pub mod digest;
 pub mod error;
 pub mod findings;
+pub mod ignore;
 pub mod image;
 pub mod layers;
 pub mod limits;
