@@ -17,5 +17,6 @@ pub mod layers;
 pub mod limits;
 pub mod reference;
 pub mod report;
+pub mod samples;
 pub mod signatures;
 pub mod source;

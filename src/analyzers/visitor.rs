@@ -224,3 +224,131 @@ pub fn display_path(inside: &[String], path: &str) -> String {
     s.push_str(path);
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::collate;
+    use crate::findings::{Location, Severity};
+    use crate::image::EntryKind;
+    use crate::samples::{self, Entry};
+
+    /// Drive the visitor over a tar the way the walker does.
+    fn scan_layer(entries: &[Entry], limits: &Limits) -> LayerScan {
+        let tar = samples::tar_bytes(entries).unwrap();
+        let mut v = ScanVisitor::new(Arc::new(Signatures::embedded().unwrap()), limits);
+        let mut ar = tar::Archive::new(tar.as_slice());
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let kind = match e.header().entry_type() {
+                tar::EntryType::Regular => EntryKind::File,
+                tar::EntryType::Directory => EntryKind::Dir,
+                _ => EntryKind::Other,
+            };
+            let fe = FileEntry {
+                layer: 1,
+                layer_digest: "sha256:l1".into(),
+                path: e.path().unwrap().to_string_lossy().into_owned(),
+                kind,
+                mode: e.header().mode().unwrap(),
+                size: e.header().size().unwrap(),
+                link_target: None,
+                hidden_by: None,
+            };
+            v.visit_entry(&fe, &mut e).unwrap();
+        }
+        v.scan
+    }
+
+    fn ids(scan: &LayerScan) -> Vec<(String, String, Severity)> {
+        let mut v: Vec<_> = collate(&scan.signals, &|_, _| None)
+            .into_iter()
+            .map(|f| {
+                let path = match &f.evidence[0].location {
+                    Location::File { path, inside, .. } => display_path(inside, path),
+                    _ => String::new(),
+                };
+                (path, f.id, f.severity)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn malicious_layer_findings() {
+        let spec = samples::malicious_sample().unwrap();
+        let scan = scan_layer(&spec.layers[1], &Limits::default());
+        let got = ids(&scan);
+        let want = [
+            (
+                "opt/app/.cache/kworker",
+                "IMG-MINER-BINARY",
+                Severity::Critical,
+            ),
+            (
+                "opt/app/config.json",
+                "IMG-MINER-CONFIG",
+                Severity::Critical,
+            ),
+            ("opt/app/run.sh", "IMG-DROPPER", Severity::Critical),
+            ("opt/app/sync.sh", "IMG-CRED-THEFT", Severity::High),
+            (
+                "opt/bundle/xmrig-6.21.0-linux-x64.tar.gz!xmrig-6.21.0/xmrig",
+                "IMG-MINER-BINARY",
+                Severity::Critical,
+            ),
+            ("tmp/kdevtmpfsi", "IMG-MINER-BINARY", Severity::Critical),
+            ("usr/local/bin/xmrig", "IMG-MINER-BINARY", Severity::High),
+        ];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(p, i, s)| (p.to_string(), i.to_string(), *s))
+            .collect();
+        assert_eq!(got, want);
+        assert!(scan.limits.is_empty());
+    }
+
+    #[test]
+    fn clean_layer_has_no_findings() {
+        let scan = scan_layer(&samples::clean_sample().layers[0], &Limits::default());
+        assert_eq!(ids(&scan), vec![]);
+        assert!(scan.files >= 4);
+    }
+
+    #[test]
+    fn nesting_bound_is_reported() {
+        let inner = samples::gzip(
+            &samples::tar_bytes(&[Entry::file("m/xmrig", 0o755, "#!/bin/sh\n")]).unwrap(),
+        )
+        .unwrap();
+        let limits = Limits {
+            nesting: 0,
+            ..Limits::default()
+        };
+        let scan = scan_layer(&[Entry::file("a.tgz", 0o644, inner)], &limits);
+        assert_eq!(scan.limits.len(), 1);
+        assert_eq!(scan.limits[0].kind, crate::limits::LimitKind::Nesting);
+        assert!(ids(&scan).is_empty());
+    }
+
+    #[test]
+    fn nested_size_bound_is_reported() {
+        let big = vec![b'a'; 300_000];
+        let inner = samples::gzip(
+            &samples::tar_bytes(&[
+                Entry::file("big", 0o644, big),
+                Entry::file("m/xmrig", 0o755, "x"),
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+        let limits = Limits {
+            file_bytes: 100_000,
+            ..Limits::default()
+        };
+        let scan = scan_layer(&[Entry::file("a.tar.gz", 0o644, inner)], &limits);
+        assert_eq!(scan.limits.len(), 1, "{:?}", scan.limits);
+        assert_eq!(scan.limits[0].kind, crate::limits::LimitKind::FileBytes);
+    }
+}
