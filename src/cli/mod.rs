@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod common;
 mod events;
 mod inspect;
 mod name;
