@@ -232,7 +232,7 @@ impl IgnoreFile {
             let rule = self
                 .rules
                 .iter()
-                .find(|r| !r.expires.is_some_and(|e| e < today) && Self::matches(r, target, &f));
+                .find(|r| r.expires.is_none_or(|e| e >= today) && Self::matches(r, target, &f));
             match rule {
                 Some(r) => a.suppressed.push(Suppressed {
                     finding: f,

@@ -122,6 +122,10 @@ pub struct Image {
     pub platform: Platform,
     pub config: ImageConfig,
     pub layers: Vec<LayerInfo>,
+    /// Things the source noticed and worked around, for the user (e.g. a manifest entry
+    /// skipped because its media type is an attestation, not a filesystem layer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// What a tar entry is.

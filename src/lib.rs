@@ -18,5 +18,8 @@ pub mod limits;
 pub mod reference;
 pub mod report;
 pub mod samples;
+pub mod scan;
+pub mod shell;
 pub mod signatures;
 pub mod source;
+pub mod udm;

@@ -14,7 +14,6 @@ use regex::Regex;
 use std::sync::{Arc, LazyLock};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"];
 /// Words that run the next word as the program.
 const WRAPPERS: &[&str] = &[
     "exec", "nohup", "env", "sudo", "nice", "setsid", "timeout", "command",
@@ -33,50 +32,18 @@ impl ConfigAnalyzer {
     }
 }
 
-/// Split a shell script into the commands it runs (argv each), honouring quotes.
-pub fn split_script(script: &str) -> Vec<Vec<String>> {
-    let mut cmds = Vec::new();
-    for line in script.split('\n') {
-        let words = shell_words::split(line)
-            .unwrap_or_else(|_| line.split_whitespace().map(str::to_string).collect());
-        let mut cur: Vec<String> = Vec::new();
-        for w in words {
-            if matches!(w.as_str(), "&&" | "||" | "|" | ";" | "&") {
-                cmds.push(std::mem::take(&mut cur));
-                continue;
-            }
-            if let Some(stripped) = w.strip_suffix(';') {
-                if !stripped.is_empty() {
-                    cur.push(stripped.to_string());
-                }
-                cmds.push(std::mem::take(&mut cur));
-                continue;
-            }
-            cur.push(w);
-        }
-        cmds.push(cur);
-    }
-    cmds.retain(|c| !c.is_empty());
-    cmds
-}
-
-/// The commands an exec-form argv runs: itself, or, for `sh -c SCRIPT`, the script's.
+/// The commands an exec-form argv runs: itself, or, for `sh -c SCRIPT`, the script's
+/// commands (split by the shared [`crate::shell`] lexer), each as words.
 pub fn commands(argv: &[String]) -> Vec<Vec<String>> {
-    let Some(first) = argv.first() else {
-        return vec![];
-    };
-    let base = first.rsplit('/').next().unwrap_or(first);
-    if SHELLS.contains(&base) {
-        if let Some(i) = argv
+    match crate::shell::shell_script(argv) {
+        Some(script) => crate::shell::split_commands(script)
             .iter()
-            .position(|a| a == "-c" || a == "-ec" || a == "-xc")
-        {
-            if let Some(script) = argv.get(i + 1) {
-                return split_script(script);
-            }
-        }
+            .map(|c| crate::shell::words(c))
+            .filter(|w| !w.is_empty())
+            .collect(),
+        None if argv.is_empty() => vec![],
+        None => vec![argv.to_vec()],
     }
-    vec![argv.to_vec()]
 }
 
 /// The program word of a command (after `VAR=x` assignments and wrappers like `exec`).
@@ -224,6 +191,7 @@ mod tests {
             platform: Default::default(),
             config: cfg,
             layers: vec![],
+            notes: vec![],
         }
     }
 

@@ -146,6 +146,12 @@ impl FsLookup for std::collections::HashMap<String, FileEntry> {
     }
 }
 
+impl FsLookup for crate::layers::FsView {
+    fn resolve(&self, path: &str) -> Option<&FileEntry> {
+        crate::layers::FsView::resolve(self, path)
+    }
+}
+
 /// One analyzer, one job. File analyzers implement the `file_*` hooks and are fed by the
 /// [`ScanVisitor`] from a single read of each file; image analyzers implement
 /// [`Analyzer::image`]. Every hook has a do-nothing default.

@@ -214,6 +214,12 @@ impl ScanVisitor {
     }
 }
 
+impl crate::layers::EntryVisitor for ScanVisitor {
+    fn visit(&mut self, entry: &FileEntry, content: &mut dyn Read) -> std::io::Result<()> {
+        self.visit_entry(entry, content)
+    }
+}
+
 /// `a.tar.gz!dir/file` style display of a nested path.
 pub fn display_path(inside: &[String], path: &str) -> String {
     let mut s = String::new();

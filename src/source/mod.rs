@@ -75,7 +75,10 @@ impl std::fmt::Debug for OpenedImage {
     }
 }
 
+pub mod config;
+mod docker_archive;
 pub mod local;
+mod oci_layout;
 pub mod registry;
 
 use crate::reference::Target;

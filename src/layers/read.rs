@@ -1,0 +1,269 @@
+//! Readers the walker stacks: a counter on the compressed bytes, a shared handle so the
+//! blob can be drained after the decoder is done, and the limiter on decompressed bytes
+//! that enforces the per-layer and image-wide byte bounds and the deadline.
+
+use crate::limits::{LimitHit, LimitKind, Limits};
+use std::cell::{Cell, RefCell};
+use std::io::{self, Read};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Counts bytes pulled from the blob.
+#[derive(Clone, Default)]
+pub(super) struct Counter(Rc<Cell<u64>>);
+
+impl Counter {
+    pub fn get(&self) -> u64 {
+        self.0.get()
+    }
+}
+
+/// The blob, shared between the decoder and the final drain (single thread).
+#[derive(Clone)]
+pub(super) struct SharedRaw {
+    inner: Rc<RefCell<Box<dyn Read + Send>>>,
+    counter: Counter,
+}
+
+impl SharedRaw {
+    pub fn new(inner: Box<dyn Read + Send>, counter: Counter) -> Self {
+        SharedRaw {
+            inner: Rc::new(RefCell::new(inner)),
+            counter,
+        }
+    }
+}
+
+impl Read for SharedRaw {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.borrow_mut().read(buf)?;
+        self.counter.0.set(self.counter.0.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Image-wide state shared by the threads walking one image.
+pub(super) struct Shared {
+    image_limit: u64,
+    used: AtomicU64,
+    deadline: Instant,
+    timeout_secs: u64,
+    image_hit: AtomicBool,
+    timeout_hit: AtomicBool,
+    hits: Mutex<Vec<LimitHit>>,
+}
+
+impl Shared {
+    pub fn new(limits: &Limits) -> Self {
+        let now = Instant::now();
+        Shared {
+            image_limit: limits.image_bytes,
+            used: AtomicU64::new(0),
+            deadline: now
+                .checked_add(Duration::from_secs(limits.timeout_secs))
+                .unwrap_or(now + Duration::from_secs(86400 * 365)),
+            timeout_secs: limits.timeout_secs,
+            image_hit: AtomicBool::new(false),
+            timeout_hit: AtomicBool::new(false),
+            hits: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    fn push(&self, hit: LimitHit) {
+        self.hits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(hit);
+    }
+
+    /// Record (once) that the deadline passed; `layer` is where it was noticed.
+    pub fn note_timeout(&self, layer: usize) {
+        if !self.timeout_hit.swap(true, Ordering::SeqCst) {
+            self.push(LimitHit {
+                kind: LimitKind::Timeout,
+                limit: self.timeout_secs,
+                layer: Some(layer),
+                path: None,
+                detail: format!(
+                    "the {} s time limit was reached while reading layer {layer}; the rest of \
+                     the image was not read (raise with {} SECONDS)",
+                    self.timeout_secs,
+                    LimitKind::Timeout.flag()
+                ),
+            });
+        }
+    }
+
+    fn note_image_bytes(&self, layer: usize) {
+        if !self.image_hit.swap(true, Ordering::SeqCst) {
+            self.push(LimitHit {
+                kind: LimitKind::ImageBytes,
+                limit: self.image_limit,
+                layer: Some(layer),
+                path: None,
+                detail: format!(
+                    "stopped after {} uncompressed bytes across the image (reached in layer \
+                     {layer}); the rest of the image was not read (raise with {} N)",
+                    self.image_limit,
+                    LimitKind::ImageBytes.flag()
+                ),
+            });
+        }
+    }
+
+    pub fn take_hits(&self) -> Vec<LimitHit> {
+        std::mem::take(&mut *self.hits.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// What the limiter saw, read by the walker afterwards.
+#[derive(Default)]
+pub(super) struct LimitState {
+    /// Decompressed bytes passed on.
+    pub read: u64,
+    /// Set when a bound stopped the stream (the limiter then reports EOF).
+    stopped: bool,
+    pub layer_hit: Option<LimitHit>,
+    in_meta: bool,
+    meta_read: u64,
+}
+
+impl LimitState {
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+    pub fn stop(&mut self) {
+        self.stopped = true;
+    }
+    /// The tar reader is about to read headers (and long names / PAX records).
+    pub fn begin_meta(&mut self) {
+        self.in_meta = true;
+        self.meta_read = 0;
+    }
+    pub fn end_meta(&mut self) {
+        self.in_meta = false;
+    }
+}
+
+/// Bounds the decompressed stream of one layer.
+pub(super) struct Limited<'a> {
+    inner: Box<dyn Read + 'a>,
+    state: Rc<RefCell<LimitState>>,
+    layer_limit: u64,
+    layer: usize,
+    digest: String,
+    shared: &'a Shared,
+    next_clock_check: u64,
+}
+
+const CLOCK_EVERY: u64 = 1 << 20;
+
+impl<'a> Limited<'a> {
+    pub fn new(
+        inner: Box<dyn Read + 'a>,
+        state: Rc<RefCell<LimitState>>,
+        limits: &Limits,
+        shared: &'a Shared,
+        layer: usize,
+        digest: &str,
+    ) -> Self {
+        Limited {
+            inner,
+            state,
+            layer_limit: limits.layer_bytes,
+            layer,
+            digest: digest.to_string(),
+            shared,
+            next_clock_check: 0,
+        }
+    }
+
+    /// True when the inner stream has at least one more byte.
+    fn more(&mut self) -> io::Result<bool> {
+        let mut b = [0u8; 1];
+        loop {
+            match self.inner.read(&mut b) {
+                Ok(n) => return Ok(n > 0),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Read for Limited<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let (read, stopped, in_meta, meta_read) = {
+            let s = self.state.borrow();
+            (s.read, s.stopped, s.in_meta, s.meta_read)
+        };
+        if stopped {
+            return Ok(0);
+        }
+        if in_meta && meta_read > super::MAX_TAR_META_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "tar metadata (GNU long name or PAX record) larger than {} bytes",
+                    super::MAX_TAR_META_BYTES
+                ),
+            ));
+        }
+        if read >= self.next_clock_check {
+            self.next_clock_check = read + CLOCK_EVERY;
+            if self.shared.expired() {
+                self.shared.note_timeout(self.layer);
+                self.state.borrow_mut().stopped = true;
+                return Ok(0);
+            }
+        }
+        let layer_left = self.layer_limit.saturating_sub(read);
+        let used = self.shared.used.load(Ordering::Relaxed);
+        let image_left = self.shared.image_limit.saturating_sub(used);
+        if layer_left == 0 || image_left == 0 {
+            if !self.more()? {
+                return Ok(0);
+            }
+            let mut s = self.state.borrow_mut();
+            s.stopped = true;
+            if layer_left == 0 {
+                s.layer_hit = Some(LimitHit {
+                    kind: LimitKind::LayerBytes,
+                    limit: self.layer_limit,
+                    layer: Some(self.layer),
+                    path: None,
+                    detail: format!(
+                        "layer {} ({}): stopped after {} uncompressed bytes; the rest of the \
+                         layer was not read (raise with {} N)",
+                        self.layer,
+                        self.digest,
+                        self.layer_limit,
+                        LimitKind::LayerBytes.flag()
+                    ),
+                });
+            } else {
+                drop(s);
+                self.shared.note_image_bytes(self.layer);
+            }
+            return Ok(0);
+        }
+        let want = (buf.len() as u64).min(layer_left).min(image_left) as usize;
+        let n = self.inner.read(&mut buf[..want])?;
+        self.shared.used.fetch_add(n as u64, Ordering::Relaxed);
+        let mut s = self.state.borrow_mut();
+        s.read += n as u64;
+        if s.in_meta {
+            s.meta_read += n as u64;
+        }
+        Ok(n)
+    }
+}
