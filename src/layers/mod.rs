@@ -261,7 +261,7 @@ fn walk_layer_inner(
                     Some(Ok(e)) => e,
                     Some(Err(e)) => {
                         if !state.borrow().stopped() {
-                            walk.error = Some(format!("{who}: reading tar: {}", clean_err(&e)));
+                            walk.error = Some(describe(&who, "reading tar", &e));
                         }
                         break;
                     }
@@ -311,7 +311,7 @@ fn walk_layer_inner(
                     }
                     if let Err(e) = io::copy(&mut entry, &mut io::sink()) {
                         if !state.borrow().stopped() {
-                            walk.error = Some(format!("{who}: reading tar: {}", clean_err(&e)));
+                            walk.error = Some(describe(&who, "reading tar", &e));
                         }
                         break;
                     }
@@ -407,7 +407,7 @@ fn walk_layer_inner(
                 // Skip what the visitor left so the next header read is pure metadata.
                 if let Err(e) = io::copy(&mut entry, &mut io::sink()) {
                     if !state.borrow().stopped() {
-                        walk.error = Some(format!("{who}: reading tar: {}", clean_err(&e)));
+                        walk.error = Some(describe(&who, "reading tar", &e));
                     }
                     break;
                 }
@@ -425,7 +425,7 @@ fn walk_layer_inner(
     if tar_done && walk.error.is_none() && !state.borrow().stopped() {
         if let Err(e) = io::copy(&mut limited, &mut io::sink()) {
             if !state.borrow().stopped() {
-                walk.error = Some(format!("{who}: after the end of the tar: {}", clean_err(&e)));
+                walk.error = Some(describe(&who, "after the end of the tar", &e));
             }
         }
     }
@@ -467,7 +467,18 @@ fn walk_layer_inner(
     (walk, meta)
 }
 
-/// io errors from flate2/zstd/tar sometimes wrap another; show the innermost message.
+/// `{who}: {step}: {cause}`, except that a failure of the blob itself (digest mismatch,
+/// blob size bound) is named without the decoding step it surfaced in.
+fn describe(who: &str, step: &str, e: &io::Error) -> String {
+    let cause = clean_err(e);
+    if cause.starts_with("digest mismatch") || cause.starts_with("blob ") {
+        format!("{who}: {cause}")
+    } else {
+        format!("{who}: {step}: {cause}")
+    }
+}
+
+/// Mark an unexpected end of stream as truncation.
 fn clean_err(e: &io::Error) -> String {
     let s = e.to_string();
     if e.kind() == io::ErrorKind::UnexpectedEof && !s.contains("truncated") {

@@ -511,7 +511,9 @@ pub fn gzip_bomb(zero_bytes: u64) -> Vec<u8> {
     h.set_path("zeros").unwrap();
     h.set_cksum();
     let mut out = compress(h.as_bytes(), Comp::Gzip);
-    let chunk = compress(&vec![0u8; MIB as usize], Comp::Gzip);
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&vec![0u8; MIB as usize]).unwrap();
+    let chunk = e.finish().unwrap();
     for _ in 0..zero_bytes / MIB {
         out.extend_from_slice(&chunk);
     }
