@@ -39,9 +39,15 @@ fn truncated_gzip_and_zstd_layers() {
         let digest = sha256(&cut);
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(name);
-        layout_with(&dir, vec![Layer::raw(cut, "application/vnd.oci.image.layer.v1.tar")]);
+        layout_with(
+            &dir,
+            vec![Layer::raw(cut, "application/vnd.oci.image.layer.v1.tar")],
+        );
         let w = walk_image(&open_dir(&dir)[0], &Limits::default(), 1, |_| NoopVisitor);
-        let err = w.layers[0].error.clone().expect("truncation must be an error");
+        let err = w.layers[0]
+            .error
+            .clone()
+            .expect("truncation must be an error");
         assert!(
             err.starts_with(&format!("layer 0 ({digest}): reading tar: ")),
             "{name}: {err}"
@@ -119,9 +125,19 @@ fn gzip_bomb_stops_at_max_layer_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("bomb");
     let bomb = gzip_bomb(10 * GIB);
-    assert!(bomb.len() < 12 << 20, "~10 MiB compressed, got {}", bomb.len());
+    assert!(
+        bomb.len() < 12 << 20,
+        "~10 MiB compressed, got {}",
+        bomb.len()
+    );
     let digest = sha256(&bomb);
-    layout_with(&dir, vec![Layer::raw(bomb.clone(), "application/vnd.oci.image.layer.v1.tar+gzip")]);
+    layout_with(
+        &dir,
+        vec![Layer::raw(
+            bomb.clone(),
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+        )],
+    );
     let o = imgscan(&[
         "inspect",
         "-q",
@@ -204,7 +220,13 @@ fn gzip_bomb_default_limits_bounded_memory() {
         .unwrap();
     drop(bomb);
     let o = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "bomb_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "bomb_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &path)
         .env("IMGSCAN_BOMB_CHILD_DIGEST", &digest)
         .output()
@@ -333,7 +355,13 @@ fn hundred_thousand_tiny_entries_and_max_entries() {
     let dir = tmp.path().join("l");
     let blob = many_entries_layer(100_000);
     let digest = sha256(&blob);
-    layout_with(&dir, vec![Layer::raw(blob, "application/vnd.oci.image.layer.v1.tar+gzip")]);
+    layout_with(
+        &dir,
+        vec![Layer::raw(
+            blob,
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+        )],
+    );
     let w = walk_image(&open_dir(&dir)[0], &Limits::default(), 1, |_| NoopVisitor);
     assert!(w.incomplete().is_empty(), "{:?}", w.incomplete());
     assert_eq!(w.layers[0].entries, 100_000);
@@ -357,7 +385,10 @@ fn hundred_thousand_tiny_entries_and_max_entries() {
     assert!(stderr.contains(&want), "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["images"][0]["walk"][0]["entries"], 1000);
-    assert_eq!(doc["images"][0]["walk"][0]["limits"][0]["kind"], "entries-per-layer");
+    assert_eq!(
+        doc["images"][0]["walk"][0]["limits"][0]["kind"],
+        "entries-per-layer"
+    );
     assert_eq!(LimitKind::EntriesPerLayer.flag(), "--max-entries");
 }
 
@@ -453,5 +484,8 @@ fn unknown_media_type_that_is_not_a_tar_is_an_error() {
     layout_with(&dir, vec![junk]);
     let w = walk_image(&open_dir(&dir)[0], &Limits::default(), 1, |_| NoopVisitor);
     let err = w.layers[0].error.clone().unwrap();
-    assert!(err.starts_with(&format!("layer 0 ({d}): reading tar: ")), "{err}");
+    assert!(
+        err.starts_with(&format!("layer 0 ({d}): reading tar: ")),
+        "{err}"
+    );
 }

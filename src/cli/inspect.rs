@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "table")]
     pub format: InspectFormat,
     #[command(flatten)]
-    pub image: ImageArgs,
+    pub image: Box<ImageArgs>,
 }
 
 /// One inspected image, as printed.
@@ -203,11 +203,19 @@ pub fn write_table(images: &[Inspected], out: &mut dyn Write) -> io::Result<()> 
         writeln!(out, "CONFIG")?;
         writeln!(out, "  Entrypoint:     {}", list(&c.entrypoint))?;
         writeln!(out, "  Cmd:            {}", list(&c.cmd))?;
-        writeln!(out, "  User:           {}", if c.user.is_empty() { "-" } else { &c.user })?;
+        writeln!(
+            out,
+            "  User:           {}",
+            if c.user.is_empty() { "-" } else { &c.user }
+        )?;
         writeln!(
             out,
             "  WorkingDir:     {}",
-            if c.working_dir.is_empty() { "-" } else { &c.working_dir }
+            if c.working_dir.is_empty() {
+                "-"
+            } else {
+                &c.working_dir
+            }
         )?;
         writeln!(out, "  ExposedPorts:   {}", list(&c.exposed_ports))?;
         writeln!(out, "  Env:")?;

@@ -99,7 +99,12 @@ struct JsonDoc<'a> {
 }
 
 /// Write `reports` in `format`. `color` only affects the table.
-pub fn write(reports: &[Report], format: Format, color: bool, out: &mut dyn Write) -> io::Result<()> {
+pub fn write(
+    reports: &[Report],
+    format: Format,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Json => {
             let doc = JsonDoc {
