@@ -99,12 +99,7 @@ struct JsonDoc<'a> {
 }
 
 /// Write `reports` in `format`. `color` only affects the table.
-pub fn write(
-    reports: &[Report],
-    format: Format,
-    color: bool,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+pub fn write(reports: &[Report], format: Format, color: bool, out: &mut dyn Write) -> io::Result<()> {
     match format {
         Format::Json => {
             let doc = JsonDoc {
