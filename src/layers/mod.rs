@@ -366,26 +366,12 @@ fn walk_layer_inner(
                     },
                     hidden_by: None,
                 };
+                let path_for_hit = if kind == EntryKind::File && size > limits.file_bytes {
+                    fe.path.clone()
+                } else {
+                    String::new()
+                };
                 let visited = if kind == EntryKind::File {
-                    if size > limits.file_bytes {
-                        counts.file_bytes += 1;
-                        if counts.file_bytes <= 10 {
-                            walk.limits.push(LimitHit {
-                                kind: LimitKind::FileBytes,
-                                limit: limits.file_bytes,
-                                layer: Some(layer.index),
-                                path: Some(fe.path.clone()),
-                                detail: format!(
-                                    "{who}: only the first {} of {} bytes of {} were examined \
-                                     (raise with {} N)",
-                                    limits.file_bytes,
-                                    size,
-                                    fe.path,
-                                    LimitKind::FileBytes.flag()
-                                ),
-                            });
-                        }
-                    }
                     let mut content = (&mut entry).take(limits.file_bytes);
                     visitor.visit(&fe, &mut content)
                 } else {
@@ -410,6 +396,28 @@ fn walk_layer_inner(
                         walk.error = Some(describe(&who, "reading tar", &e));
                     }
                     break;
+                }
+                // A file larger than the per-file bound; reported once the walker got past
+                // it (when a layer bound stopped the stream first, that hit explains it).
+                if kind == EntryKind::File && size > limits.file_bytes && !state.borrow().stopped()
+                {
+                    counts.file_bytes += 1;
+                    if counts.file_bytes <= 10 {
+                        walk.limits.push(LimitHit {
+                            kind: LimitKind::FileBytes,
+                            limit: limits.file_bytes,
+                            layer: Some(layer.index),
+                            path: Some(path_for_hit.clone()),
+                            detail: format!(
+                                "{who}: only the first {} of {} bytes of {} were examined \
+                                 (raise with {} N)",
+                                limits.file_bytes,
+                                size,
+                                path_for_hit,
+                                LimitKind::FileBytes.flag()
+                            ),
+                        });
+                    }
                 }
                 if state.borrow().stopped() {
                     break;
