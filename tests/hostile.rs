@@ -10,7 +10,7 @@ use imgscan::layers::{walk_image, walk_layer, NoopVisitor};
 use imgscan::limits::{LimitKind, Limits};
 use imgscan::reference::Target;
 use imgscan::source::{open, OpenedImage, SourceOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 fn open_dir(dir: &Path) -> Vec<OpenedImage> {
@@ -488,6 +488,199 @@ fn unknown_media_type_that_is_not_a_tar_is_an_error() {
     let err = w.layers[0].error.clone().unwrap();
     assert!(
         err.starts_with(&format!("layer 0 ({d}): reading tar: ")),
+        "{err}"
+    );
+}
+
+#[test]
+fn oversized_gnu_long_name_is_refused_not_buffered() {
+    // A GNU long-name record claiming 64 MiB: the tar crate would buffer it whole.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::GNULongName);
+    h.set_size(64 << 20);
+    h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_cksum();
+    b.append(&h, std::io::repeat(b'a').take(64 << 20)).unwrap();
+    b.append_data(&mut tar::Header::new_gnu(), "x", &b""[..])
+        .unwrap();
+    let blob = compress(&b.into_inner().unwrap(), Comp::Gzip);
+    let li = LayerInfo {
+        index: 0,
+        digest: sha256(&blob),
+        media_type: String::new(),
+        size: blob.len() as u64,
+    };
+    let w = walk_layer(
+        Box::new(std::io::Cursor::new(blob)),
+        &li,
+        &Limits::default(),
+        &mut NoopVisitor,
+    );
+    assert_eq!(
+        w.error.as_deref(),
+        Some(
+            format!(
+                "layer 0 ({}): reading tar: tar metadata (GNU long name or PAX record) larger \
+                 than 1048576 bytes",
+                li.digest
+            )
+            .as_str()
+        )
+    );
+    assert!(w.uncompressed_bytes < 3 << 20, "{}", w.uncompressed_bytes);
+}
+
+#[test]
+fn image_bytes_and_timeout_are_image_wide_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    let big = vec![1u8; 300_000];
+    layout_with(
+        &dir,
+        vec![
+            Layer::new(&[Ent::file("a", &big)], Comp::Gzip),
+            Layer::new(&[Ent::file("b", &big)], Comp::Gzip),
+        ],
+    );
+    let imgs = open_dir(&dir);
+    let limits = Limits {
+        image_bytes: 400_000,
+        ..Limits::default()
+    };
+    let w = walk_image(&imgs[0], &limits, 1, |_| NoopVisitor);
+    assert_eq!(w.limits.len(), 1);
+    assert_eq!(w.limits[0].kind, LimitKind::ImageBytes);
+    assert_eq!(
+        w.limits[0].detail,
+        "stopped after 400000 uncompressed bytes across the image (reached in layer 1); the \
+         rest of the image was not read (raise with --max-image-bytes N)"
+    );
+    let total: u64 = w.layers.iter().map(|l| l.uncompressed_bytes).sum();
+    assert_eq!(total, 400_000);
+
+    let limits = Limits {
+        timeout_secs: 0,
+        ..Limits::default()
+    };
+    let w = walk_image(&imgs[0], &limits, 2, |_| NoopVisitor);
+    assert_eq!(w.limits.len(), 1);
+    assert_eq!(w.limits[0].kind, LimitKind::Timeout);
+    assert!(w.limits[0]
+        .detail
+        .starts_with("the 0 s time limit was reached"));
+    assert!(!w.incomplete().is_empty());
+}
+
+/// A docker-save tar written by hand (hostile variants skopeo would never produce).
+fn docker_tar(out: &Path, manifest: &str, members: &[(&str, &[u8])]) {
+    let mut b = tar::Builder::new(std::fs::File::create(out).unwrap());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("manifest.json", manifest.as_bytes());
+    for (n, d) in members {
+        add(n, d);
+    }
+    b.into_inner().unwrap();
+}
+
+#[test]
+fn docker_archive_hostile_variants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = layer_tar(&[Ent::file("a", b"a")]);
+    let cfg = ImageSpec::new(vec![Layer::from_tar(&layer, Comp::None)]).config_json();
+    let cfg_d = sha256(&cfg);
+
+    // Two images, no selector: the error lists both.
+    let two = tmp.path().join("two.tar");
+    docker_tar(
+        &two,
+        r#"[{"Config":"c1.json","RepoTags":["a:1"],"Layers":["l.tar"]},
+            {"Config":"c1.json","RepoTags":["b:2"],"Layers":["l.tar"]}]"#,
+        &[("c1.json", &cfg), ("l.tar", &layer)],
+    );
+    let (_, err, code) = outs(&imgscan(&["inspect", two.to_str().unwrap()]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        format!(
+            "imgscan: opening docker-archive:{}: it holds 2 images; pick one with PATH:tag or \
+             PATH@digest: a:1 (c1.json); b:2 (c1.json)\n",
+            abs(&two)
+        )
+    );
+    let doc = {
+        let (out, err, code) = outs(&imgscan(&[
+            "inspect",
+            "--format",
+            "json",
+            &format!("{}:2", two.display()),
+        ]));
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    assert_eq!(doc["images"][0]["config_digest"], cfg_d.as_str());
+    // The uncompressed layer's digest is its diff_id and is verified.
+    assert_eq!(
+        doc["images"][0]["walk"][0]["layer"]["digest"],
+        sha256(&layer).as_str()
+    );
+
+    // A layer listed in manifest.json but absent.
+    let missing = tmp.path().join("missing.tar");
+    docker_tar(
+        &missing,
+        r#"[{"Config":"c.json","RepoTags":["a:1"],"Layers":["gone/layer.tar"]}]"#,
+        &[("c.json", &cfg)],
+    );
+    let (_, err, code) = outs(&imgscan(&["inspect", missing.to_str().unwrap()]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        format!(
+            "imgscan: reading manifest of docker-archive:{}: layer gone/layer.tar listed in the \
+             manifest is missing from the archive\n",
+            abs(&missing)
+        )
+    );
+
+    // A config that is not JSON.
+    let bad = tmp.path().join("bad.tar");
+    docker_tar(
+        &bad,
+        r#"[{"Config":"c.json","RepoTags":null,"Layers":["l.tar"]}]"#,
+        &[("c.json", b"\x00\x01binary"), ("l.tar", &layer)],
+    );
+    let (_, err, code) = outs(&imgscan(&["inspect", bad.to_str().unwrap()]));
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with(&format!(
+            "imgscan: reading config of docker-archive:{}: c.json: the image config is not JSON: ",
+            abs(&bad)
+        )),
+        "{err}"
+    );
+
+    // A layer whose bytes do not match the diff_id the config declares.
+    let tampered = tmp.path().join("tampered.tar");
+    let other = layer_tar(&[Ent::file("a", b"b")]);
+    docker_tar(
+        &tampered,
+        r#"[{"Config":"c.json","RepoTags":["t:1"],"Layers":["l.tar"]}]"#,
+        &[("c.json", &cfg), ("l.tar", &other)],
+    );
+    let (_, err, code) = outs(&imgscan(&["inspect", "-q", tampered.to_str().unwrap()]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!(
+            "digest mismatch: expected {}, got {}",
+            sha256(&layer),
+            sha256(&other)
+        )),
         "{err}"
     );
 }
