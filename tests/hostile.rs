@@ -684,3 +684,30 @@ fn docker_archive_hostile_variants() {
         "{err}"
     );
 }
+
+#[test]
+fn zstd_frame_demanding_a_huge_window_is_refused() {
+    let tar = layer_tar(&[Ent::file("a", &vec![3u8; 100_000])]);
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    enc.window_log(27).unwrap();
+    enc.long_distance_matching(true).unwrap();
+    std::io::copy(&mut &tar[..], &mut enc).unwrap();
+    let blob = enc.finish().unwrap();
+    let li = LayerInfo {
+        index: 0,
+        digest: sha256(&blob),
+        media_type: String::new(),
+        size: blob.len() as u64,
+    };
+    let w = walk_layer(
+        Box::new(std::io::Cursor::new(blob)),
+        &li,
+        &Limits::default(),
+        &mut NoopVisitor,
+    );
+    let err = w.error.expect("a 128 MiB window must be refused");
+    assert!(
+        err.ends_with("the zstd frame needs a window over 16 MiB, refused to keep memory bounded"),
+        "{err}"
+    );
+}

@@ -73,6 +73,34 @@ pub const MAX_UNSAFE_PATHS: usize = 100;
 /// entries; more is treated as a corrupt tar rather than buffered.
 const MAX_TAR_META_BYTES: u64 = 1 << 20;
 
+/// Largest zstd window accepted (2^24 = 16 MiB). A frame may demand up to 2 GiB of window
+/// memory; everything real registries serve (levels 1-19, Docker/buildkit default 3) fits.
+/// Larger windows (`--ultra -22`, `--long`) are refused with a clear error so memory stays
+/// bounded whatever the layer says.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+
+/// Adds a hint to zstd's terse "Frame requires too much memory" error.
+struct ZstdHint<R>(R);
+
+impl<R: Read> Read for ZstdHint<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            if e.to_string().contains("too much memory") {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{e}: the zstd frame needs a window over {} MiB, refused to keep memory \
+                         bounded",
+                        (1u64 << ZSTD_WINDOW_LOG_MAX) >> 20
+                    ),
+                )
+            } else {
+                e
+            }
+        })
+    }
+}
+
 /// What walking one layer saw.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LayerWalk {
@@ -223,8 +251,11 @@ fn walk_layer_inner(
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
             io::BufReader::with_capacity(128 << 10, prefixed),
         )),
-        Compression::Zstd => match zstd::stream::read::Decoder::new(prefixed) {
-            Ok(d) => Box::new(d),
+        Compression::Zstd => match zstd::stream::read::Decoder::new(prefixed).and_then(|mut d| {
+            d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+            Ok(d)
+        }) {
+            Ok(d) => Box::new(ZstdHint(d)),
             Err(e) => {
                 walk.error = Some(format!("{who}: starting zstd decoder: {e}"));
                 return (walk, meta);
