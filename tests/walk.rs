@@ -253,3 +253,36 @@ fn file_readded_in_a_later_layer_hides_the_earlier_one() {
     assert_eq!(hb, [(0, Some(1)), (2, Some(3)), (3, None)]);
     assert_eq!(w.fs.lookup("usr/bin/x").unwrap().layer, 3);
 }
+
+#[test]
+fn docker_style_dot_slash_names_and_root_entry() {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, data) in [
+        ("./", tar::EntryType::Directory, &b""[..]),
+        ("./etc/", tar::EntryType::Directory, b""),
+        (
+            "./etc/hosts",
+            tar::EntryType::Regular,
+            b"127.0.0.1 localhost\n",
+        ),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        let u = h.as_ustar_mut().unwrap();
+        u.name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+    let (w, v) = walk_blob(
+        compress(&b.into_inner().unwrap(), Comp::Gzip),
+        &Limits::default(),
+    );
+    assert!(w.error.is_none(), "{:?}", w.error);
+    assert_eq!(w.entries, 3, "tar entries, the root included");
+    assert!(w.unsafe_paths.is_empty());
+    let paths: Vec<&str> = v.seen.iter().map(|(e, _)| e.path.as_str()).collect();
+    assert_eq!(paths, ["etc", "etc/hosts"]);
+    assert_eq!(v.seen[1].1, b"127.0.0.1 localhost\n");
+}

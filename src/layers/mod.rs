@@ -355,6 +355,16 @@ fn walk_layer_inner(
                         walk.unsafe_paths.push(raw_name.clone());
                     }
                 }
+                // The root directory itself (`./`) is no entry of the filesystem view.
+                if path.is_empty() {
+                    if let Err(e) = io::copy(&mut entry, &mut io::sink()) {
+                        if !state.borrow().stopped() {
+                            walk.error = Some(describe(&who, "reading tar", &e));
+                        }
+                        break;
+                    }
+                    continue;
+                }
                 // Whiteouts are markers, not entries.
                 let base = path.rsplit('/').next().unwrap_or("");
                 if let Some(name) = base.strip_prefix(".wh.") {
