@@ -269,3 +269,24 @@ fn walk_image_reads_all_three_compressions_in_layer_order() {
         assert_eq!(idx, [0, 1, 2]);
     }
 }
+
+#[test]
+fn missing_local_target_is_a_clear_error() {
+    let (out, err, code) = outs(&imgscan(&["inspect", "oci-archive:/nonexistent/x.tar"]));
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert_eq!(
+        err,
+        "imgscan: opening oci-archive:/nonexistent/x.tar: no such file or directory\n"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, err, code) = outs(&imgscan(&["inspect", tmp.path().to_str().unwrap()]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        format!(
+            "imgscan: opening oci-dir:{}: not an OCI image layout: the `oci-layout` file is missing\n",
+            tmp.path().display()
+        )
+    );
+}

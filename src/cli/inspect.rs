@@ -63,7 +63,12 @@ impl EntryVisitor for Progress {
 pub fn run(args: Args) -> i32 {
     let target = match Target::parse(&args.target) {
         Ok(t) => t,
-        Err(e) => return fail(Error::new(Step::Opening, &args.target, e)),
+        Err(e) => {
+            // Target::parse may already name the target; do not say it twice.
+            let prefix = format!("{}: ", args.target);
+            let cause = e.strip_prefix(&prefix).unwrap_or(&e);
+            return fail(Error::new(Step::Opening, &args.target, cause));
+        }
     };
     let opts = match args.image.source_options() {
         Ok(o) => o,
