@@ -14,5 +14,6 @@ pub mod image;
 pub mod limits;
 pub mod layers;
 pub mod reference;
+pub mod rules;
 pub mod report;
 pub mod source;
