@@ -74,6 +74,11 @@ fn leaf_val<'e>(v: &'e Value, leaf: &Leaf) -> Val<'e> {
             }
         }
         (Value::Array(a), _) => Val::List(a.iter().map(|x| leaf_val(x, leaf)).collect()),
+        // 64-bit integers arrive as strings in proto JSON.
+        (Value::String(s), Leaf::Int) => match s.parse::<i64>() {
+            Ok(i) => Val::Int(i),
+            Err(_) => Val::from_json(v),
+        },
         _ => Val::from_json(v),
     }
 }

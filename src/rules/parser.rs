@@ -610,7 +610,12 @@ impl<'a> P<'a> {
             }
             Tok::Ident(id) => {
                 let lower = id.to_ascii_lowercase();
-                if (lower == "any" || lower == "all") && matches!(self.peek(), Tok::Var(_)) {
+                let quant_target = match self.peek() {
+                    Tok::Var(_) => true,
+                    Tok::Ident(_) => matches!(self.peek_at(1), Tok::Dot | Tok::LParen),
+                    _ => false,
+                };
+                if (lower == "any" || lower == "all") && quant_target {
                     let e = self.cmp_expr()?;
                     return Ok(Expr::Quant {
                         all: lower == "all",
