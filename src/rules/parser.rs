@@ -738,7 +738,23 @@ fn punct(t: &Tok) -> &'static str {
 
 /// Parse every rule in `src` (a file may hold several).
 pub fn parse_file(file: &str, src: &str) -> Result<Vec<Rule>, Diagnostic> {
-    let toks = lex(file, src)?;
+    let toks = lex(file, src).map_err(|mut d| {
+        // Name the rule the bad token is in: the last `rule NAME` before it.
+        d.rule = src
+            .lines()
+            .take(d.line)
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                match (w.next(), w.next()) {
+                    (Some(k), Some(n)) if k.eq_ignore_ascii_case("rule") => {
+                        Some(n.trim_end_matches('{').to_string())
+                    }
+                    _ => None,
+                }
+            })
+            .last();
+        d
+    })?;
     let mut p = P {
         toks,
         i: 0,
