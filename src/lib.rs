@@ -14,6 +14,7 @@ pub mod image;
 pub mod layers;
 pub mod limits;
 pub mod reference;
+pub mod rules;
 pub mod report;
 pub mod shell;
 pub mod source;
