@@ -17,5 +17,6 @@ pub mod reference;
 pub mod rules;
 pub mod report;
 pub mod shell;
+pub mod reputation;
 pub mod source;
 pub mod udm;
