@@ -17,6 +17,8 @@ pub mod layers;
 pub mod limits;
 pub mod reference;
 pub mod report;
+pub mod reputation;
+pub mod rules;
 pub mod samples;
 pub mod scan;
 pub mod shell;

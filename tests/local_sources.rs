@@ -29,7 +29,10 @@ fn check_sample(img: &Value, layer_compressions: &[&str]) {
     assert_eq!(img["platform"]["os"], "linux");
     assert_eq!(img["platform"]["architecture"], "amd64");
     let cfg = &img["config"];
-    assert_eq!(cfg["entrypoint"], serde_json::json!(["/usr/local/bin/run.sh"]));
+    assert_eq!(
+        cfg["entrypoint"],
+        serde_json::json!(["/usr/local/bin/run.sh"])
+    );
     assert_eq!(cfg["cmd"], serde_json::json!(["--serve"]));
     assert_eq!(cfg["user"], "1000:1000");
     assert_eq!(cfg["working_dir"], "/opt/app");
@@ -51,7 +54,10 @@ fn check_sample(img: &Value, layer_compressions: &[&str]) {
         .collect();
     assert_eq!(comps, layer_compressions);
     // Tar entries per layer (whiteout markers included: they are tar entries).
-    let entries: Vec<u64> = walk.iter().map(|w| w["entries"].as_u64().unwrap()).collect();
+    let entries: Vec<u64> = walk
+        .iter()
+        .map(|w| w["entries"].as_u64().unwrap())
+        .collect();
     assert_eq!(entries, [10, 4, 2]);
     for w in walk {
         assert!(w["error"].is_null(), "{w}");
@@ -114,13 +120,19 @@ fn inspect_oci_layout_archive_and_docker_archive() {
         )),
     };
     let imgs = open(&full, &SourceOptions::default()).unwrap();
-    assert_eq!(imgs[0].image.config_digest, img["config_digest"].as_str().unwrap());
+    assert_eq!(
+        imgs[0].image.config_digest,
+        img["config_digest"].as_str().unwrap()
+    );
     let by_digest = inspect_json(&[&format!(
         "{}@{}",
         docker_tar.display(),
         img["config_digest"].as_str().unwrap()
     )]);
-    assert_eq!(by_digest["images"][0]["config_digest"], img["config_digest"]);
+    assert_eq!(
+        by_digest["images"][0]["config_digest"],
+        img["config_digest"]
+    );
 }
 
 #[test]
@@ -132,10 +144,19 @@ fn table_output_names_layers_config_and_history() {
     let (out, err, code) = outs(&o);
     assert_eq!(code, 0, "{err}");
     assert!(err.is_empty(), "no progress bars when piped: {err:?}");
-    assert!(out.contains(&format!("Manifest digest:  {}", m.digest)), "{out}");
+    assert!(
+        out.contains(&format!("Manifest digest:  {}", m.digest)),
+        "{out}"
+    );
     assert!(out.contains("Platform:         linux/amd64"), "{out}");
-    assert!(out.contains("Entrypoint:     [\"/usr/local/bin/run.sh\"]"), "{out}");
-    assert!(out.contains("yes    /bin/sh -c #(nop) ENV APP_MODE=prod"), "{out}");
+    assert!(
+        out.contains("Entrypoint:     [\"/usr/local/bin/run.sh\"]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("yes    /bin/sh -c #(nop) ENV APP_MODE=prod"),
+        "{out}"
+    );
     for comp in ["gzip", "zstd", "none"] {
         assert!(out.contains(comp), "{out}");
     }
@@ -213,11 +234,20 @@ fn several_images_without_selector_lists_choices() {
     // By tag part and by full ref name.
     let two = open_str(&format!("{}:2", dir.display()), &SourceOptions::default()).unwrap();
     assert_eq!(two[0].image.manifest_digest, b.digest);
-    let one = open_str(&format!("oci-dir:{}:1", dir.display()), &SourceOptions::default());
+    let one = open_str(
+        &format!("oci-dir:{}:1", dir.display()),
+        &SourceOptions::default(),
+    );
     assert_eq!(one.unwrap()[0].image.manifest_digest, a.digest);
     let (_, err, code) = outs(&imgscan(&["inspect", &format!("{}:nope", dir.display())]));
     assert_eq!(code, 2);
-    assert!(err.starts_with(&format!("imgscan: opening oci-dir:{}:nope: no image tagged \"nope\"", dir.display())), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "imgscan: opening oci-dir:{}:nope: no image tagged \"nope\"",
+            dir.display()
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -240,3 +270,23 @@ fn walk_image_reads_all_three_compressions_in_layer_order() {
     }
 }
 
+#[test]
+fn missing_local_target_is_a_clear_error() {
+    let (out, err, code) = outs(&imgscan(&["inspect", "oci-archive:/nonexistent/x.tar"]));
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert_eq!(
+        err,
+        "imgscan: opening oci-archive:/nonexistent/x.tar: no such file or directory\n"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, err, code) = outs(&imgscan(&["inspect", tmp.path().to_str().unwrap()]));
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        format!(
+            "imgscan: opening oci-dir:{}: not an OCI image layout: the `oci-layout` file is missing\n",
+            tmp.path().display()
+        )
+    );
+}

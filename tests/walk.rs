@@ -96,7 +96,8 @@ fn long_names_pax_and_gnu() {
     assert_eq!(v.seen[0].0.path, long);
     // PAX path records, as Go's archive/tar (Docker, buildkit) writes them.
     let mut b = tar::Builder::new(Vec::new());
-    b.append_pax_extensions([("path", long.as_bytes())]).unwrap();
+    b.append_pax_extensions([("path", long.as_bytes())])
+        .unwrap();
     let mut h = tar::Header::new_ustar();
     h.set_size(1);
     h.set_mode(0o600);
@@ -135,10 +136,10 @@ fn file_bytes_and_path_len_limits_are_reported() {
              (raise with --max-file-bytes N)"
         )
     );
+    assert!(w.limits[1].detail.contains("an entry with a 200-byte name"));
     assert!(w.limits[1]
         .detail
-        .contains("an entry with a 200-byte name"));
-    assert!(w.limits[1].detail.ends_with("(raise with --max-path-len N)"));
+        .ends_with("(raise with --max-path-len N)"));
     // The long-named entry is skipped, the next one is still read.
     let paths: Vec<&str> = v.seen.iter().map(|(e, _)| e.path.as_str()).collect();
     assert_eq!(paths, ["big", "after"]);
@@ -152,12 +153,26 @@ fn visitor_error_stops_the_layer() {
             Err(std::io::Error::other(format!("cannot handle {}", e.path)))
         }
     }
-    let blob = compress(&layer_tar(&[Ent::file("a", b"1"), Ent::file("b", b"2")]), Comp::Zstd);
+    let blob = compress(
+        &layer_tar(&[Ent::file("a", b"1"), Ent::file("b", b"2")]),
+        Comp::Zstd,
+    );
     let li = info(&blob);
-    let w = walk_layer(Box::new(std::io::Cursor::new(blob)), &li, &Limits::default(), &mut Fail);
+    let w = walk_layer(
+        Box::new(std::io::Cursor::new(blob)),
+        &li,
+        &Limits::default(),
+        &mut Fail,
+    );
     assert_eq!(
         w.error.as_deref(),
-        Some(format!("layer 0 ({}): while examining a: cannot handle a", li.digest).as_str())
+        Some(
+            format!(
+                "layer 0 ({}): while examining a: cannot handle a",
+                li.digest
+            )
+            .as_str()
+        )
     );
     assert_eq!(w.entries, 1);
 }
@@ -237,4 +252,37 @@ fn file_readded_in_a_later_layer_hides_the_earlier_one() {
     let hb: Vec<(usize, Option<usize>)> = w.fs.entries().map(|e| (e.layer, e.hidden_by)).collect();
     assert_eq!(hb, [(0, Some(1)), (2, Some(3)), (3, None)]);
     assert_eq!(w.fs.lookup("usr/bin/x").unwrap().layer, 3);
+}
+
+#[test]
+fn docker_style_dot_slash_names_and_root_entry() {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind, data) in [
+        ("./", tar::EntryType::Directory, &b""[..]),
+        ("./etc/", tar::EntryType::Directory, b""),
+        (
+            "./etc/hosts",
+            tar::EntryType::Regular,
+            b"127.0.0.1 localhost\n",
+        ),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        let u = h.as_ustar_mut().unwrap();
+        u.name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    }
+    let (w, v) = walk_blob(
+        compress(&b.into_inner().unwrap(), Comp::Gzip),
+        &Limits::default(),
+    );
+    assert!(w.error.is_none(), "{:?}", w.error);
+    assert_eq!(w.entries, 3, "tar entries, the root included");
+    assert!(w.unsafe_paths.is_empty());
+    let paths: Vec<&str> = v.seen.iter().map(|(e, _)| e.path.as_str()).collect();
+    assert_eq!(paths, ["etc", "etc/hosts"]);
+    assert_eq!(v.seen[1].1, b"127.0.0.1 localhost\n");
 }

@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "table")]
     pub format: InspectFormat,
     #[command(flatten)]
-    pub image: ImageArgs,
+    pub image: Box<ImageArgs>,
 }
 
 /// One inspected image, as printed.
@@ -63,7 +63,12 @@ impl EntryVisitor for Progress {
 pub fn run(args: Args) -> i32 {
     let target = match Target::parse(&args.target) {
         Ok(t) => t,
-        Err(e) => return fail(Error::new(Step::Opening, &args.target, e)),
+        Err(e) => {
+            // Target::parse may already name the target; do not say it twice.
+            let prefix = format!("{}: ", args.target);
+            let cause = e.strip_prefix(&prefix).unwrap_or(&e);
+            return fail(Error::new(Step::Opening, &args.target, cause));
+        }
     };
     let opts = match args.image.source_options() {
         Ok(o) => o,
@@ -203,11 +208,19 @@ pub fn write_table(images: &[Inspected], out: &mut dyn Write) -> io::Result<()> 
         writeln!(out, "CONFIG")?;
         writeln!(out, "  Entrypoint:     {}", list(&c.entrypoint))?;
         writeln!(out, "  Cmd:            {}", list(&c.cmd))?;
-        writeln!(out, "  User:           {}", if c.user.is_empty() { "-" } else { &c.user })?;
+        writeln!(
+            out,
+            "  User:           {}",
+            if c.user.is_empty() { "-" } else { &c.user }
+        )?;
         writeln!(
             out,
             "  WorkingDir:     {}",
-            if c.working_dir.is_empty() { "-" } else { &c.working_dir }
+            if c.working_dir.is_empty() {
+                "-"
+            } else {
+                &c.working_dir
+            }
         )?;
         writeln!(out, "  ExposedPorts:   {}", list(&c.exposed_ports))?;
         writeln!(out, "  Env:")?;

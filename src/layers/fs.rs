@@ -158,7 +158,11 @@ impl FsView {
                         return None;
                     }
                     let (t, _) = normalize_path(e.link_target.as_deref().unwrap_or(""));
-                    cur = t.split('/').filter(|c| !c.is_empty()).map(String::from).collect();
+                    cur = t
+                        .split('/')
+                        .filter(|c| !c.is_empty())
+                        .map(String::from)
+                        .collect();
                     let target = self.lookup(&t)?;
                     if target.kind == EntryKind::Hardlink || target.kind == EntryKind::Symlink {
                         // Re-walk from the link's target.

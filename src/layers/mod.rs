@@ -73,6 +73,34 @@ pub const MAX_UNSAFE_PATHS: usize = 100;
 /// entries; more is treated as a corrupt tar rather than buffered.
 const MAX_TAR_META_BYTES: u64 = 1 << 20;
 
+/// Largest zstd window accepted (2^24 = 16 MiB). A frame may demand up to 2 GiB of window
+/// memory; everything real registries serve (levels 1-19, Docker/buildkit default 3) fits.
+/// Larger windows (`--ultra -22`, `--long`) are refused with a clear error so memory stays
+/// bounded whatever the layer says.
+pub const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+
+/// Adds a hint to zstd's terse "Frame requires too much memory" error.
+struct ZstdHint<R>(R);
+
+impl<R: Read> Read for ZstdHint<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            if e.to_string().contains("too much memory") {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{e}: the zstd frame needs a window over {} MiB, refused to keep memory \
+                         bounded",
+                        (1u64 << ZSTD_WINDOW_LOG_MAX) >> 20
+                    ),
+                )
+            } else {
+                e
+            }
+        })
+    }
+}
+
 /// What walking one layer saw.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LayerWalk {
@@ -223,8 +251,11 @@ fn walk_layer_inner(
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
             io::BufReader::with_capacity(128 << 10, prefixed),
         )),
-        Compression::Zstd => match zstd::stream::read::Decoder::new(prefixed) {
-            Ok(d) => Box::new(d),
+        Compression::Zstd => match zstd::stream::read::Decoder::new(prefixed).and_then(|mut d| {
+            d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
+            Ok(d)
+        }) {
+            Ok(d) => Box::new(ZstdHint(d)),
             Err(e) => {
                 walk.error = Some(format!("{who}: starting zstd decoder: {e}"));
                 return (walk, meta);
@@ -261,7 +292,7 @@ fn walk_layer_inner(
                     Some(Ok(e)) => e,
                     Some(Err(e)) => {
                         if !state.borrow().stopped() {
-                            walk.error = Some(format!("{who}: reading tar: {}", clean_err(&e)));
+                            walk.error = Some(describe(&who, "reading tar", &e));
                         }
                         break;
                     }
@@ -311,7 +342,7 @@ fn walk_layer_inner(
                     }
                     if let Err(e) = io::copy(&mut entry, &mut io::sink()) {
                         if !state.borrow().stopped() {
-                            walk.error = Some(format!("{who}: reading tar: {}", clean_err(&e)));
+                            walk.error = Some(describe(&who, "reading tar", &e));
                         }
                         break;
                     }
@@ -323,6 +354,16 @@ fn walk_layer_inner(
                     if walk.unsafe_paths.len() < MAX_UNSAFE_PATHS {
                         walk.unsafe_paths.push(raw_name.clone());
                     }
+                }
+                // The root directory itself (`./`) is no entry of the filesystem view.
+                if path.is_empty() {
+                    if let Err(e) = io::copy(&mut entry, &mut io::sink()) {
+                        if !state.borrow().stopped() {
+                            walk.error = Some(describe(&who, "reading tar", &e));
+                        }
+                        break;
+                    }
+                    continue;
                 }
                 // Whiteouts are markers, not entries.
                 let base = path.rsplit('/').next().unwrap_or("");
@@ -366,26 +407,12 @@ fn walk_layer_inner(
                     },
                     hidden_by: None,
                 };
+                let path_for_hit = if kind == EntryKind::File && size > limits.file_bytes {
+                    fe.path.clone()
+                } else {
+                    String::new()
+                };
                 let visited = if kind == EntryKind::File {
-                    if size > limits.file_bytes {
-                        counts.file_bytes += 1;
-                        if counts.file_bytes <= 10 {
-                            walk.limits.push(LimitHit {
-                                kind: LimitKind::FileBytes,
-                                limit: limits.file_bytes,
-                                layer: Some(layer.index),
-                                path: Some(fe.path.clone()),
-                                detail: format!(
-                                    "{who}: only the first {} of {} bytes of {} were examined \
-                                     (raise with {} N)",
-                                    limits.file_bytes,
-                                    size,
-                                    fe.path,
-                                    LimitKind::FileBytes.flag()
-                                ),
-                            });
-                        }
-                    }
                     let mut content = (&mut entry).take(limits.file_bytes);
                     visitor.visit(&fe, &mut content)
                 } else {
@@ -407,9 +434,31 @@ fn walk_layer_inner(
                 // Skip what the visitor left so the next header read is pure metadata.
                 if let Err(e) = io::copy(&mut entry, &mut io::sink()) {
                     if !state.borrow().stopped() {
-                        walk.error = Some(format!("{who}: reading tar: {}", clean_err(&e)));
+                        walk.error = Some(describe(&who, "reading tar", &e));
                     }
                     break;
+                }
+                // A file larger than the per-file bound; reported once the walker got past
+                // it (when a layer bound stopped the stream first, that hit explains it).
+                if kind == EntryKind::File && size > limits.file_bytes && !state.borrow().stopped()
+                {
+                    counts.file_bytes += 1;
+                    if counts.file_bytes <= 10 {
+                        walk.limits.push(LimitHit {
+                            kind: LimitKind::FileBytes,
+                            limit: limits.file_bytes,
+                            layer: Some(layer.index),
+                            path: Some(path_for_hit.clone()),
+                            detail: format!(
+                                "{who}: only the first {} of {} bytes of {} were examined \
+                                 (raise with {} N)",
+                                limits.file_bytes,
+                                size,
+                                path_for_hit,
+                                LimitKind::FileBytes.flag()
+                            ),
+                        });
+                    }
                 }
                 if state.borrow().stopped() {
                     break;
@@ -425,7 +474,7 @@ fn walk_layer_inner(
     if tar_done && walk.error.is_none() && !state.borrow().stopped() {
         if let Err(e) = io::copy(&mut limited, &mut io::sink()) {
             if !state.borrow().stopped() {
-                walk.error = Some(format!("{who}: after the end of the tar: {}", clean_err(&e)));
+                walk.error = Some(describe(&who, "after the end of the tar", &e));
             }
         }
     }
@@ -467,7 +516,18 @@ fn walk_layer_inner(
     (walk, meta)
 }
 
-/// io errors from flate2/zstd/tar sometimes wrap another; show the innermost message.
+/// `{who}: {step}: {cause}`, except that a failure of the blob itself (digest mismatch,
+/// blob size bound) is named without the decoding step it surfaced in.
+fn describe(who: &str, step: &str, e: &io::Error) -> String {
+    let cause = clean_err(e);
+    if cause.starts_with("digest mismatch") || cause.starts_with("blob ") {
+        format!("{who}: {cause}")
+    } else {
+        format!("{who}: {step}: {cause}")
+    }
+}
+
+/// Mark an unexpected end of stream as truncation.
 fn clean_err(e: &io::Error) -> String {
     let s = e.to_string();
     if e.kind() == io::ErrorKind::UnexpectedEof && !s.contains("truncated") {

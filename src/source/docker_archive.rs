@@ -80,7 +80,10 @@ pub(crate) fn open(
         )
     })?;
     if entries.is_empty() {
-        return Err(err(Step::ReadingManifest, "manifest.json lists no images".into()));
+        return Err(err(
+            Step::ReadingManifest,
+            "manifest.json lists no images".into(),
+        ));
     }
     let describe = |e: &Entry| -> String {
         let tags = e.repo_tags.clone().unwrap_or_default();
@@ -183,12 +186,7 @@ pub(crate) fn open(
             Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
             Compression::None => "application/vnd.docker.image.rootfs.diff.tar",
         };
-        let size = store
-            .open(name)
-            .ok()
-            .flatten()
-            .map(|(_, s)| s)
-            .unwrap_or(0);
+        let size = store.open(name).ok().flatten().map(|(_, s)| s).unwrap_or(0);
         names.insert(digest.clone(), name.clone());
         layers.push(LayerInfo {
             index: i,

@@ -98,14 +98,18 @@ impl Store {
         for e in entries {
             let e = e.map_err(|e| format!("corrupt tar archive: {e}"))?;
             if members.len() >= MAX_MEMBERS {
-                return Err(format!("more than {MAX_MEMBERS} members; not an image archive"));
+                return Err(format!(
+                    "more than {MAX_MEMBERS} members; not an image archive"
+                ));
             }
             let name = member_name(&e.path_bytes());
             let h = e.header();
             let m = match h.entry_type() {
                 tar::EntryType::Regular | tar::EntryType::Continuous => Member::File {
                     offset: e.raw_file_position(),
-                    size: h.entry_size().map_err(|e| format!("corrupt tar header: {e}"))?,
+                    size: h
+                        .entry_size()
+                        .map_err(|e| format!("corrupt tar header: {e}"))?,
                 },
                 tar::EntryType::Symlink => {
                     let t = e
@@ -120,9 +124,9 @@ impl Store {
                     };
                     Member::Link(member_name(joined.as_bytes()))
                 }
-                tar::EntryType::Link => Member::Link(member_name(
-                    &e.link_name_bytes().unwrap_or_default(),
-                )),
+                tar::EntryType::Link => {
+                    Member::Link(member_name(&e.link_name_bytes().unwrap_or_default()))
+                }
                 _ => continue,
             };
             members.insert(name, m);
@@ -214,7 +218,8 @@ impl Store {
         digest: &str,
         max: u64,
     ) -> std::result::Result<Vec<u8>, String> {
-        let name = blob_path(digest).ok_or_else(|| format!("{what} digest {digest:?} is malformed"))?;
+        let name =
+            blob_path(digest).ok_or_else(|| format!("{what} digest {digest:?} is malformed"))?;
         if !self.has(&name) {
             return Err(format!("{what} {digest} is missing from the layout"));
         }
@@ -280,7 +285,9 @@ pub(crate) fn blob_path(digest: &str) -> Option<String> {
 /// Check a small document against its digest (sha256 only).
 pub(crate) fn verify(what: &str, digest: &str, bytes: &[u8]) -> std::result::Result<(), String> {
     if !digest.starts_with("sha256:") {
-        return Err(format!("{what} digest {digest} uses an unsupported algorithm"));
+        return Err(format!(
+            "{what} digest {digest} uses an unsupported algorithm"
+        ));
     }
     let actual = sha256_digest(bytes);
     if actual != digest {
@@ -367,14 +374,20 @@ mod tests {
             classify_media_type("application/vnd.docker.image.rootfs.diff.tar.gzip"),
             Layer
         );
-        assert_eq!(classify_media_type("application/vnd.in-toto+json"), NotLayer);
+        assert_eq!(
+            classify_media_type("application/vnd.in-toto+json"),
+            NotLayer
+        );
         assert_eq!(classify_media_type("application/x-mystery"), Unknown);
     }
 
     #[test]
     fn joins_stay_inside() {
         let r = Path::new("/r");
-        assert_eq!(safe_join(r, "blobs/sha256/ab"), Some(PathBuf::from("/r/blobs/sha256/ab")));
+        assert_eq!(
+            safe_join(r, "blobs/sha256/ab"),
+            Some(PathBuf::from("/r/blobs/sha256/ab"))
+        );
         assert_eq!(safe_join(r, "../x"), None);
         assert_eq!(safe_join(r, "/etc/passwd"), None);
     }

@@ -94,8 +94,7 @@ fn is_attestation(d: &Descriptor) -> bool {
     d.annotations
         .get("vnd.docker.reference.type")
         .is_some_and(|v| v == "attestation-manifest")
-        || d
-            .platform
+        || d.platform
             .as_ref()
             .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
 }
@@ -151,7 +150,12 @@ impl Ctx<'_> {
     }
 
     /// Find a descriptor by digest at any depth.
-    fn find_digest(&self, ds: &[Descriptor], digest: &str, depth: usize) -> Result<Option<Descriptor>> {
+    fn find_digest(
+        &self,
+        ds: &[Descriptor],
+        digest: &str,
+        depth: usize,
+    ) -> Result<Option<Descriptor>> {
         if depth > MAX_INDEX_DEPTH {
             return Ok(None);
         }
@@ -248,7 +252,10 @@ pub(crate) fn open(
             None => {
                 return Err(cx.err(
                     Step::Opening,
-                    format!("no manifest or index {d}; the layout holds: {}", choices(&top)),
+                    format!(
+                        "no manifest or index {d}; the layout holds: {}",
+                        choices(&top)
+                    ),
                 ))
             }
         },
@@ -331,7 +338,10 @@ fn open_manifest(
     let m: ManifestJson = serde_json::from_slice(&mbytes).map_err(|e| {
         cx.err(
             Step::ReadingManifest,
-            format!("manifest {} is not a JSON image manifest: {e}", c.desc.digest),
+            format!(
+                "manifest {} is not a JSON image manifest: {e}",
+                c.desc.digest
+            ),
         )
     })?;
     let cbytes = store

@@ -28,17 +28,33 @@ pub enum Comp {
 /// One entry of a layer.
 #[derive(Debug, Clone)]
 pub enum Ent {
-    File { path: String, mode: u32, data: Vec<u8> },
-    Dir { path: String, mode: u32 },
-    Symlink { path: String, target: String },
-    Hardlink { path: String, target: String },
+    File {
+        path: String,
+        mode: u32,
+        data: Vec<u8>,
+    },
+    Dir {
+        path: String,
+        mode: u32,
+    },
+    Symlink {
+        path: String,
+        target: String,
+    },
+    Hardlink {
+        path: String,
+        target: String,
+    },
     /// Deletes `path` from the layers below (`dir/.wh.name`).
     Whiteout(String),
     /// Makes the directory opaque (`dir/.wh..wh..opq`).
     Opaque(String),
     /// A regular file whose header name is written byte for byte (`../../etc/passwd`,
     /// `/abs/path`), bypassing the tar crate's path checks.
-    RawName { name: String, data: Vec<u8> },
+    RawName {
+        name: String,
+        data: Vec<u8>,
+    },
 }
 
 impl Ent {
@@ -324,8 +340,11 @@ impl Layout {
 
     fn write_index(&self) {
         let idx = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.index});
-        std::fs::write(self.dir.join("index.json"), serde_json::to_vec_pretty(&idx).unwrap())
-            .unwrap();
+        std::fs::write(
+            self.dir.join("index.json"),
+            serde_json::to_vec_pretty(&idx).unwrap(),
+        )
+        .unwrap();
     }
 
     /// Store a blob; returns its digest.
@@ -511,7 +530,9 @@ pub fn gzip_bomb(zero_bytes: u64) -> Vec<u8> {
     h.set_path("zeros").unwrap();
     h.set_cksum();
     let mut out = compress(h.as_bytes(), Comp::Gzip);
-    let chunk = compress(&vec![0u8; MIB as usize], Comp::Gzip);
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&vec![0u8; MIB as usize]).unwrap();
+    let chunk = e.finish().unwrap();
     for _ in 0..zero_bytes / MIB {
         out.extend_from_slice(&chunk);
     }

@@ -1,0 +1,151 @@
+//! `imgscan events` and `imgscan rules check` end to end (the real binary): JSON
+//! output, exit codes, malformed and oversized lines, stdin, lint warnings.
+
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_imgscan");
+const RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/signatures/rules");
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    let mut c = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = stdin.map(|s| s.to_vec());
+    let mut si = c.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        if let Some(b) = input {
+            let _ = si.write_all(&b);
+        }
+    });
+    let out = c.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write_events(dir: &tempfile::TempDir, lines: &[String]) -> String {
+    let p = dir.path().join("events.jsonl");
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    p.display().to_string()
+}
+
+fn miner() -> String {
+    json!({"metadata": {"event_type": "PROCESS_LAUNCH", "event_timestamp": "2024-05-01T10:00:00Z"},
+           "principal": {"process": {"file": {"full_path": "/usr/local/bin/xmrig"}}}})
+    .to_string()
+}
+
+fn benign() -> String {
+    json!({"metadata": {"event_type": "PROCESS_LAUNCH", "event_timestamp": "2024-05-01T10:00:01Z"},
+           "principal": {"process": {"file": {"full_path": "/usr/sbin/nginx"}}}})
+    .to_string()
+}
+
+fn findings(stdout: &str) -> Vec<Value> {
+    let doc: Value = serde_json::from_str(stdout).unwrap();
+    doc["reports"][0]["findings"].as_array().unwrap().clone()
+}
+
+#[test]
+fn detections_become_findings_with_event_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_events(&dir, &[benign(), miner(), benign()]);
+    let (code, out, _) = run(&["events", "--rules", RULES, "--format", "json", &f], None);
+    assert_eq!(code, 1, "HIGH detection at the default --fail-on high");
+    let fs = findings(&out);
+    assert_eq!(fs.len(), 1);
+    assert_eq!(fs[0]["id"], "YARAL-t1204_003_malicious_image_execution");
+    assert_eq!(fs[0]["severity"], "HIGH");
+    assert!(fs[0]["title"].as_str().unwrap().starts_with("Detects T1204.003"));
+    assert_eq!(fs[0]["attack"], json!(["T1204.003"]));
+    assert_eq!(fs[0]["evidence"][0]["location"], json!({"kind": "event", "line": 2}));
+    let (code, _, _) = run(&["events", "--rules", RULES, "--format", "json", "--fail-on", "none", &f], None);
+    assert_eq!(code, 0);
+    let (code, _, _) = run(&["events", "--rules", RULES, "--format", "json", "--fail-on", "critical", &f], None);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn clean_stream_from_stdin_exits_zero() {
+    let input = format!("{}\n\n{}\n", benign(), benign());
+    let (code, out, err) = run(&["events", "--rules", RULES, "--format", "json", "-"], Some(input.as_bytes()));
+    assert_eq!(code, 0, "{err}");
+    assert!(findings(&out).is_empty());
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["reports"][0]["target"], "stdin");
+}
+
+#[test]
+fn malformed_oversized_and_deep_lines_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    let long = format!("{{\"x\": \"{}\"}}", "a".repeat(2 << 20));
+    let f = write_events(
+        &dir,
+        &[benign(), "{not json".into(), deep, long, "[1,2]".into(), miner()],
+    );
+    let (code, out, err) = run(&["events", "--rules", RULES, "--format", "json", &f], None);
+    assert_eq!(code, 2, "incomplete without --allow-incomplete");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let inc: Vec<String> = doc["reports"][0]["incomplete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(inc.len(), 4, "{inc:?}");
+    assert!(inc[0].starts_with("line 2: "), "{inc:?}");
+    assert!(inc[1].starts_with("line 3: ") && inc[1].contains("recursion limit"), "{inc:?}");
+    assert!(inc[2].starts_with("line 4: longer than"), "{inc:?}");
+    assert!(inc[3].starts_with("line 5: expected a JSON object"), "{inc:?}");
+    assert!(err.contains("line 2:"));
+    // The good lines were still evaluated.
+    assert_eq!(findings(&out)[0]["evidence"][0]["location"]["line"], 6);
+    let (code, _, _) = run(&["events", "--rules", RULES, "--format", "json", "--allow-incomplete", &f], None);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn bad_rules_and_missing_input_exit_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaral");
+    std::fs::write(&bad, "rule broken {\n events:\n  $e.x = \n condition:\n  $e\n}\n").unwrap();
+    let f = write_events(&dir, &[benign()]);
+    let (code, _, err) = run(&["events", "--rules", bad.to_str().unwrap(), &f], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.yaral:4:2: error: rule broken:"), "{err}");
+    let (code, _, _) = run(&["events", "--rules", RULES, "/nonexistent/events.jsonl"], None);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn rules_check_exit_codes_and_lints() {
+    let (code, out, _) = run(&["rules", "check", RULES], None);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("`in (a, b, ...)` is not YARA-L 2.0"), "{out}");
+    assert!(out.contains("`not` over repeated field $e.target.ip"), "{out}");
+    assert!(out.contains("1 file(s), 1 rule(s): 0 error(s), 5 warning(s)"), "{out}");
+    let (code, _, _) = run(&["rules", "check", "--strict", RULES], None);
+    assert_eq!(code, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = dir.path().join("u.yaral");
+    std::fs::write(&unknown, "rule u {\n events:\n  $e.principal.hostnam = \"x\"\n condition:\n  $e\n}\n").unwrap();
+    let (code, out, _) = run(&["rules", "check", unknown.to_str().unwrap()], None);
+    assert_eq!(code, 0);
+    assert!(out.contains("$e.principal.hostnam is not a UDM field"), "{out}");
+    let bad = dir.path().join("b.yaral");
+    std::fs::write(&bad, "rule b {\n events:\n  $e.x = \"unterminated\n condition: $e }\n").unwrap();
+    let (code, out, _) = run(&["rules", "check", unknown.to_str().unwrap(), bad.to_str().unwrap()], None);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("b.yaral:3:10: error: rule b: unterminated string"), "{out}");
+    assert!(out.contains("3 |   $e.x = \"unterminated\n  |          ^\n"), "{out}");
+}
