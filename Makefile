@@ -18,5 +18,12 @@ lint:
 test: setup lint
 	$(CARGO) test --all-targets
 
+# Offline: builds the two sample OCI layouts by code, then scans them (the malicious one
+# exits 1 by design, so its status is ignored here).
+demo:
+	$(CARGO) run -q --profile bench --example make_samples -- testdata/samples
+	$(CARGO) run -q --profile bench -- scan --quiet oci-dir:testdata/samples/clean
+	-$(CARGO) run -q --profile bench -- scan --quiet oci-dir:testdata/samples/malicious
+
 clean:
 	$(CARGO) clean

@@ -31,8 +31,16 @@ pub fn scan_image(
     limits: &Limits,
     parallel: usize,
 ) -> (Report, ScanStats) {
-    let walk = walk_image(opened, limits, parallel, |_| {
-        ScanVisitor::new(Arc::clone(sigs), limits)
+    // With fewer layers than walker threads allowed, a core would sit idle: give each
+    // layer's content matching its own thread.
+    let threaded = parallel > opened.image.layers.len();
+    let mut walk = walk_image(opened, limits, parallel, |_| {
+        let v = ScanVisitor::new(Arc::clone(sigs), limits);
+        if threaded {
+            v.threaded()
+        } else {
+            v
+        }
     });
     let image = &opened.image;
     let mut stats = ScanStats {
@@ -41,7 +49,9 @@ pub fn scan_image(
     };
     let mut incomplete = walk.incomplete();
     let mut signals = Vec::new();
-    for v in &walk.visitors {
+    for v in &mut walk.visitors {
+        v.finish();
+        incomplete.extend(v.scan.errors.iter().cloned());
         stats.files_read += v.scan.files;
         stats.bytes_read += v.scan.bytes;
         signals.extend(v.scan.signals.iter().cloned());

@@ -17,7 +17,8 @@
 //!   HIGH; the IAM path alone → MEDIUM; a lone credential path → LOW (`IMG-CRED-THEFT`).
 //! - cloud keys in the config: an `AKIA…` key id with `AWS_SECRET_ACCESS_KEY` → HIGH
 //!   (`IMG-CLOUD-CREDENTIALS`).
-//! - evasion: clearing history, killing rival miners → MEDIUM; huge-pages tuning → LOW.
+//! - evasion: clearing history, killing rival miners → LOW alone but a threat component
+//!   (raises what it accompanies); huge-pages tuning → LOW.
 //! - packed binary (UPX) → MEDIUM; malformed header → LOW; unreadable nested archive → LOW.
 //!
 //! Two or more threat components raise the top severity one step (a renamed ELF with XMRig
@@ -273,7 +274,9 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
         push(CLOUD_CREDENTIALS, Severity::Low, false, &["T1552.001"]);
     }
     if n(&strong, Category::Evasion) > 0 {
-        push(EVASION, Severity::Medium, true, &["T1070.003", "T1562"]);
+        // Alone it is LOW (Debian's example bashrc unsets HISTFILE); next to a miner or
+        // a dropper it raises them.
+        push(EVASION, Severity::Low, true, &["T1070.003", "T1562"]);
     } else if has(Category::Evasion) || has(Category::MinerTuning) {
         push(EVASION, Severity::Low, false, &["T1496"]);
     }

@@ -5,6 +5,10 @@
 //! chunk to the next, so a match that straddles a chunk boundary is found exactly once, and
 //! regex confirmation sees up to 256 bytes either side of the hit.
 //!
+//! The automaton is leftmost-longest and non-overlapping (the fast search path, with
+//! prefilters): a literal wholly inside a longer one at the same place (`xmrig` inside
+//! `Usage: xmrig [OPTIONS]`) is reported as the longer one only.
+//!
 //! Memory per file is bounded: one hit (the first) per signature is kept.
 
 use super::{Analyzer, FileCtx, Signal, SignalKind, Subject};
@@ -95,18 +99,16 @@ impl Matcher {
         let mut found: Vec<(PatternRef, usize, usize)> = Vec::new();
         {
             let hay = &self.buf[self.from..end];
-            let mut state = aho_corasick::automaton::OverlappingState::start();
-            loop {
-                sigs.automaton.find_overlapping(hay, &mut state);
-                let Some(m) = state.get_match() else { break };
+            for m in sigs.automaton.find_iter(hay) {
                 let s = self.from + m.start();
-                if s < limit {
-                    found.push((
-                        sigs.patterns[m.pattern().as_usize()],
-                        s,
-                        self.from + m.end(),
-                    ));
+                if s >= limit {
+                    break;
                 }
+                found.push((
+                    sigs.patterns[m.pattern().as_usize()],
+                    s,
+                    self.from + m.end(),
+                ));
             }
         }
         found.sort_by_key(|f| f.1);
@@ -275,6 +277,136 @@ impl Analyzer for ContentAnalyzer {
     }
 }
 
+enum Msg {
+    Start(bool),
+    Chunk(Vec<u8>),
+    End(Subject),
+}
+
+/// The content analyzer on its own thread: the walker's thread decompresses and reads the
+/// tar while this one runs the automaton, so a single large layer uses both cores. Chunks
+/// are copied into recycled buffers and sent over a bounded channel (at most
+/// [`ASYNC_QUEUE`] chunks in flight), so memory stays bounded. Same results as
+/// [`ContentAnalyzer`]; its signals arrive from [`Analyzer::finish`].
+pub struct AsyncContentAnalyzer {
+    /// Files smaller than [`ASYNC_MIN_FILE`] are matched here, on the reading thread: a
+    /// hand-off per small file costs more than it saves.
+    local: Matcher,
+    local_active: bool,
+    tx: Option<std::sync::mpsc::SyncSender<Msg>>,
+    recycled: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<Vec<Signal>>>,
+    active: bool,
+    failed: bool,
+}
+
+/// Chunks queued between the reading thread and the matching thread.
+pub const ASYNC_QUEUE: usize = 4;
+/// Files at least this large go to the matching thread.
+pub const ASYNC_MIN_FILE: u64 = 1 << 20;
+
+impl AsyncContentAnalyzer {
+    /// Start the worker thread; `None` when no thread can be started.
+    pub fn spawn(sigs: Arc<Signatures>) -> Option<Self> {
+        let local = Matcher::new(Arc::clone(&sigs));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(ASYNC_QUEUE);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let worker = std::thread::Builder::new()
+            .name("imgscan-content".into())
+            .spawn(move || {
+                let mut m = Matcher::new(sigs);
+                let mut out = Vec::new();
+                for msg in rx {
+                    match msg {
+                        Msg::Start(binary) => m.reset(binary),
+                        Msg::Chunk(v) => {
+                            m.feed(&v);
+                            let _ = back_tx.send(v);
+                        }
+                        Msg::End(subject) => {
+                            m.finish();
+                            out.extend(m.signals(&subject));
+                            m.reset(false);
+                        }
+                    }
+                }
+                out
+            })
+            .ok()?;
+        Some(AsyncContentAnalyzer {
+            local,
+            local_active: false,
+            tx: Some(tx),
+            recycled: back_rx,
+            worker: Some(worker),
+            active: false,
+            failed: false,
+        })
+    }
+
+    fn send(&mut self, m: Msg) {
+        if let Some(tx) = &self.tx {
+            if tx.send(m).is_err() {
+                self.failed = true;
+            }
+        }
+    }
+}
+
+impl Analyzer for AsyncContentAnalyzer {
+    fn name(&self) -> &'static str {
+        "content"
+    }
+    fn file_start(&mut self, file: &FileCtx) -> bool {
+        if file.head.is_empty() {
+            return false;
+        }
+        if file.entry.size < ASYNC_MIN_FILE {
+            self.local.reset(file.is_binary());
+            self.local_active = true;
+        } else {
+            self.active = true;
+            self.send(Msg::Start(file.is_binary()));
+        }
+        true
+    }
+    fn file_chunk(&mut self, data: &[u8], _offset: u64) {
+        if self.local_active {
+            self.local.feed(data);
+            return;
+        }
+        let mut v = self.recycled.try_recv().unwrap_or_default();
+        v.clear();
+        v.extend_from_slice(data);
+        self.send(Msg::Chunk(v));
+    }
+    fn file_end(&mut self, file: &FileCtx, _truncated: bool, out: &mut Vec<Signal>) {
+        if self.local_active {
+            self.local.finish();
+            out.extend(self.local.signals(&file.subject()));
+            self.local.reset(false);
+            self.local_active = false;
+        }
+        if self.active {
+            self.send(Msg::End(file.subject()));
+            self.active = false;
+        }
+    }
+    fn finish(&mut self) -> Result<Vec<Signal>, String> {
+        self.tx = None;
+        let out = match self.worker.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| "the content analyzer thread failed".to_string())?,
+            None => Vec::new(),
+        };
+        if self.failed {
+            return Err("the content analyzer thread stopped early".into());
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,12 +445,19 @@ mod tests {
                 "pool-domain:minexmr.com",
                 "pool-port:4444",
                 "stratum-tcp-url",
-                "xmrig-name",
                 "xmrig-usage"
             ]
         );
+        // Any chunking finds everything the whole-buffer scan finds, at the same offsets
+        // (at a boundary it may also report a literal nested in a longer one).
         for chunk in [1, 7, 64, 300, 3010, 3020] {
-            assert_eq!(run(&data, chunk, false), whole, "chunk size {chunk}");
+            let split = run(&data, chunk, false);
+            for h in &whole {
+                assert!(
+                    split.contains(h),
+                    "chunk size {chunk}: {h:?} missing from {split:?}"
+                );
+            }
         }
         let usage = whole.iter().find(|h| h.0 == "xmrig-usage").unwrap();
         assert_eq!(usage.1, 3001);

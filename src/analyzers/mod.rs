@@ -166,6 +166,11 @@ pub trait Analyzer: Send {
     /// The file ended (called for every entry, wanted or not). `truncated` means the
     /// content stopped at a bound before the file's end.
     fn file_end(&mut self, _file: &FileCtx, _truncated: bool, _out: &mut Vec<Signal>) {}
+    /// No more files: signals produced asynchronously, if any. Err = the analyzer could
+    /// not finish (the scan is then incomplete).
+    fn finish(&mut self) -> Result<Vec<Signal>, String> {
+        Ok(Vec::new())
+    }
     /// Image-level analysis (config, history).
     fn image(&self, _image: &Image, _fs: &dyn FsLookup, _out: &mut Vec<Signal>) {}
 }

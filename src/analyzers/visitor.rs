@@ -5,7 +5,7 @@
 //! ever fed two files at once).
 
 use super::binary::BinaryAnalyzer;
-use super::content::ContentAnalyzer;
+use super::content::{AsyncContentAnalyzer, ContentAnalyzer};
 use super::name::NameAnalyzer;
 use super::wallet::WalletAnalyzer;
 use super::{read_full, Analyzer, FileCtx, Signal};
@@ -30,6 +30,8 @@ pub struct LayerScan {
     /// Regular files whose content was read, and how many bytes.
     pub files: u64,
     pub bytes: u64,
+    /// Analyzers that could not finish (makes the scan incomplete).
+    pub errors: Vec<String>,
 }
 
 /// The file analyzers, with per-file state; one set per nesting depth.
@@ -39,10 +41,19 @@ pub(crate) struct AnalyzerSet {
 }
 
 impl AnalyzerSet {
-    fn new(sigs: &Arc<Signatures>) -> Self {
+    /// `threaded`: run the content analyzer on its own thread (depth 0 only: nested
+    /// archives are rare and small next to the layer itself).
+    fn new(sigs: &Arc<Signatures>, threaded: bool) -> Self {
+        let content: Box<dyn Analyzer> = match threaded
+            .then(|| AsyncContentAnalyzer::spawn(Arc::clone(sigs)))
+            .flatten()
+        {
+            Some(a) => Box::new(a),
+            None => Box::new(ContentAnalyzer::new(Arc::clone(sigs))),
+        };
         let analyzers: Vec<Box<dyn Analyzer>> = vec![
             Box::new(NameAnalyzer::new(Arc::clone(sigs))),
-            Box::new(ContentAnalyzer::new(Arc::clone(sigs))),
+            content,
             Box::new(BinaryAnalyzer::default()),
             Box::new(WalletAnalyzer::default()),
         ];
@@ -77,6 +88,7 @@ pub struct ScanVisitor {
     pub(crate) limits: Limits,
     pub(crate) sets: Vec<Option<AnalyzerSet>>,
     bufs: Vec<Vec<u8>>,
+    threaded: bool,
     pub scan: LayerScan,
 }
 
@@ -88,7 +100,27 @@ impl ScanVisitor {
             limits: *limits,
             sets: (0..depth).map(|_| None).collect(),
             bufs: (0..depth).map(|_| Vec::new()).collect(),
+            threaded: false,
             scan: LayerScan::default(),
+        }
+    }
+
+    /// Run the content analyzer of top-level files on a second thread (see
+    /// [`AsyncContentAnalyzer`]); call [`ScanVisitor::finish`] after the walk.
+    pub fn threaded(mut self) -> Self {
+        self.threaded = true;
+        self
+    }
+
+    /// After the last entry: collect what asynchronous analyzers found. Idempotent.
+    pub fn finish(&mut self) {
+        for set in self.sets.iter_mut().flatten() {
+            for a in set.analyzers.iter_mut() {
+                match a.finish() {
+                    Ok(s) => self.scan.signals.extend(s),
+                    Err(e) => self.scan.errors.push(format!("{}: {e}", a.name())),
+                }
+            }
         }
     }
 
@@ -111,7 +143,7 @@ impl ScanVisitor {
     ) -> std::io::Result<()> {
         let mut set = self.sets[depth]
             .take()
-            .unwrap_or_else(|| AnalyzerSet::new(&self.sigs));
+            .unwrap_or_else(|| AnalyzerSet::new(&self.sigs, depth == 0 && self.threaded));
         let mut buf = std::mem::take(&mut self.bufs[depth]);
         buf.resize(CHUNK, 0);
         let r = self.visit_with(&mut set, &mut buf, entry, inside, content, depth);
@@ -180,8 +212,9 @@ impl ScanVisitor {
             head: &head_keep,
         };
         set.end(&ctx, total < entry.size, &mut out);
-        // Facts that mean nothing alone (an ordinary ELF) are dropped here.
-        if out.iter().any(|s| !s.kind.informational()) {
+        // Facts that mean nothing alone (an ordinary ELF) are dropped here, unless the
+        // content analyzer runs on its own thread and may still add to this file.
+        if self.threaded && depth == 0 || out.iter().any(|s| !s.kind.informational()) {
             self.scan.signals.extend(out);
         }
         Ok(())
@@ -241,8 +274,15 @@ mod tests {
 
     /// Drive the visitor over a tar the way the walker does.
     fn scan_layer(entries: &[Entry], limits: &Limits) -> LayerScan {
+        scan_layer_with(entries, limits, false)
+    }
+
+    fn scan_layer_with(entries: &[Entry], limits: &Limits, threaded: bool) -> LayerScan {
         let tar = samples::tar_bytes(entries).unwrap();
         let mut v = ScanVisitor::new(Arc::new(Signatures::embedded().unwrap()), limits);
+        if threaded {
+            v = v.threaded();
+        }
         let mut ar = tar::Archive::new(tar.as_slice());
         for e in ar.entries().unwrap() {
             let mut e = e.unwrap();
@@ -263,7 +303,23 @@ mod tests {
             };
             v.visit_entry(&fe, &mut e).unwrap();
         }
+        v.finish();
         v.scan
+    }
+
+    #[test]
+    fn threaded_content_matching_gives_the_same_findings() {
+        let mut layer = samples::malicious_sample().unwrap().layers[1].clone();
+        // One file large enough to go to the matching thread, with a hit past 1 MiB.
+        let mut big = vec![b'a'; (1 << 20) + 5000];
+        big.extend_from_slice(b"\nstratum+tcp://pool.minexmr.com:4444\n");
+        layer.push(Entry::file("var/lib/big.log", 0o644, big));
+        let one = ids(&scan_layer_with(&layer, &Limits::default(), false));
+        let two = ids(&scan_layer_with(&layer, &Limits::default(), true));
+        assert_eq!(one, two);
+        assert!(one
+            .iter()
+            .any(|f| f.0 == "var/lib/big.log" && f.1 == "IMG-POOL-ENDPOINT"));
     }
 
     fn ids(scan: &LayerScan) -> Vec<(String, String, Severity)> {

@@ -366,12 +366,12 @@ impl Signatures {
         }
         let max_literal_len = literals.iter().map(|(l, _)| l.len()).max().unwrap_or(1);
         let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::DFA))
             .build(literals.iter().map(|(l, _)| l))
             .or_else(|_| {
                 AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
+                    .match_kind(MatchKind::LeftmostLongest)
                     .build(literals.iter().map(|(l, _)| l))
             })
             .map_err(|e| Error::new(Step::LoadingSignatures, sf.clone(), e))?;
