@@ -445,7 +445,7 @@ impl Session {
     /// Fetch a manifest or index by tag or digest; returns its bytes and digest.
     /// When `expected` is given the bytes must hash to it.
     async fn manifest(&self, reference: &str, expected: Option<&str>) -> R<(Vec<u8>, String)> {
-        let step = Step::ReadingManifest;
+        let step = Step::Pulling;
         let resp = self
             .get(
                 &format!("manifests/{reference}"),
