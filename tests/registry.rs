@@ -671,3 +671,107 @@ fn oversized_manifest_is_refused() {
         )
     );
 }
+
+#[test]
+fn connection_refused_is_reported_plainly() {
+    let port = free_port();
+    let reference = format!("127.0.0.1:{port}/a/b:latest");
+    let e = pull_err(&reference, &opts());
+    assert!(
+        e.starts_with(&format!(
+            "pulling {reference}: cannot connect to 127.0.0.1:{port}"
+        )),
+        "{e}"
+    );
+    assert!(e.contains("Connection refused"), "{e}");
+    let e = pull_err(&reference, &insecure());
+    assert!(
+        e.starts_with(&format!(
+            "pulling {reference}: cannot connect to 127.0.0.1:{port}"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn expired_bearer_token_is_refreshed_once() {
+    let img = fault_fixture();
+    let served = img.clone();
+    let layer = img.layer_digest.clone();
+    let issued = std::sync::atomic::AtomicUsize::new(0);
+    let port = std::sync::Arc::new(std::sync::OnceLock::<u16>::new());
+    let port_in = port.clone();
+    let s = FaultServer::start(move |r| {
+        let p = r.path.split('?').next().unwrap();
+        if p == "/v2/" {
+            let realm = format!("http://127.0.0.1:{}/token", port_in.get().unwrap());
+            return Response::new(401, "").with_header(
+                "WWW-Authenticate",
+                &format!("Bearer realm=\"{realm}\",service=\"svc\""),
+            );
+        }
+        if p == "/token" {
+            let n = issued.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            return Response::new(200, format!("{{\"token\":\"t{n}\"}}"));
+        }
+        // The first token "expires" before the layer is fetched.
+        let ok = if p.ends_with(&layer) {
+            r.header("authorization") == Some("Bearer t2")
+        } else {
+            r.header("authorization")
+                .is_some_and(|a| a.starts_with("Bearer t"))
+        };
+        if !ok {
+            return Response::new(401, "");
+        }
+        serve_fixture(&served, r)
+    });
+    port.set(s.port).unwrap();
+    let reference = format!("{}/a/b:latest", s.host());
+    let images = pull(&reference, &insecure()).unwrap();
+    assert_is_fixture(&images[0], &img, &reference);
+    let tokens = s
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/token"))
+        .count();
+    assert_eq!(tokens, 2);
+}
+
+#[test]
+fn blob_limit_and_large_streamed_layer() {
+    let reg = Registry::plain();
+    let dir = tempfile::tempdir().unwrap();
+    // ~4 MiB of incompressible bytes: streamed through the bridge in many chunks.
+    let mut big = vec![0u8; 4 << 20];
+    let mut x: u64 = 0x9E3779B97F4A7C15;
+    for b in big.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let img = fixture(dir.path(), &big);
+    reg.push(dir.path(), "v1", "big/app:1", false);
+    let reference = format!("{}/big/app:1", reg.host);
+    let images = pull(&reference, &insecure()).unwrap();
+    assert_is_fixture(&images[0], &img, &reference);
+    // A blob above --max-blob-bytes is refused before it is read.
+    let mut o = insecure();
+    o.limits.blob_bytes = 1 << 20;
+    let images = pull(&reference, &o).unwrap();
+    let e = images[0]
+        .layers
+        .open_layer(&images[0].image.layers[0])
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        e,
+        format!(
+            "reading layer of {reference}: layer {} is {} bytes, more than the 1048576-byte limit (--max-blob-bytes)",
+            img.layer_digest,
+            img.layer_blob.len()
+        )
+    );
+}

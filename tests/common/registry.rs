@@ -417,6 +417,75 @@ pub fn libtrust_kid(spki_der: &[u8]) -> String {
         .join(":")
 }
 
+/// Signs JWTs: RS256 with a 2048-bit RSA key from `openssl genpkey` (what Docker Hub's
+/// issuer uses), or ES256 with an rcgen P-256 key when `openssl` is not installed.
+pub struct JwtSigner {
+    pub alg: &'static str,
+    pub rcgen: rcgen::KeyPair,
+    rsa: Option<ring::signature::RsaKeyPair>,
+    ec: Option<ring::signature::EcdsaKeyPair>,
+}
+
+impl JwtSigner {
+    pub fn generate(dir: &Path) -> JwtSigner {
+        let rsa_pem = dir.join("token-key.pem");
+        let openssl = Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+            ])
+            .arg(&rsa_pem)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if openssl {
+            let pem = std::fs::read_to_string(&rsa_pem).unwrap();
+            let rcgen = rcgen::KeyPair::from_pem(&pem).unwrap();
+            let rsa = ring::signature::RsaKeyPair::from_pkcs8(&rcgen.serialize_der()).unwrap();
+            return JwtSigner {
+                alg: "RS256",
+                rcgen,
+                rsa: Some(rsa),
+                ec: None,
+            };
+        }
+        let rcgen = rcgen::KeyPair::generate().unwrap();
+        let ec = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &rcgen.serialize_der(),
+            &ring::rand::SystemRandom::new(),
+        )
+        .unwrap();
+        JwtSigner {
+            alg: "ES256",
+            rcgen,
+            rsa: None,
+            ec: Some(ec),
+        }
+    }
+
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        let rng = ring::rand::SystemRandom::new();
+        if let Some(k) = &self.rsa {
+            let mut sig = vec![0u8; k.public().modulus_len()];
+            k.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, msg, &mut sig)
+                .unwrap();
+            return sig;
+        }
+        self.ec
+            .as_ref()
+            .unwrap()
+            .sign(&rng, msg)
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+}
+
 /// A token request: (query string, Authorization header).
 pub type TokenRequest = (String, Option<String>);
 
@@ -432,22 +501,16 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     pub fn start(dir: &Path, user: &str, password: &str) -> TokenIssuer {
-        use rcgen::{CertificateParams, KeyPair, PublicKeyData};
-        let key = KeyPair::generate().unwrap(); // ECDSA P-256 → ES256
+        use rcgen::{CertificateParams, PublicKeyData};
+        let signer = JwtSigner::generate(dir);
+        let key = &signer.rcgen;
         let kid = libtrust_kid(&key.subject_public_key_info());
         let cert = CertificateParams::new(vec!["imgscan-token-issuer".to_string()])
             .unwrap()
-            .self_signed(&key)
+            .self_signed(key)
             .unwrap();
         let cert_bundle = dir.join("token-ca.pem");
         std::fs::write(&cert_bundle, cert.pem()).unwrap();
-        let rng = ring::rand::SystemRandom::new();
-        let signer = ring::signature::EcdsaKeyPair::from_pkcs8(
-            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            &key.serialize_der(),
-            &rng,
-        )
-        .unwrap();
         let expected = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
@@ -488,7 +551,7 @@ impl TokenIssuer {
                 .duration_since(UNIX_EPOCH)
                 .unwrap()
                 .as_secs();
-            let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "kid": kid});
+            let header = serde_json::json!({"typ": "JWT", "alg": signer.alg, "kid": kid});
             let claims = serde_json::json!({
                 "iss": "imgscan-test-issuer",
                 "sub": if privileged { "pusher" } else { "" },
@@ -502,10 +565,10 @@ impl TokenIssuer {
                     .encode(serde_json::to_vec(v).unwrap())
             };
             let signing_input = format!("{}.{}", b64(&header), b64(&claims));
-            let sig = signer.sign(&rng, signing_input.as_bytes()).unwrap();
+            let sig = signer.sign(signing_input.as_bytes());
             let token = format!(
                 "{signing_input}.{}",
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig.as_ref())
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sig)
             );
             Response::new(
                 200,

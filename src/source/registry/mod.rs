@@ -130,8 +130,10 @@ struct Session {
     /// `https://host:port` or `http://host:port`.
     base: String,
     repository: String,
-    /// `Authorization` value for requests to `base` (never to other hosts).
-    authorization: Option<String>,
+    /// `Authorization` value for requests to `base` (never to other hosts); replaced
+    /// when a bearer token expires during a long pull.
+    authorization: std::sync::Mutex<Option<String>>,
+    authorizer: Authorizer,
     /// Whether credentials were supplied (changes the wording of a 401).
     credentialed: bool,
     deadline: Instant,
@@ -285,48 +287,24 @@ impl Session {
             ..Default::default()
         })
         .map_err(|e| (Step::Pulling, format!("building the registry client: {e}")))?;
-        let token = tokio::time::timeout_at(
+        let authorizer = Authorizer {
+            client,
+            oci_ref,
+            registry_auth,
+            creds,
+            host,
+            https,
             deadline,
-            client.auth(
-                &oci_ref,
-                &registry_auth,
-                oci_client::RegistryOperation::Pull,
-            ),
-        )
-        .await
-        .map_err(|_| timed_out(opts.timeout))?;
-        let authorization = match token {
-            Ok(Some(t)) => Some(format!("Bearer {t}")),
-            Ok(None) => creds.as_ref().map(|c| {
-                use base64::Engine;
-                let raw = format!("{}:{}", c.username, c.password);
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(raw)
-                )
-            }),
-            Err(oci_client::errors::OciDistributionError::AuthenticationFailure(reason)) => {
-                let reason: String = reason.trim().chars().take(200).collect();
-                let what = match &creds {
-                    Some(c) => format!(
-                        "authentication failed: the token service rejected the credentials of {} from {}",
-                        c.username, c.origin
-                    ),
-                    None => "authentication required (use --username/--password-stdin or docker login)".into(),
-                };
-                return Err((Step::Authenticating, format!("{what} ({reason})")));
-            }
-            Err(oci_client::errors::OciDistributionError::RequestError(e)) => {
-                return Err((Step::Pulling, describe_transport(&e, &host, https)))
-            }
-            Err(e) => return Err((Step::Authenticating, format!("token exchange failed: {e}"))),
+            timeout: opts.timeout,
         };
+        let authorization = authorizer.authorize().await?;
         Ok(Session {
             http,
             base,
             repository: reference.repository.clone(),
-            authorization,
-            credentialed: creds.is_some(),
+            authorization: std::sync::Mutex::new(authorization),
+            credentialed: authorizer.creds.is_some(),
+            authorizer,
             deadline,
             timeout: opts.timeout,
             json_limit: opts.limits.json_bytes,
@@ -353,13 +331,15 @@ impl Session {
         let url = format!("{}/v2/{}/{path}", self.base, self.repository);
         let https = self.base.starts_with("https:");
         let mut attempt = 0;
+        let mut refreshed = false;
         loop {
             attempt += 1;
             let mut req = self.http.get(&url);
             if let Some(a) = accept {
                 req = req.header(reqwest::header::ACCEPT, a);
             }
-            if let Some(auth) = &self.authorization {
+            let current = self.authorization.lock().map(|a| a.clone()).unwrap_or(None);
+            if let Some(auth) = &current {
                 req = req.header(reqwest::header::AUTHORIZATION, auth);
             }
             let resp = match tokio::time::timeout_at(self.deadline, req.send()).await {
@@ -372,6 +352,19 @@ impl Session {
                 return Ok(resp);
             }
             let code = status.as_u16();
+            // A bearer token can expire during a long pull: fetch a fresh one, once.
+            if code == 401
+                && !refreshed
+                && current.as_deref().is_some_and(|a| a.starts_with("Bearer "))
+            {
+                refreshed = true;
+                attempt -= 1;
+                let fresh = self.authorizer.authorize().await?;
+                if let Ok(mut a) = self.authorization.lock() {
+                    *a = fresh;
+                }
+                continue;
+            }
             if code == 429 || status.is_server_error() {
                 if attempt >= MAX_ATTEMPTS {
                     return Err((
@@ -608,6 +601,63 @@ impl Session {
             .filter(|p| !p.os.is_empty() && !p.architecture.is_empty())
             .map(|p| p.to_platform());
         Ok((config, platform))
+    }
+}
+
+/// Obtains the `Authorization` header for a registry: a bearer token through
+/// `oci-client`'s challenge/token exchange, or basic credentials when the registry asks
+/// for basic auth (or for nothing).
+struct Authorizer {
+    client: oci_client::Client,
+    oci_ref: oci_client::Reference,
+    registry_auth: oci_client::secrets::RegistryAuth,
+    creds: Option<Credentials>,
+    host: String,
+    https: bool,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Authorizer {
+    async fn authorize(&self) -> R<Option<String>> {
+        let creds = &self.creds;
+        let token = tokio::time::timeout_at(
+            self.deadline,
+            self.client.auth(
+                &self.oci_ref,
+                &self.registry_auth,
+                oci_client::RegistryOperation::Pull,
+            ),
+        )
+        .await
+        .map_err(|_| timed_out(self.timeout))?;
+        match token {
+            Ok(Some(t)) => Ok(Some(format!("Bearer {t}"))),
+            Ok(None) => Ok(creds.as_ref().map(|c| {
+                use base64::Engine;
+                let raw = format!("{}:{}", c.username, c.password);
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                )
+            })),
+            Err(oci_client::errors::OciDistributionError::AuthenticationFailure(reason)) => {
+                let reason: String = reason.trim().chars().take(200).collect();
+                let what = match creds {
+                    Some(c) => format!(
+                        "authentication failed: the token service rejected the credentials of {} from {}",
+                        c.username, c.origin
+                    ),
+                    None => "authentication required (use --username/--password-stdin or docker login)".into(),
+                };
+                Err((Step::Authenticating, format!("{what} ({reason})")))
+            }
+            Err(oci_client::errors::OciDistributionError::RequestError(e)) => Err((
+                Step::Pulling,
+                describe_transport(&e, &self.host, self.https),
+            )),
+            Err(e) => Err((Step::Authenticating, format!("token exchange failed: {e}"))),
+        }
     }
 }
 
