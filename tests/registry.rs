@@ -255,6 +255,31 @@ fn credentials_from_docker_config_auths_and_cred_helper() {
     assert_is_fixture(&pull(&reference, &o).unwrap()[0], &img, &reference);
     assert_eq!(std::fs::read_to_string(&seen).unwrap(), reg.host);
 
+    // `credsStore` names the same helper for every registry.
+    std::fs::write(&cfg_file, r#"{"credsStore": "test"}"#).unwrap();
+    assert_is_fixture(&pull(&reference, &o).unwrap()[0], &img, &reference);
+
+    // A helper that never answers is killed at the time budget.
+    let slow = bin.path().join("docker-credential-slow");
+    std::fs::write(
+        &slow,
+        "#!/bin/sh
+exec sleep 30\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&cfg_file, r#"{"credsStore": "slow"}"#).unwrap();
+    let quick = SourceOptions {
+        timeout: Duration::from_secs(2),
+        ..o.clone()
+    };
+    let start = Instant::now();
+    assert_eq!(
+        pull_err(&reference, &quick),
+        format!("authenticating to {reference}: credential helper docker-credential-slow did not answer within 2s")
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+
     // `credsStore` with a helper that is not installed: a clear error.
     std::fs::write(&cfg_file, r#"{"credsStore": "absent"}"#).unwrap();
     let e = pull_err(&reference, &o);
@@ -773,5 +798,125 @@ fn blob_limit_and_large_streamed_layer() {
             img.layer_digest,
             img.layer_blob.len()
         )
+    );
+}
+
+/// A fault server serving `manifest` for every manifest request and `blobs` by digest.
+fn serve_docs(
+    manifest: Vec<u8>,
+    header_digest: Option<String>,
+    blobs: Vec<Vec<u8>>,
+) -> FaultServer {
+    FaultServer::start(move |r| {
+        let p = r.path.split('?').next().unwrap();
+        if p == "/v2/" {
+            return Response::new(200, "{}");
+        }
+        if p.contains("/manifests/") {
+            let mut resp = Response::new(200, &manifest);
+            if let Some(d) = &header_digest {
+                resp = resp.with_header("Docker-Content-Digest", d);
+            }
+            return resp;
+        }
+        for b in &blobs {
+            if p.ends_with(&sha256(b)) {
+                return Response::new(200, b);
+            }
+        }
+        Response::new(404, "")
+    })
+}
+
+fn manifest_for(config: &[u8], media_type: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(config), "size": config.len()},
+        "layers": []
+    }))
+    .unwrap()
+}
+
+#[test]
+fn manifest_digest_mismatches_are_errors() {
+    let config = br#"{"os":"linux","architecture":"amd64"}"#.to_vec();
+    let manifest = manifest_for(&config, "application/vnd.oci.image.manifest.v1+json");
+    let actual = sha256(&manifest);
+    let claimed = sha256(b"something else");
+    // The registry's Docker-Content-Digest disagrees with the bytes.
+    let s = serve_docs(
+        manifest.clone(),
+        Some(claimed.clone()),
+        vec![config.clone()],
+    );
+    let reference = format!("{}/a/b:latest", s.host());
+    assert_eq!(
+        pull_err(&reference, &insecure()),
+        format!("verifying digest in {reference}: manifest digest mismatch: expected {claimed}, got {actual}")
+    );
+    // Pulled by digest, the bytes must hash to it whatever the headers say.
+    let s = serve_docs(manifest.clone(), None, vec![config.clone()]);
+    let reference = format!("{}/a/b@{claimed}", s.host());
+    assert_eq!(
+        pull_err(&reference, &insecure()),
+        format!("verifying digest in {reference}: manifest digest mismatch: expected {claimed}, got {actual}")
+    );
+    // Sanity: the same documents, consistent, pull fine (an image with no layers).
+    let s = serve_docs(manifest, Some(actual.clone()), vec![config]);
+    let images = pull(&format!("{}/a/b:latest", s.host()), &insecure()).unwrap();
+    assert_eq!(images[0].image.manifest_digest, actual);
+    assert!(images[0].image.layers.is_empty());
+}
+
+#[test]
+fn bad_documents_are_clear_errors() {
+    // A config that is not JSON (digest correct).
+    let config = b"this is not json".to_vec();
+    let s = serve_docs(
+        manifest_for(&config, "application/vnd.oci.image.manifest.v1+json"),
+        None,
+        vec![config],
+    );
+    let reference = format!("{}/a/b:latest", s.host());
+    let e = pull_err(&reference, &insecure());
+    assert!(
+        e.starts_with(&format!(
+            "reading config of {reference}: image config is not valid JSON"
+        )),
+        "{e}"
+    );
+    // An unknown manifest media type.
+    let config = b"{}".to_vec();
+    let s = serve_docs(
+        manifest_for(&config, "application/x-strange"),
+        None,
+        vec![config],
+    );
+    let reference = format!("{}/a/b:latest", s.host());
+    assert_eq!(
+        pull_err(&reference, &insecure()),
+        format!("reading manifest of {reference}: unsupported manifest media type application/x-strange")
+    );
+    // A schema 1 manifest.
+    let s = serve_docs(
+        br#"{"schemaVersion":1,"name":"a/b","fsLayers":[]}"#.to_vec(),
+        None,
+        vec![],
+    );
+    let reference = format!("{}/a/b:latest", s.host());
+    assert_eq!(
+        pull_err(&reference, &insecure()),
+        format!("reading manifest of {reference}: unsupported manifest schema version 1 (only 2 is supported)")
+    );
+    // A manifest that is not JSON.
+    let s = serve_docs(b"<html>".to_vec(), None, vec![]);
+    let reference = format!("{}/a/b:latest", s.host());
+    let e = pull_err(&reference, &insecure());
+    assert!(
+        e.starts_with(&format!(
+            "reading manifest of {reference}: manifest is not valid JSON"
+        )),
+        "{e}"
     );
 }

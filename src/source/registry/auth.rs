@@ -16,6 +16,8 @@ use std::process::{Command, Stdio};
 pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 /// Largest config file or helper answer read.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// Longest wait for a credential helper's answer.
+const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A username and secret for one registry, and where they came from (for messages).
 #[derive(Clone, PartialEq, Eq)]
@@ -214,13 +216,31 @@ fn run_helper(
         // A helper that exits without reading is reported through its exit status.
         let _ = stdin.write_all(server.as_bytes());
     }
-    let mut out = Vec::new();
-    if let Some(stdout) = child.stdout.take() {
-        stdout
-            .take(MAX_CONFIG_BYTES)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("reading from credential helper {program}: {e}"))?;
-    }
+    // Read the answer on a thread so that a helper that never answers (waiting for a
+    // keyring prompt, say) cannot hang the scan: it is killed after the time budget.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let r = match stdout {
+            Some(s) => s.take(MAX_CONFIG_BYTES).read_to_end(&mut out).map(|_| ()),
+            None => Ok(()),
+        };
+        let _ = tx.send(r.map(|_| out));
+    });
+    let budget = opts.timeout.min(HELPER_TIMEOUT);
+    let out = match rx.recv_timeout(budget) {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => return Err(format!("reading from credential helper {program}: {e}")),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "credential helper {program} did not answer within {}s",
+                budget.as_secs_f64()
+            ));
+        }
+    };
     let status = child
         .wait()
         .map_err(|e| format!("waiting for credential helper {program}: {e}"))?;
