@@ -88,6 +88,75 @@ pub struct ImageConfig {
 }
 
 impl ImageConfig {
+    /// Parse an OCI/Docker image config JSON document (the blob the manifest's `config`
+    /// descriptor names). Unknown fields are ignored; wrong types are an error.
+    pub fn from_json(bytes: &[u8]) -> Result<ImageConfig, String> {
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Inner {
+            #[serde(rename = "Entrypoint")]
+            entrypoint: Option<Vec<String>>,
+            #[serde(rename = "Cmd")]
+            cmd: Option<Vec<String>>,
+            #[serde(rename = "Env")]
+            env: Option<Vec<String>>,
+            #[serde(rename = "User")]
+            user: Option<String>,
+            #[serde(rename = "WorkingDir")]
+            working_dir: Option<String>,
+            #[serde(rename = "ExposedPorts")]
+            exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+            #[serde(rename = "Labels")]
+            labels: Option<BTreeMap<String, String>>,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Hist {
+            created: Option<String>,
+            created_by: Option<String>,
+            comment: Option<String>,
+            empty_layer: Option<bool>,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct RootFs {
+            diff_ids: Option<Vec<String>>,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct Outer {
+            config: Option<Inner>,
+            history: Option<Vec<Hist>>,
+            rootfs: Option<RootFs>,
+            created: Option<String>,
+        }
+        let o: Outer = serde_json::from_slice(bytes)
+            .map_err(|e| format!("image config is not valid JSON: {e}"))?;
+        let c = o.config.unwrap_or_default();
+        Ok(ImageConfig {
+            entrypoint: c.entrypoint.unwrap_or_default(),
+            cmd: c.cmd.unwrap_or_default(),
+            env: c.env.unwrap_or_default(),
+            user: c.user.unwrap_or_default(),
+            working_dir: c.working_dir.unwrap_or_default(),
+            exposed_ports: c.exposed_ports.unwrap_or_default().into_keys().collect(),
+            labels: c.labels.unwrap_or_default(),
+            history: o
+                .history
+                .unwrap_or_default()
+                .into_iter()
+                .map(|h| HistoryEntry {
+                    created: h.created,
+                    created_by: h.created_by.unwrap_or_default(),
+                    comment: h.comment.unwrap_or_default(),
+                    empty_layer: h.empty_layer.unwrap_or(false),
+                })
+                .collect(),
+            diff_ids: o.rootfs.and_then(|r| r.diff_ids).unwrap_or_default(),
+            created: o.created,
+        })
+    }
+
     /// The value of an environment variable, if set.
     pub fn env_var(&self, key: &str) -> Option<&str> {
         self.env.iter().find_map(|kv| {
