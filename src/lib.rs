@@ -6,17 +6,22 @@
 //! `findings` → `report`. The YARA-L engine in `rules` knows nothing of images; the
 //! image side turns what it finds into UDM events and hands them over.
 
+pub mod analyzers;
 pub mod cli;
 pub mod digest;
 pub mod error;
 pub mod findings;
+pub mod ignore;
 pub mod image;
 pub mod layers;
 pub mod limits;
 pub mod reference;
-pub mod rules;
 pub mod report;
-pub mod shell;
 pub mod reputation;
+pub mod rules;
+pub mod samples;
+pub mod scan;
+pub mod shell;
+pub mod signatures;
 pub mod source;
 pub mod udm;

@@ -406,6 +406,7 @@ mod tests {
                 ..Default::default()
             },
             layers: vec![],
+            notes: vec![],
         }
     }
 

@@ -1,11 +1,171 @@
-//! `imgscan scan` (work in progress; owned by its issue).
+//! `imgscan scan TARGET...` (also plain `imgscan TARGET`): open each image, scan it
+//! ([`crate::scan::scan_image`]), apply `.imgscanignore`, write one report for all targets
+//! and exit 0 (clean), 1 (findings at or above `--fail-on`) or 2 (error, or a scan that did
+//! not see everything, unless `--allow-incomplete`).
+
+use super::common::ImageArgs;
+use super::{fail, EXIT_ERROR};
+use crate::error::{Error, Step};
+use crate::findings::Severity;
+use crate::ignore::IgnoreFile;
+use crate::reference::Target;
+use crate::report::{self, Format, Report};
+use crate::signatures::Signatures;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// What to act on.
+    /// Images to scan: registry references, docker-archive, oci-archive or OCI layouts
+    /// (optionally PATH:tag or PATH@digest).
+    #[arg(required = true)]
     pub targets: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a finding is at or above this severity (critical, high, medium, low,
+    /// info), or `none` to never fail on findings.
+    #[arg(long, value_name = "SEV|none", default_value = "high")]
+    pub fail_on: String,
+    /// Exit 0/1 even when the scan could not read everything (limits hit, unreadable
+    /// layers); the report still lists what was missed.
+    #[arg(long)]
+    pub allow_incomplete: bool,
+    /// Load signatures from DIR (miner-names.toml, pools.toml, strings.toml) instead of
+    /// the embedded set.
+    #[arg(long, value_name = "DIR")]
+    pub signatures: Option<PathBuf>,
+    /// Ignore rules (YAML); default `./.imgscanignore` when present.
+    #[arg(long, value_name = "FILE")]
+    pub ignorefile: Option<PathBuf>,
+    /// Also list suppressed findings (with the reason) in the report.
+    #[arg(long)]
+    pub show_suppressed: bool,
+    #[command(flatten)]
+    pub image: ImageArgs,
 }
 
-pub fn run(_args: Args) -> i32 {
-    super::fail("`scan` is not built yet")
+pub fn run(args: Args) -> i32 {
+    let fail_on: Option<Severity> = match report::parse_fail_on(&args.fail_on) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("--fail-on: {e}")),
+    };
+    let sigs = match Signatures::load(args.signatures.as_deref()) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return fail(e),
+    };
+    let ignore = match IgnoreFile::load(args.ignorefile.as_deref()) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    let opts = match args.image.source_options() {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let limits = args.image.limits();
+    let today = crate::ignore::today();
+    let mut reports: Vec<Report> = Vec::new();
+    let mut errors = false;
+    for t in &args.targets {
+        let target = match Target::parse(t) {
+            Ok(t) => t,
+            Err(e) => {
+                fail(Error::new(Step::ParsingReference, t, e));
+                errors = true;
+                continue;
+            }
+        };
+        let images = match crate::source::open(&target, &opts) {
+            Ok(i) => i,
+            Err(e) => {
+                fail(e);
+                errors = true;
+                continue;
+            }
+        };
+        for img in &images {
+            let (mut r, _stats) =
+                crate::scan::scan_image(img, &sigs, &limits, args.image.parallel());
+            let applied = ignore.apply(&r.target, std::mem::take(&mut r.findings), today);
+            r.findings = applied.kept;
+            r.findings.extend(applied.expired);
+            if args.show_suppressed {
+                r.suppressed = applied.suppressed;
+            } else if !applied.suppressed.is_empty() {
+                eprintln!(
+                    "imgscan: {}: {} finding(s) suppressed by ignore rules (--show-suppressed lists them)",
+                    r.target,
+                    applied.suppressed.len()
+                );
+            }
+            r.sort();
+            reports.push(r);
+        }
+    }
+    let written = match &args.output {
+        Some(p) => std::fs::File::create(p)
+            .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
+            .and_then(|mut f| {
+                report::write(&reports, args.format, false, &mut f)
+                    .and_then(|()| f.flush())
+                    .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
+            }),
+        None => {
+            let stdout = std::io::stdout();
+            let color = stdout.is_terminal();
+            let mut lock = stdout.lock();
+            report::write(&reports, args.format, color, &mut lock)
+                .and_then(|()| lock.flush())
+                .map_err(|e| Error::new(Step::Writing, "standard output", e))
+        }
+    };
+    if let Err(e) = written {
+        return fail(e);
+    }
+    if errors {
+        return EXIT_ERROR;
+    }
+    report::exit_code(&reports, fail_on, args.allow_incomplete)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Cli;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn flags_parse() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from([
+            "imgscan",
+            "scan",
+            "a",
+            "b",
+            "--format",
+            "sarif",
+            "-o",
+            "r.sarif",
+            "--fail-on",
+            "none",
+            "--allow-incomplete",
+            "--signatures",
+            "sigs",
+            "--ignorefile",
+            "i.yaml",
+            "--show-suppressed",
+            "--max-file-bytes",
+            "1M",
+        ])
+        .unwrap();
+        let super::super::Command::Scan(a) = c.command else {
+            panic!("not scan")
+        };
+        assert_eq!(a.targets, ["a", "b"]);
+        assert_eq!(a.fail_on, "none");
+        assert_eq!(a.image.limits().file_bytes, 1 << 20);
+    }
 }

@@ -267,6 +267,7 @@ impl Session {
             platform: platform.or(cfg_platform).unwrap_or_default(),
             config,
             layers,
+            notes: Vec::new(),
         })
     }
 
@@ -289,7 +290,7 @@ impl Session {
                 ),
             ));
         }
-        let config = ImageConfig::from_json(&body).map_err(|e| (step, e))?;
+        let (config, _) = crate::source::config::parse_config(&body).map_err(|e| (step, e))?;
         let platform = serde_json::from_slice::<PlatformJson>(&body)
             .ok()
             .filter(|p| !p.os.is_empty() && !p.architecture.is_empty())

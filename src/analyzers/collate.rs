@@ -1,0 +1,569 @@
+//! Collation: every signal about one subject (a file, a config field, a history step)
+//! becomes ONE finding that lists them all, with a stable id and a severity that reflects
+//! the combination.
+//!
+//! Severity policy (each line a "component"; `threat` components count for combination):
+//! - miner: a miner name on an executable → HIGH (CRITICAL with miner strings too); an
+//!   executable binary with strong miner strings (or ≥3 config keys/weak strings) → HIGH
+//!   (`IMG-MINER-BINARY`, even when renamed); a campaign name → MEDIUM; a non-binary with
+//!   ≥2 miner config keys → HIGH (`IMG-MINER-CONFIG`); strong miner strings elsewhere →
+//!   HIGH (`IMG-MINER-STRINGS`); a lone weak string → LOW.
+//! - pool: a stratum URL or Stratum method → HIGH; a pool domain → MEDIUM; a pool port or
+//!   weak Stratum text alone → LOW (`IMG-POOL-ENDPOINT`). A lone port is never MEDIUM+.
+//! - wallet: a checksum-valid Monero address → HIGH (`IMG-WALLET`).
+//! - dropper: download piped to a shell, base64 piped to a shell, cron + download → HIGH;
+//!   chmod on a fetched file alone → LOW (`IMG-DROPPER`).
+//! - credential theft: credential paths or the metadata IAM path together with an upload →
+//!   HIGH; the IAM path alone → MEDIUM; a lone credential path → LOW (`IMG-CRED-THEFT`).
+//! - cloud keys in the config: an `AKIA…` key id with `AWS_SECRET_ACCESS_KEY` → HIGH
+//!   (`IMG-CLOUD-CREDENTIALS`).
+//! - evasion: clearing history, killing rival miners → MEDIUM; huge-pages tuning → LOW.
+//! - packed binary (UPX) → MEDIUM; malformed header → LOW; unreadable nested archive → LOW.
+//!
+//! Two or more threat components raise the top severity one step (a renamed ELF with XMRig
+//! strings and a pool domain is CRITICAL). The id is the top component's (ties broken in
+//! the order above). Subjects with only informational signals produce nothing.
+
+use super::{Signal, SignalKind, Subject};
+use crate::findings::{Evidence, Finding, Location, Severity};
+use crate::signatures::{Category, NameKind, Strength};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const MINER_BINARY: &str = "IMG-MINER-BINARY";
+pub const MINER_CONFIG: &str = "IMG-MINER-CONFIG";
+pub const MINER_STRINGS: &str = "IMG-MINER-STRINGS";
+pub const POOL_ENDPOINT: &str = "IMG-POOL-ENDPOINT";
+pub const WALLET: &str = "IMG-WALLET";
+pub const DROPPER: &str = "IMG-DROPPER";
+pub const CRED_THEFT: &str = "IMG-CRED-THEFT";
+pub const CLOUD_CREDENTIALS: &str = "IMG-CLOUD-CREDENTIALS";
+pub const EVASION: &str = "IMG-EVASION";
+pub const PACKED_BINARY: &str = "IMG-PACKED-BINARY";
+pub const MALFORMED_BINARY: &str = "IMG-MALFORMED-BINARY";
+pub const ARCHIVE_UNREADABLE: &str = "IMG-ARCHIVE-UNREADABLE";
+pub const PATH_TRAVERSAL: &str = "IMG-PATH-TRAVERSAL";
+pub const SCAN_INCOMPLETE: &str = "IMG-SCAN-INCOMPLETE";
+
+/// Tie-break order of ids.
+const PRIORITY: &[&str] = &[
+    MINER_BINARY,
+    MINER_CONFIG,
+    DROPPER,
+    CRED_THEFT,
+    CLOUD_CREDENTIALS,
+    MINER_STRINGS,
+    WALLET,
+    POOL_ENDPOINT,
+    EVASION,
+    PACKED_BINARY,
+    MALFORMED_BINARY,
+    ARCHIVE_UNREADABLE,
+];
+
+/// What each id means, what to do, and its ATT&CK techniques.
+pub fn describe(
+    id: &str,
+) -> (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+) {
+    match id {
+        MINER_BINARY => (
+            "Cryptocurrency miner binary",
+            "An executable in the image is a cryptocurrency miner (by name or by the strings only miners carry). Running the image spends your compute on someone else's mining (resource hijacking); backdoored public images are a known delivery route.",
+            "Do not run this image. Rebuild from a trusted base, find which build step or base image added the file, and check hosts that ran it for mining processes and outbound pool connections.",
+            &["T1496", "T1204.003"],
+        ),
+        MINER_CONFIG => (
+            "Cryptocurrency miner configuration",
+            "A file carries miner configuration keys (XMRig's donate-level, pools, randomx ...). Miners read such files at start.",
+            "Remove the file and the miner it configures; rebuild from a trusted base.",
+            &["T1496", "T1204.003"],
+        ),
+        MINER_STRINGS => (
+            "Cryptocurrency miner strings",
+            "A file contains text that miners or miner installers carry (usage text, command-line options, campaign markers).",
+            "Inspect the file; if it installs or runs a miner, remove it and rebuild from a trusted base.",
+            &["T1496"],
+        ),
+        POOL_ENDPOINT => (
+            "Mining pool endpoint",
+            "A mining pool address (stratum URL, pool domain or pool port) is referenced; miners connect to pools to get work and get paid.",
+            "Remove the reference and whatever uses it; block the pool at the egress firewall.",
+            &["T1496"],
+        ),
+        WALLET => (
+            "Cryptocurrency wallet address",
+            "A Monero address (checksum verified) is embedded; miners are configured with the wallet that receives the proceeds.",
+            "Remove the miner configuration that carries the wallet and rebuild; the wallet can be reported to the pool operator.",
+            &["T1496"],
+        ),
+        DROPPER => (
+            "Download-and-execute dropper",
+            "A script or command downloads code and runs it (curl|wget piped to a shell, base64-decoded payloads, cron persistence): whatever the remote host serves at run time will execute.",
+            "Replace the download-and-execute step with a pinned, checksum-verified artifact, or remove it; check what the URL serves.",
+            &["T1105", "T1059.004"],
+        ),
+        CRED_THEFT => (
+            "Credential theft",
+            "Code reads cloud or registry credentials (instance metadata IAM credentials, ~/.aws/credentials, ~/.docker/config.json, the Docker socket), and sends them out when an upload is present.",
+            "Do not run the image; rotate any credentials reachable from hosts that ran it, and restrict instance metadata (IMDSv2, hop limit 1).",
+            &["T1552.005", "T1552.001"],
+        ),
+        CLOUD_CREDENTIALS => (
+            "Cloud credentials in the image config",
+            "The image config carries a cloud access key (AKIA...) with its secret: anyone who can pull the image holds the key.",
+            "Revoke the key now, remove it from the image, and pass credentials at run time instead.",
+            &["T1552.001"],
+        ),
+        EVASION => (
+            "Defence evasion",
+            "Commands hide activity or clear the field for a miner: clearing shell history, disabling HISTFILE, killing rival miners, tuning huge pages for mining.",
+            "Find out why the image hides its activity; remove the commands and rebuild.",
+            &["T1070.003", "T1562"],
+        ),
+        PACKED_BINARY => (
+            "Packed executable",
+            "An executable is packed with UPX, which hides its code from inspection; miners are often shipped packed.",
+            "Unpack (upx -d) and inspect it, or replace it with the vendor's unpacked build.",
+            &["T1027.002"],
+        ),
+        MALFORMED_BINARY => (
+            "Malformed executable header",
+            "A file starts like an executable but its header does not parse; it was corrupted or crafted to confuse analysis tools.",
+            "Inspect where the file comes from; remove it if nothing needs it.",
+            &["T1027"],
+        ),
+        ARCHIVE_UNREADABLE => (
+            "Nested archive could not be read",
+            "An archive inside the image could not be read to the end, so part of it was not scanned.",
+            "Inspect the archive by hand; remove it if nothing needs it.",
+            &[],
+        ),
+        PATH_TRAVERSAL => (
+            "Layer entry escapes the root",
+            "A layer holds entries with absolute names or `..` components, which can write outside the target directory when a naive tool extracts the layer.",
+            "Rebuild the layer with a standard tool; do not extract it with tools that follow such names.",
+            &["T1204.003"],
+        ),
+        _ => (
+            "Scan incomplete",
+            "The scan stopped at a bound or could not read part of the image, so it did not see everything.",
+            "Raise the named bound (see the flag in the detail) or fix the image, then scan again.",
+            &[],
+        ),
+    }
+}
+
+struct Component {
+    id: &'static str,
+    sev: Severity,
+    threat: bool,
+    attack: Vec<&'static str>,
+}
+
+fn assess(sigs: &[&Signal]) -> Vec<Component> {
+    let mut strong = BTreeMap::<Category, BTreeSet<&str>>::new();
+    let mut weak = BTreeMap::<Category, BTreeSet<&str>>::new();
+    let (mut binary, mut name_miner, mut name_campaign) = (false, false, false);
+    let (mut domains, mut ports, mut wallets, mut packed, mut malformed, mut unreadable) =
+        (0, 0, 0, false, false, false);
+    let (mut key_full, mut key_part) = (false, false);
+    for s in sigs {
+        match s.kind {
+            SignalKind::MinerName(NameKind::Miner) => name_miner = true,
+            SignalKind::MinerName(NameKind::Campaign) => name_campaign = true,
+            SignalKind::Literal { category, strength } => {
+                let m = if strength == Strength::Strong {
+                    &mut strong
+                } else {
+                    &mut weak
+                };
+                m.entry(category).or_default().insert(&s.signature);
+            }
+            SignalKind::PoolDomain => domains += 1,
+            SignalKind::PoolPort => ports += 1,
+            SignalKind::Wallet => wallets += 1,
+            SignalKind::CloudKey(full) => {
+                key_full |= full;
+                key_part |= !full;
+            }
+            SignalKind::Binary => binary = true,
+            SignalKind::Packed => packed = true,
+            SignalKind::Malformed => malformed = true,
+            SignalKind::ArchiveUnreadable => unreadable = true,
+        }
+    }
+    let n = |m: &BTreeMap<Category, BTreeSet<&str>>, c| m.get(&c).map_or(0, |s| s.len());
+    let has = |c: Category| n(&strong, c) + n(&weak, c) > 0;
+    let miner_strong = n(&strong, Category::Miner) + n(&strong, Category::Malware);
+    let cfg = n(&weak, Category::MinerConfig) + n(&strong, Category::MinerConfig);
+    let miner_weak = n(&weak, Category::Miner) + n(&weak, Category::Malware);
+    binary |= packed || malformed;
+    packed |= binary && n(&strong, Category::Packer) > 0;
+
+    let mut out = Vec::new();
+    let mut push = |id, sev, threat, attack: &[&'static str]| {
+        out.push(Component {
+            id,
+            sev,
+            threat,
+            attack: attack.to_vec(),
+        })
+    };
+    let miner_attack: &[&str] = &["T1496", "T1204.003"];
+    if name_miner {
+        let sev = if miner_strong > 0 || cfg >= 2 {
+            Severity::Critical
+        } else {
+            Severity::High
+        };
+        push(MINER_BINARY, sev, true, miner_attack);
+    } else if binary && (miner_strong > 0 || cfg >= 3 || cfg + miner_weak >= 3) {
+        push(MINER_BINARY, Severity::High, true, miner_attack);
+    } else if name_campaign {
+        push(MINER_BINARY, Severity::Medium, true, miner_attack);
+    } else if !binary && cfg >= 2 {
+        push(MINER_CONFIG, Severity::High, true, miner_attack);
+    } else if miner_strong > 0 {
+        push(MINER_STRINGS, Severity::High, true, &["T1496"]);
+    } else if cfg + miner_weak > 0 {
+        push(MINER_STRINGS, Severity::Low, false, &["T1496"]);
+    }
+    if n(&strong, Category::Pool) + n(&strong, Category::Stratum) > 0 {
+        push(POOL_ENDPOINT, Severity::High, true, &["T1496"]);
+    } else if domains > 0 {
+        push(POOL_ENDPOINT, Severity::Medium, true, &["T1496"]);
+    } else if ports > 0 || has(Category::Stratum) {
+        push(POOL_ENDPOINT, Severity::Low, false, &["T1496"]);
+    }
+    if wallets > 0 {
+        push(WALLET, Severity::High, true, &["T1496"]);
+    }
+    if n(&strong, Category::Dropper) > 0 {
+        let mut a = vec!["T1105", "T1059.004"];
+        if strong[&Category::Dropper].contains("cron-download") {
+            a.push("T1053.003");
+        }
+        push(DROPPER, Severity::High, true, &a);
+    } else if has(Category::Dropper) {
+        push(DROPPER, Severity::Low, false, &["T1105"]);
+    }
+    let imds = n(&strong, Category::CredTheft) > 0
+        || weak
+            .get(&Category::CredTheft)
+            .is_some_and(|s| s.contains("imds-address"));
+    let cred_attack: &[&str] = if imds {
+        &["T1552.005", "T1552.001"]
+    } else {
+        &["T1552.001"]
+    };
+    if has(Category::CredTheft) && has(Category::Exfil) {
+        push(CRED_THEFT, Severity::High, true, cred_attack);
+    } else if n(&strong, Category::CredTheft) > 0 {
+        push(CRED_THEFT, Severity::Medium, true, cred_attack);
+    } else if has(Category::CredTheft) {
+        push(CRED_THEFT, Severity::Low, false, cred_attack);
+    }
+    if key_full {
+        push(CLOUD_CREDENTIALS, Severity::High, true, &["T1552.001"]);
+    } else if key_part {
+        push(CLOUD_CREDENTIALS, Severity::Low, false, &["T1552.001"]);
+    }
+    if n(&strong, Category::Evasion) > 0 {
+        push(EVASION, Severity::Medium, true, &["T1070.003", "T1562"]);
+    } else if has(Category::Evasion) || has(Category::MinerTuning) {
+        push(EVASION, Severity::Low, false, &["T1496"]);
+    }
+    if packed {
+        push(PACKED_BINARY, Severity::Medium, true, &["T1027.002"]);
+    }
+    if malformed {
+        push(MALFORMED_BINARY, Severity::Low, false, &["T1027"]);
+    }
+    if unreadable {
+        push(ARCHIVE_UNREADABLE, Severity::Low, false, &[]);
+    }
+    out
+}
+
+/// Where a subject is, as a finding location.
+fn location(subject: &Subject, hidden_by: &dyn Fn(usize, &str) -> Option<usize>) -> Location {
+    match subject {
+        Subject::File {
+            layer,
+            layer_digest,
+            path,
+            inside,
+        } => Location::File {
+            layer: *layer,
+            layer_digest: layer_digest.clone(),
+            path: path.clone(),
+            hidden_by: hidden_by(*layer, inside.first().unwrap_or(path)),
+            inside: inside.clone(),
+        },
+        Subject::Config { field } => Location::Config {
+            field: field.clone(),
+        },
+        Subject::History { step } => Location::History { step: *step },
+    }
+}
+
+fn where_text(subject: &Subject, hidden: Option<usize>) -> String {
+    match subject {
+        Subject::File {
+            layer,
+            path,
+            inside,
+            ..
+        } => {
+            let p = super::visitor::display_path(inside, path);
+            match hidden {
+                Some(h) => format!("{p} (layer {layer}, deleted by layer {h})"),
+                None => format!("{p} (layer {layer})"),
+            }
+        }
+        Subject::Config { field } => format!("image config {field}"),
+        Subject::History { step } => format!("history step {step}"),
+    }
+}
+
+/// Collapse `signals` into findings, one per subject. `hidden_by(layer, path)` tells
+/// whether a later layer deletes a file (the walker's `FsView::hidden_by`).
+pub fn collate(
+    signals: &[Signal],
+    hidden_by: &dyn Fn(usize, &str) -> Option<usize>,
+) -> Vec<Finding> {
+    let mut groups: BTreeMap<&Subject, Vec<&Signal>> = BTreeMap::new();
+    for s in signals {
+        groups.entry(&s.subject).or_default().push(s);
+    }
+    let mut findings = Vec::new();
+    for (subject, mut sigs) in groups {
+        let comps = assess(&sigs);
+        let Some(top) = comps.iter().max_by(|a, b| {
+            a.sev.cmp(&b.sev).then_with(|| {
+                let pa = PRIORITY.iter().position(|p| *p == a.id);
+                let pb = PRIORITY.iter().position(|p| *p == b.id);
+                pb.cmp(&pa)
+            })
+        }) else {
+            continue;
+        };
+        let threats = comps.iter().filter(|c| c.threat).count();
+        let severity = if threats >= 2 {
+            top.sev.raised()
+        } else {
+            top.sev
+        };
+        let mut attack: Vec<String> = Vec::new();
+        for c in std::iter::once(top).chain(comps.iter()) {
+            for a in &c.attack {
+                if !attack.iter().any(|x| x == a) {
+                    attack.push(a.to_string());
+                }
+            }
+        }
+        sigs.sort_by_key(|s| (s.offset.unwrap_or(0), s.signature.clone()));
+        sigs.dedup_by(|a, b| a.signature == b.signature && a.offset == b.offset);
+        let loc = location(subject, hidden_by);
+        let hidden = match &loc {
+            Location::File { hidden_by, .. } => *hidden_by,
+            _ => None,
+        };
+        let (title, why, fix, _) = describe(top.id);
+        let also: Vec<&str> = comps
+            .iter()
+            .filter(|c| c.id != top.id)
+            .map(|c| describe(c.id).0)
+            .collect();
+        let mut description = why.to_string();
+        let listed: Vec<String> = sigs
+            .iter()
+            .filter(|s| s.kind != SignalKind::Binary || sigs.len() > 1)
+            .map(|s| s.signature.clone())
+            .collect();
+        description.push_str(&format!(" Signals: {}.", listed.join(", ")));
+        if !also.is_empty() {
+            description.push_str(&format!(" Also: {}.", also.join("; ")));
+        }
+        if let Some(h) = hidden {
+            description.push_str(&format!(
+                " The file is deleted by layer {h}, but it still ships in the image's layers and is pulled with it."
+            ));
+        }
+        findings.push(Finding {
+            id: top.id.to_string(),
+            title: format!("{title}: {}", where_text(subject, hidden)),
+            severity,
+            description,
+            remediation: fix.to_string(),
+            attack,
+            evidence: sigs
+                .iter()
+                .map(|s| Evidence {
+                    location: loc.clone(),
+                    offset: s.offset,
+                    signature: s.signature.clone(),
+                    excerpt: s.excerpt.clone(),
+                })
+                .collect(),
+        });
+    }
+    findings
+}
+
+/// The finding for a scan that did not see everything (one evidence per reason).
+pub fn incomplete_finding(reasons: &[String]) -> Option<Finding> {
+    if reasons.is_empty() {
+        return None;
+    }
+    let (title, why, fix, _) = describe(SCAN_INCOMPLETE);
+    Some(Finding {
+        id: SCAN_INCOMPLETE.into(),
+        title: title.into(),
+        severity: Severity::Low,
+        description: why.into(),
+        remediation: fix.into(),
+        attack: vec![],
+        evidence: reasons
+            .iter()
+            .map(|r| Evidence {
+                location: Location::Scan,
+                offset: None,
+                signature: "limit".into(),
+                excerpt: r.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// The finding for layer entries whose names were absolute or escaped with `..`.
+pub fn path_traversal_finding(layer: usize, digest: &str, names: &[String], total: u64) -> Finding {
+    let (title, why, fix, attack) = describe(PATH_TRAVERSAL);
+    Finding {
+        id: PATH_TRAVERSAL.into(),
+        title: format!("{title}: {total} entries in layer {layer}"),
+        severity: Severity::Medium,
+        description: why.into(),
+        remediation: fix.into(),
+        attack: attack.iter().map(|s| s.to_string()).collect(),
+        evidence: names
+            .iter()
+            .map(|n| Evidence {
+                location: Location::File {
+                    layer,
+                    layer_digest: digest.into(),
+                    path: n.clone(),
+                    hidden_by: None,
+                    inside: vec![],
+                },
+                offset: None,
+                signature: "unsafe-path".into(),
+                excerpt: n.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file() -> Subject {
+        Subject::File {
+            layer: 1,
+            layer_digest: "sha256:aa".into(),
+            path: "usr/bin/app".into(),
+            inside: vec![],
+        }
+    }
+
+    fn sig(kind: SignalKind, name: &str) -> Signal {
+        Signal {
+            subject: file(),
+            kind,
+            signature: name.into(),
+            offset: Some(1),
+            excerpt: name.into(),
+        }
+    }
+
+    fn lit(c: Category, s: Strength, name: &str) -> Signal {
+        sig(
+            SignalKind::Literal {
+                category: c,
+                strength: s,
+            },
+            name,
+        )
+    }
+
+    fn one(signals: &[Signal]) -> Option<(String, Severity)> {
+        let f = collate(signals, &|_, _| None);
+        assert!(f.len() <= 1);
+        f.first().map(|f| (f.id.clone(), f.severity))
+    }
+
+    #[test]
+    fn renamed_elf_with_xmrig_strings_and_pool_is_critical() {
+        let s = [
+            sig(SignalKind::Binary, "binary:elf"),
+            lit(Category::Miner, Strength::Strong, "xmrig-usage"),
+            sig(SignalKind::PoolDomain, "pool-domain:minexmr.com"),
+        ];
+        assert_eq!(one(&s), Some((MINER_BINARY.into(), Severity::Critical)));
+        let f = &collate(&s, &|_, _| Some(3))[0];
+        assert_eq!(f.evidence.len(), 3);
+        assert!(f.title.contains("deleted by layer 3"), "{}", f.title);
+        assert_eq!(f.attack, ["T1496", "T1204.003"]);
+    }
+
+    #[test]
+    fn single_signals_have_their_own_severity() {
+        assert_eq!(
+            one(&[sig(
+                SignalKind::MinerName(NameKind::Miner),
+                "miner-name:xmrig"
+            )]),
+            Some((MINER_BINARY.into(), Severity::High))
+        );
+        // A lone pool port is LOW, never MEDIUM+.
+        assert_eq!(
+            one(&[sig(SignalKind::PoolPort, "pool-port:3333")]),
+            Some((POOL_ENDPOINT.into(), Severity::Low))
+        );
+        // A lone generic string is LOW.
+        assert_eq!(
+            one(&[lit(Category::MinerConfig, Strength::Weak, "config-randomx")]),
+            Some((MINER_STRINGS.into(), Severity::Low))
+        );
+        // An ordinary ELF: nothing.
+        assert_eq!(one(&[sig(SignalKind::Binary, "binary:elf")]), None);
+        assert_eq!(
+            one(&[lit(Category::Exfil, Strength::Weak, "http-upload")]),
+            None
+        );
+    }
+
+    #[test]
+    fn combinations() {
+        let cfg = [
+            lit(Category::MinerConfig, Strength::Weak, "config-donate-level"),
+            lit(Category::MinerConfig, Strength::Weak, "config-pools"),
+        ];
+        assert_eq!(one(&cfg), Some((MINER_CONFIG.into(), Severity::High)));
+        let theft = [
+            lit(Category::CredTheft, Strength::Weak, "aws-credentials-file"),
+            lit(Category::Exfil, Strength::Weak, "http-upload"),
+        ];
+        assert_eq!(one(&theft), Some((CRED_THEFT.into(), Severity::High)));
+        let drop = [
+            lit(Category::Dropper, Strength::Strong, "download-pipe-shell"),
+            lit(Category::Pool, Strength::Strong, "stratum-tcp-url"),
+        ];
+        assert_eq!(one(&drop), Some((DROPPER.into(), Severity::Critical)));
+    }
+}

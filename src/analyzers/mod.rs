@@ -1,0 +1,205 @@
+//! Analyzers: turn what the layer walker and the image config show into [`Signal`]s, and
+//! collapse the signals about one file or one command into one finding ([`collate`]).
+//!
+//! Owns: the [`Analyzer`] trait (one per file below, one job each), the per-layer
+//! [`ScanVisitor`] that reads each file's bytes ONCE in large chunks and feeds every
+//! interested analyzer, nested archive handling (`archive.rs`) and the collation policy
+//! (`collate.rs`: ids, severities, ATT&CK).
+//!
+//! - `name.rs`: executables whose basename is a miner name
+//! - `content.rs`: one Aho-Corasick automaton over every literal signature, with regex
+//!   confirmation, streamed over chunks (matches across chunk boundaries are found)
+//! - `binary.rs`: ELF/PE/Mach-O facts with goblin (packing, malformed headers)
+//! - `wallet.rs`: Monero addresses confirmed by base58 + Keccak-256 checksum
+//! - `config.rs`: entrypoint/cmd/env/ports of the image config
+//! - `history.rs`: `created_by` of every history step
+
+use crate::image::{FileEntry, Image};
+use crate::signatures::{Category, NameKind, Strength};
+use serde::Serialize;
+
+pub mod archive;
+pub mod binary;
+pub mod collate;
+pub mod config;
+pub mod content;
+pub mod history;
+pub mod name;
+pub mod visitor;
+pub mod wallet;
+
+pub use collate::collate;
+pub use visitor::{LayerScan, ScanVisitor};
+
+/// What a signal is about: one file (possibly inside nested archives), one config field,
+/// or one history step. Signals with the same subject become one finding.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Subject {
+    File {
+        layer: usize,
+        layer_digest: String,
+        path: String,
+        /// Enclosing archives, outermost first.
+        inside: Vec<String>,
+    },
+    Config {
+        field: String,
+    },
+    History {
+        step: usize,
+    },
+}
+
+/// What kind of indicator a signal is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum SignalKind {
+    /// An executable whose basename is a miner name (or the command a config runs).
+    MinerName(#[serde(skip)] NameKind),
+    /// A literal signature from `strings.toml` (confirmed when it has a regex).
+    Literal {
+        #[serde(skip)]
+        category: Category,
+        #[serde(skip)]
+        strength: Strength,
+    },
+    /// A pool domain (suffix match on label boundaries).
+    PoolDomain,
+    /// A port pools listen on (exposed, or in a `host:port`).
+    PoolPort,
+    /// A Monero address with a valid checksum.
+    Wallet,
+    /// A cloud access key id; `true` when the matching secret is present too.
+    CloudKey(bool),
+    /// The file is an executable binary (ELF, PE, Mach-O). Informational on its own.
+    Binary,
+    /// Packed with UPX (marker or section names in an executable).
+    Packed,
+    /// A binary whose header could not be parsed.
+    Malformed,
+    /// A nested archive that could not be read to the end.
+    ArchiveUnreadable,
+}
+
+impl SignalKind {
+    /// Signals that say nothing on their own (they only qualify others).
+    pub fn informational(self) -> bool {
+        matches!(
+            self,
+            SignalKind::Binary
+                | SignalKind::Literal {
+                    category: Category::Exfil,
+                    ..
+                }
+        )
+    }
+}
+
+/// One indicator about one subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signal {
+    pub subject: Subject,
+    pub kind: SignalKind,
+    /// Signature name, e.g. `xmrig-usage`, `pool-domain:minexmr.com`, `miner-name:xmrig`.
+    pub signature: String,
+    pub offset: Option<u64>,
+    pub excerpt: String,
+}
+
+/// What a file analyzer sees when a file starts.
+pub struct FileCtx<'a> {
+    pub entry: &'a FileEntry,
+    /// Enclosing archives (outermost first); empty for a file directly in a layer.
+    pub inside: &'a [String],
+    /// The first chunk of the content (empty for non-regular files and empty files).
+    pub head: &'a [u8],
+}
+
+impl FileCtx<'_> {
+    pub fn subject(&self) -> Subject {
+        Subject::File {
+            layer: self.entry.layer,
+            layer_digest: self.entry.layer_digest.clone(),
+            path: self.entry.path.clone(),
+            inside: self.inside.to_vec(),
+        }
+    }
+    /// ELF, PE or Mach-O magic at the start of the content.
+    pub fn is_binary(&self) -> bool {
+        binary::format_of(self.head).is_some()
+    }
+    /// No NUL byte in the first 8 KiB: treated as text (scripts, configs).
+    pub fn is_text(&self) -> bool {
+        !self.head[..self.head.len().min(8192)].contains(&0)
+    }
+}
+
+/// The final filesystem as config analysis needs it: implemented by the walker's
+/// `FsView`, and by a map in tests.
+pub trait FsLookup {
+    /// The entry at `path` in the final filesystem, following symlinks inside the image.
+    fn resolve(&self, path: &str) -> Option<&FileEntry>;
+}
+
+impl FsLookup for std::collections::HashMap<String, FileEntry> {
+    fn resolve(&self, path: &str) -> Option<&FileEntry> {
+        self.get(path.trim_start_matches('/'))
+    }
+}
+
+impl FsLookup for crate::layers::FsView {
+    fn resolve(&self, path: &str) -> Option<&FileEntry> {
+        crate::layers::FsView::resolve(self, path)
+    }
+}
+
+/// One analyzer, one job. File analyzers implement the `file_*` hooks and are fed by the
+/// [`ScanVisitor`] from a single read of each file; image analyzers implement
+/// [`Analyzer::image`]. Every hook has a do-nothing default.
+pub trait Analyzer: Send {
+    fn name(&self) -> &'static str;
+    /// A new entry starts. Return true to be fed its content chunks (the head included).
+    fn file_start(&mut self, _file: &FileCtx) -> bool {
+        false
+    }
+    /// The next chunk of the file that started last; `offset` is its position in the file.
+    fn file_chunk(&mut self, _data: &[u8], _offset: u64) {}
+    /// The file ended (called for every entry, wanted or not). `truncated` means the
+    /// content stopped at a bound before the file's end.
+    fn file_end(&mut self, _file: &FileCtx, _truncated: bool, _out: &mut Vec<Signal>) {}
+    /// Image-level analysis (config, history).
+    fn image(&self, _image: &Image, _fs: &dyn FsLookup, _out: &mut Vec<Signal>) {}
+}
+
+/// Reads `r` into `buf` until it is full or `r` ends; returns the bytes read.
+pub(crate) fn read_full(r: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Printable excerpt of `data[start..end]` with up to `ctx` bytes either side, cut at line
+/// ends.
+pub(crate) fn line_excerpt(data: &[u8], start: usize, end: usize, ctx: usize) -> String {
+    let lo = data[..start]
+        .iter()
+        .rposition(|&b| b == b'\n' || b == 0)
+        .map(|p| p + 1)
+        .unwrap_or(0)
+        .max(start.saturating_sub(ctx));
+    let hi = data[end..]
+        .iter()
+        .position(|&b| b == b'\n' || b == 0)
+        .map(|p| p + end)
+        .unwrap_or(data.len())
+        .min(end + ctx);
+    crate::findings::excerpt(&data[lo..hi], 2 * ctx + (end - start))
+        .trim()
+        .to_string()
+}

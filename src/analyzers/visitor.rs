@@ -1,0 +1,360 @@
+//! The per-layer visitor: reads each file's bytes ONCE, in chunks of [`CHUNK`] bytes, and
+//! feeds every analyzer that asked for them. Nested archives (`archive.rs`) are opened from
+//! the same stream: the outer file's analyzers keep seeing its raw bytes while the inner
+//! entries go through a second analyzer set (one set per nesting depth, so no analyzer is
+//! ever fed two files at once).
+
+use super::binary::BinaryAnalyzer;
+use super::content::ContentAnalyzer;
+use super::name::NameAnalyzer;
+use super::wallet::WalletAnalyzer;
+use super::{read_full, Analyzer, FileCtx, Signal};
+use crate::image::FileEntry;
+use crate::limits::{LimitHit, Limits};
+use crate::signatures::Signatures;
+use serde::Serialize;
+use std::io::Read;
+use std::sync::Arc;
+
+/// Bytes read from a file per chunk.
+pub const CHUNK: usize = 256 << 10;
+/// Bytes of the head kept for `file_end` (text/binary sniffing).
+const HEAD_KEEP: usize = 8192;
+
+/// Everything one layer's files produced.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct LayerScan {
+    pub signals: Vec<Signal>,
+    /// Bounds reached by the analyzers (nesting depth, nested archive sizes).
+    pub limits: Vec<LimitHit>,
+    /// Regular files whose content was read, and how many bytes.
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// The file analyzers, with per-file state; one set per nesting depth.
+pub(crate) struct AnalyzerSet {
+    analyzers: Vec<Box<dyn Analyzer>>,
+    wants: Vec<bool>,
+}
+
+impl AnalyzerSet {
+    fn new(sigs: &Arc<Signatures>) -> Self {
+        let analyzers: Vec<Box<dyn Analyzer>> = vec![
+            Box::new(NameAnalyzer::new(Arc::clone(sigs))),
+            Box::new(ContentAnalyzer::new(Arc::clone(sigs))),
+            Box::new(BinaryAnalyzer::default()),
+            Box::new(WalletAnalyzer::default()),
+        ];
+        let wants = vec![false; analyzers.len()];
+        AnalyzerSet { analyzers, wants }
+    }
+    fn start(&mut self, ctx: &FileCtx) -> bool {
+        let mut any = false;
+        for (a, w) in self.analyzers.iter_mut().zip(self.wants.iter_mut()) {
+            *w = a.file_start(ctx);
+            any |= *w;
+        }
+        any
+    }
+    pub(crate) fn chunk(&mut self, data: &[u8], offset: u64) {
+        for (a, &w) in self.analyzers.iter_mut().zip(&self.wants) {
+            if w {
+                a.file_chunk(data, offset);
+            }
+        }
+    }
+    fn end(&mut self, ctx: &FileCtx, truncated: bool, out: &mut Vec<Signal>) {
+        for a in self.analyzers.iter_mut() {
+            a.file_end(ctx, truncated, out);
+        }
+    }
+}
+
+/// The visitor the walker drives for one layer.
+pub struct ScanVisitor {
+    pub(crate) sigs: Arc<Signatures>,
+    pub(crate) limits: Limits,
+    pub(crate) sets: Vec<Option<AnalyzerSet>>,
+    bufs: Vec<Vec<u8>>,
+    pub scan: LayerScan,
+}
+
+impl ScanVisitor {
+    pub fn new(sigs: Arc<Signatures>, limits: &Limits) -> Self {
+        let depth = limits.nesting as usize + 1;
+        ScanVisitor {
+            sigs,
+            limits: *limits,
+            sets: (0..depth).map(|_| None).collect(),
+            bufs: (0..depth).map(|_| Vec::new()).collect(),
+            scan: LayerScan::default(),
+        }
+    }
+
+    /// Visit one entry of the layer (what `EntryVisitor::visit` does).
+    pub fn visit_entry(
+        &mut self,
+        entry: &FileEntry,
+        content: &mut dyn Read,
+    ) -> std::io::Result<()> {
+        self.visit_file(entry, &[], content, 0)
+    }
+
+    /// Visit one entry at nesting `depth` (0 = directly in a layer).
+    pub(crate) fn visit_file(
+        &mut self,
+        entry: &FileEntry,
+        inside: &[String],
+        content: &mut dyn Read,
+        depth: usize,
+    ) -> std::io::Result<()> {
+        let mut set = self.sets[depth]
+            .take()
+            .unwrap_or_else(|| AnalyzerSet::new(&self.sigs));
+        let mut buf = std::mem::take(&mut self.bufs[depth]);
+        buf.resize(CHUNK, 0);
+        let r = self.visit_with(&mut set, &mut buf, entry, inside, content, depth);
+        self.sets[depth] = Some(set);
+        self.bufs[depth] = buf;
+        r
+    }
+
+    fn visit_with(
+        &mut self,
+        set: &mut AnalyzerSet,
+        buf: &mut [u8],
+        entry: &FileEntry,
+        inside: &[String],
+        content: &mut dyn Read,
+        depth: usize,
+    ) -> std::io::Result<()> {
+        let is_file = entry.kind == crate::image::EntryKind::File;
+        let n = if is_file { read_full(content, buf)? } else { 0 };
+        let head_keep = buf[..n.min(HEAD_KEEP)].to_vec();
+        let ctx = FileCtx {
+            entry,
+            inside,
+            head: &buf[..n],
+        };
+        let wants = set.start(&ctx);
+        if wants && n > 0 {
+            set.chunk(&buf[..n], 0);
+        }
+        let mut total = n as u64;
+        let nested = if is_file && n > 0 {
+            super::archive::detect(&entry.path, &buf[..n])
+        } else {
+            None
+        };
+        let mut out = Vec::new();
+        match nested {
+            Some(kind) if depth < self.limits.nesting as usize => {
+                let head = buf[..n].to_vec();
+                total += self.nested(kind, set, entry, inside, &head, content, depth, &mut out)?;
+            }
+            Some(_) => {
+                self.scan.limits.push(LimitHit {
+                    kind: crate::limits::LimitKind::Nesting,
+                    limit: self.limits.nesting as u64,
+                    layer: Some(entry.layer),
+                    path: Some(display_path(inside, &entry.path)),
+                    detail: format!(
+                        "archive {} is nested deeper than {} levels; its entries were not opened",
+                        display_path(inside, &entry.path),
+                        self.limits.nesting
+                    ),
+                });
+                total += self.pump(set, buf, content, n as u64, wants)?;
+            }
+            None if n == buf.len() => total += self.pump(set, buf, content, n as u64, wants)?,
+            None => {}
+        }
+        if is_file {
+            self.scan.files += 1;
+            self.scan.bytes += total;
+        }
+        let ctx = FileCtx {
+            entry,
+            inside,
+            head: &head_keep,
+        };
+        set.end(&ctx, total < entry.size, &mut out);
+        // Facts that mean nothing alone (an ordinary ELF) are dropped here.
+        if out.iter().any(|s| !s.kind.informational()) {
+            self.scan.signals.extend(out);
+        }
+        Ok(())
+    }
+
+    /// Read the rest of `content` in chunks and feed `set`; returns the bytes read.
+    fn pump(
+        &mut self,
+        set: &mut AnalyzerSet,
+        buf: &mut [u8],
+        content: &mut dyn Read,
+        mut offset: u64,
+        wants: bool,
+    ) -> std::io::Result<u64> {
+        let start = offset;
+        loop {
+            let k = read_full(content, buf)?;
+            if k == 0 {
+                break;
+            }
+            if wants {
+                set.chunk(&buf[..k], offset);
+            }
+            offset += k as u64;
+            if k < buf.len() {
+                break;
+            }
+        }
+        Ok(offset - start)
+    }
+}
+
+impl crate::layers::EntryVisitor for ScanVisitor {
+    fn visit(&mut self, entry: &FileEntry, content: &mut dyn Read) -> std::io::Result<()> {
+        self.visit_entry(entry, content)
+    }
+}
+
+/// `a.tar.gz!dir/file` style display of a nested path.
+pub fn display_path(inside: &[String], path: &str) -> String {
+    let mut s = String::new();
+    for i in inside {
+        s.push_str(i);
+        s.push('!');
+    }
+    s.push_str(path);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::collate;
+    use crate::findings::{Location, Severity};
+    use crate::image::EntryKind;
+    use crate::samples::{self, Entry};
+
+    /// Drive the visitor over a tar the way the walker does.
+    fn scan_layer(entries: &[Entry], limits: &Limits) -> LayerScan {
+        let tar = samples::tar_bytes(entries).unwrap();
+        let mut v = ScanVisitor::new(Arc::new(Signatures::embedded().unwrap()), limits);
+        let mut ar = tar::Archive::new(tar.as_slice());
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let kind = match e.header().entry_type() {
+                tar::EntryType::Regular => EntryKind::File,
+                tar::EntryType::Directory => EntryKind::Dir,
+                _ => EntryKind::Other,
+            };
+            let fe = FileEntry {
+                layer: 1,
+                layer_digest: "sha256:l1".into(),
+                path: e.path().unwrap().to_string_lossy().into_owned(),
+                kind,
+                mode: e.header().mode().unwrap(),
+                size: e.header().size().unwrap(),
+                link_target: None,
+                hidden_by: None,
+            };
+            v.visit_entry(&fe, &mut e).unwrap();
+        }
+        v.scan
+    }
+
+    fn ids(scan: &LayerScan) -> Vec<(String, String, Severity)> {
+        let mut v: Vec<_> = collate(&scan.signals, &|_, _| None)
+            .into_iter()
+            .map(|f| {
+                let path = match &f.evidence[0].location {
+                    Location::File { path, inside, .. } => display_path(inside, path),
+                    _ => String::new(),
+                };
+                (path, f.id, f.severity)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn malicious_layer_findings() {
+        let spec = samples::malicious_sample().unwrap();
+        let scan = scan_layer(&spec.layers[1], &Limits::default());
+        let got = ids(&scan);
+        let want = [
+            (
+                "opt/app/.cache/kworker",
+                "IMG-MINER-BINARY",
+                Severity::Critical,
+            ),
+            (
+                "opt/app/config.json",
+                "IMG-MINER-CONFIG",
+                Severity::Critical,
+            ),
+            ("opt/app/run.sh", "IMG-DROPPER", Severity::Critical),
+            ("opt/app/sync.sh", "IMG-CRED-THEFT", Severity::High),
+            (
+                "opt/bundle/xmrig-6.21.0-linux-x64.tar.gz!xmrig-6.21.0/xmrig",
+                "IMG-MINER-BINARY",
+                Severity::Critical,
+            ),
+            ("tmp/kdevtmpfsi", "IMG-MINER-BINARY", Severity::Critical),
+            ("usr/local/bin/xmrig", "IMG-MINER-BINARY", Severity::High),
+        ];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(p, i, s)| (p.to_string(), i.to_string(), *s))
+            .collect();
+        assert_eq!(got, want);
+        assert!(scan.limits.is_empty());
+    }
+
+    #[test]
+    fn clean_layer_has_no_findings() {
+        let scan = scan_layer(&samples::clean_sample().layers[0], &Limits::default());
+        assert_eq!(ids(&scan), vec![]);
+        assert!(scan.files >= 4);
+    }
+
+    #[test]
+    fn nesting_bound_is_reported() {
+        let inner = samples::gzip(
+            &samples::tar_bytes(&[Entry::file("m/xmrig", 0o755, "#!/bin/sh\n")]).unwrap(),
+        )
+        .unwrap();
+        let limits = Limits {
+            nesting: 0,
+            ..Limits::default()
+        };
+        let scan = scan_layer(&[Entry::file("a.tgz", 0o644, inner)], &limits);
+        assert_eq!(scan.limits.len(), 1);
+        assert_eq!(scan.limits[0].kind, crate::limits::LimitKind::Nesting);
+        assert!(ids(&scan).is_empty());
+    }
+
+    #[test]
+    fn nested_size_bound_is_reported() {
+        let big = vec![b'a'; 300_000];
+        let inner = samples::gzip(
+            &samples::tar_bytes(&[
+                Entry::file("big", 0o644, big),
+                Entry::file("m/xmrig", 0o755, "x"),
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+        let limits = Limits {
+            file_bytes: 100_000,
+            ..Limits::default()
+        };
+        let scan = scan_layer(&[Entry::file("a.tar.gz", 0o644, inner)], &limits);
+        assert_eq!(scan.limits.len(), 1, "{:?}", scan.limits);
+        assert_eq!(scan.limits[0].kind, crate::limits::LimitKind::FileBytes);
+    }
+}

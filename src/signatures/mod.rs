@@ -1,0 +1,478 @@
+//! Detection signatures: data, not code. Owns loading the TOML files under `signatures/`
+//! (embedded in the binary with `include_str!`, or read from `--signatures DIR`), validating
+//! them with errors that name the file and line, and compiling the literal signatures into
+//! the single Aho-Corasick automaton the content analyzer runs over every file.
+//!
+//! Files (format documented in `signatures/README.md`):
+//! - `miner-names.toml`: `[[name]]` groups (`names`, `kind` = miner|campaign, `prefix`, `source`)
+//! - `pools.toml`: `[[domains]]` groups (`domains`, `source`) and `[[ports]]` (`ports`, `source`)
+//! - `strings.toml`: `[[signature]]` (`id`, `category`, `strength`, `literal`|`literals`,
+//!   optional `confirm` regex, optional `binary_only`, `source`)
+//!
+//! `known-bad-images` and `popular-images` belong to name reputation and are not read here.
+
+use crate::error::{Error, Result, Step};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::bytes::Regex;
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// The embedded signature files, `(file name, text)`.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "miner-names.toml",
+        include_str!("../../signatures/miner-names.toml"),
+    ),
+    ("pools.toml", include_str!("../../signatures/pools.toml")),
+    (
+        "strings.toml",
+        include_str!("../../signatures/strings.toml"),
+    ),
+];
+
+/// What a literal signature indicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    Miner,
+    MinerConfig,
+    Pool,
+    Stratum,
+    Malware,
+    Dropper,
+    CredTheft,
+    Exfil,
+    Evasion,
+    MinerTuning,
+    Packer,
+}
+
+/// Whether a signature is enough on its own or only supports others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strength {
+    Strong,
+    Weak,
+}
+
+/// How strongly a file name points at a miner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NameKind {
+    Miner,
+    Campaign,
+}
+
+/// One literal signature.
+#[derive(Debug, Clone)]
+pub struct StringSig {
+    pub id: String,
+    pub category: Category,
+    pub strength: Strength,
+    /// Regex the line around the literal must match.
+    pub confirm: Option<Regex>,
+    pub binary_only: bool,
+    pub source: String,
+}
+
+/// What a pattern in the automaton stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternRef {
+    /// Index into [`Signatures::strings`].
+    String(usize),
+    /// Index into [`Signatures::domains`].
+    Domain(usize),
+}
+
+/// A miner file name.
+#[derive(Debug, Clone)]
+pub struct MinerName {
+    pub name: String,
+    pub kind: NameKind,
+    pub prefix: bool,
+    pub source: String,
+}
+
+/// A pool domain (matched as a suffix on label boundaries).
+#[derive(Debug, Clone)]
+pub struct PoolDomain {
+    pub domain: String,
+    pub source: String,
+}
+
+/// All signatures, compiled.
+#[derive(Debug)]
+pub struct Signatures {
+    pub names: Vec<MinerName>,
+    pub domains: Vec<PoolDomain>,
+    pub ports: HashSet<u16>,
+    pub strings: Vec<StringSig>,
+    /// One automaton over every literal (string signatures and pool domains).
+    pub automaton: AhoCorasick,
+    /// Pattern index of the automaton → what it stands for.
+    pub patterns: Vec<PatternRef>,
+    /// Longest literal, in bytes (the content scanner's chunk overlap depends on it).
+    pub max_literal_len: usize,
+    name_index: HashMap<String, usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamesFile {
+    #[serde(default)]
+    name: Vec<NameGroup>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameGroup {
+    names: Vec<String>,
+    kind: NameKind,
+    #[serde(default)]
+    prefix: bool,
+    source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolsFile {
+    #[serde(default)]
+    domains: Vec<DomainGroup>,
+    #[serde(default)]
+    ports: Vec<PortGroup>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainGroup {
+    domains: Vec<String>,
+    source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PortGroup {
+    ports: Vec<u16>,
+    source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StringsFile {
+    #[serde(default)]
+    signature: Vec<toml::Spanned<RawString>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawString {
+    id: String,
+    category: Category,
+    strength: Strength,
+    #[serde(default)]
+    literal: Option<String>,
+    #[serde(default)]
+    literals: Vec<String>,
+    #[serde(default)]
+    confirm: Option<String>,
+    #[serde(default)]
+    binary_only: bool,
+    source: String,
+}
+
+/// 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+        Error::new(
+            Step::LoadingSignatures,
+            format!("{file}:{line}"),
+            e.message(),
+        )
+    })
+}
+
+fn invalid(file: &str, text: &str, at: usize, why: impl std::fmt::Display) -> Error {
+    Error::new(
+        Step::LoadingSignatures,
+        format!("{file}:{}", line_of(text, at)),
+        why,
+    )
+}
+
+/// Line of the first occurrence of `needle` (for errors about arrays parsed without spans).
+fn find_line_of(text: &str, needle: &str) -> usize {
+    text.find(needle).unwrap_or(0)
+}
+
+impl Signatures {
+    /// The signatures compiled into the binary.
+    pub fn embedded() -> Result<Signatures> {
+        let files: Vec<(String, String)> = EMBEDDED
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        Self::from_files(&files)
+    }
+
+    /// Load `miner-names.toml`, `pools.toml` and `strings.toml` from `dir` (all three must
+    /// exist: a partial override would silently drop detections).
+    pub fn from_dir(dir: &Path) -> Result<Signatures> {
+        let mut files = Vec::new();
+        for (name, _) in EMBEDDED {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Error::new(Step::LoadingSignatures, path.display().to_string(), e))?;
+            files.push((path.display().to_string(), text));
+        }
+        Self::from_files(&files)
+    }
+
+    /// Parse and validate `(file name, text)` pairs, in the order of [`EMBEDDED`].
+    pub fn from_files(files: &[(String, String)]) -> Result<Signatures> {
+        let [(nf, nt), (pf, pt), (sf, st)] = files else {
+            return Err(Error::new(
+                Step::LoadingSignatures,
+                "signatures",
+                "expected miner-names.toml, pools.toml and strings.toml",
+            ));
+        };
+        let names_file: NamesFile = parse(nf, nt)?;
+        let pools_file: PoolsFile = parse(pf, pt)?;
+        let strings_file: StringsFile = parse(sf, st)?;
+
+        let mut names = Vec::new();
+        let mut name_index = HashMap::new();
+        for g in names_file.name {
+            if g.source.trim().is_empty() {
+                return Err(invalid(nf, nt, find_line_of(nt, "source"), "empty source"));
+            }
+            for n in g.names {
+                let at = find_line_of(nt, &format!("\"{n}\""));
+                if n.is_empty() || n.contains('/') {
+                    return Err(invalid(nf, nt, at, format!("bad file name {n:?}")));
+                }
+                let key = n.to_ascii_lowercase();
+                if name_index.contains_key(&key) {
+                    return Err(invalid(nf, nt, at, format!("duplicate name {n:?}")));
+                }
+                name_index.insert(key, names.len());
+                names.push(MinerName {
+                    name: n,
+                    kind: g.kind,
+                    prefix: g.prefix,
+                    source: g.source.clone(),
+                });
+            }
+        }
+
+        let mut domains = Vec::new();
+        let mut seen = HashSet::new();
+        for g in pools_file.domains {
+            for d in g.domains {
+                let at = find_line_of(pt, &format!("\"{d}\""));
+                let ok = d.len() >= 4
+                    && d.contains('.')
+                    && d.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
+                    });
+                if !ok {
+                    return Err(invalid(pf, pt, at, format!("bad domain {d:?}")));
+                }
+                if !seen.insert(d.clone()) {
+                    return Err(invalid(pf, pt, at, format!("duplicate domain {d:?}")));
+                }
+                domains.push(PoolDomain {
+                    domain: d,
+                    source: g.source.clone(),
+                });
+            }
+        }
+        let mut ports = HashSet::new();
+        for g in pools_file.ports {
+            if g.source.trim().is_empty() {
+                return Err(invalid(pf, pt, find_line_of(pt, "ports"), "empty source"));
+            }
+            for p in g.ports {
+                if p == 0 {
+                    return Err(invalid(pf, pt, find_line_of(pt, "ports"), "port 0"));
+                }
+                ports.insert(p);
+            }
+        }
+
+        let mut strings = Vec::new();
+        let mut literals: Vec<(Vec<u8>, PatternRef)> = Vec::new();
+        let mut ids = HashSet::new();
+        for spanned in strings_file.signature {
+            let at = spanned.span().start;
+            let r = spanned.into_inner();
+            if r.id.is_empty() || !ids.insert(r.id.clone()) {
+                return Err(invalid(
+                    sf,
+                    st,
+                    at,
+                    format!("empty or duplicate id {:?}", r.id),
+                ));
+            }
+            if r.source.trim().is_empty() {
+                return Err(invalid(sf, st, at, format!("{}: empty source", r.id)));
+            }
+            let mut lits = r.literals;
+            lits.extend(r.literal);
+            if lits.is_empty() {
+                return Err(invalid(sf, st, at, format!("{}: no literal", r.id)));
+            }
+            // Short literals hit too often to be worth a lookup unless a regex confirms them.
+            let min = if r.confirm.is_some() { 3 } else { 4 };
+            if let Some(l) = lits.iter().find(|l| l.len() < min) {
+                return Err(invalid(
+                    sf,
+                    st,
+                    at,
+                    format!("{}: literal {l:?} is shorter than {min} bytes", r.id),
+                ));
+            }
+            let confirm = match r.confirm {
+                Some(re) => Some(Regex::new(&re).map_err(|e| {
+                    invalid(sf, st, at, format!("{}: bad confirm regex: {e}", r.id))
+                })?),
+                None => None,
+            };
+            let idx = strings.len();
+            for l in lits {
+                literals.push((l.into_bytes(), PatternRef::String(idx)));
+            }
+            strings.push(StringSig {
+                id: r.id,
+                category: r.category,
+                strength: r.strength,
+                confirm,
+                binary_only: r.binary_only,
+                source: r.source,
+            });
+        }
+        for (i, d) in domains.iter().enumerate() {
+            literals.push((d.domain.as_bytes().to_vec(), PatternRef::Domain(i)));
+        }
+        let max_literal_len = literals.iter().map(|(l, _)| l.len()).max().unwrap_or(1);
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(literals.iter().map(|(l, _)| l))
+            .or_else(|_| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(literals.iter().map(|(l, _)| l))
+            })
+            .map_err(|e| Error::new(Step::LoadingSignatures, sf.clone(), e))?;
+        Ok(Signatures {
+            names,
+            domains,
+            ports,
+            strings,
+            automaton,
+            patterns: literals.into_iter().map(|(_, r)| r).collect(),
+            max_literal_len,
+            name_index,
+        })
+    }
+
+    /// Load from `dir` when given, else the embedded set.
+    pub fn load(dir: Option<&Path>) -> Result<Signatures> {
+        match dir {
+            Some(d) => Self::from_dir(d),
+            None => Self::embedded(),
+        }
+    }
+
+    /// The miner name a basename matches (exactly, case-insensitively, or by a `prefix`
+    /// name followed by `-`, `_` or `.`).
+    pub fn miner_name(&self, basename: &str) -> Option<&MinerName> {
+        let lower = basename.to_ascii_lowercase();
+        if let Some(&i) = self.name_index.get(&lower) {
+            return Some(&self.names[i]);
+        }
+        self.names.iter().find(|n| {
+            n.prefix
+                && lower.len() > n.name.len()
+                && lower.starts_with(&n.name)
+                && matches!(lower.as_bytes()[n.name.len()], b'-' | b'_' | b'.')
+        })
+    }
+
+    /// The pool domain `host` is or is a subdomain of.
+    pub fn pool_domain(&self, host: &str) -> Option<&PoolDomain> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.domains.iter().find(|d| {
+            host == d.domain
+                || (host.ends_with(&d.domain)
+                    && host.as_bytes()[host.len() - d.domain.len() - 1] == b'.')
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(n: &str, p: &str, s: &str) -> Vec<(String, String)> {
+        vec![
+            ("n.toml".into(), n.into()),
+            ("p.toml".into(), p.into()),
+            ("s.toml".into(), s.into()),
+        ]
+    }
+
+    #[test]
+    fn embedded_signatures_load() {
+        let s = Signatures::embedded().unwrap();
+        assert!(s.miner_name("xmrig").is_some());
+        assert!(s.miner_name("XMRig-6.21.0").is_some());
+        assert!(s.miner_name("xmrigger").is_none());
+        assert!(s.miner_name("bash").is_none());
+        assert!(s.pool_domain("pool.minexmr.com").is_some());
+        assert!(s.pool_domain("notminexmr.com").is_none());
+        assert!(s.ports.contains(&4444));
+        assert!(s.strings.iter().any(|x| x.id == "xmrig-usage"));
+        assert!(s.strings.iter().all(|x| !x.source.is_empty()));
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let ok_n = "[[name]]\nnames=[\"a1\"]\nkind=\"miner\"\nsource=\"x\"\n";
+        let ok_p = "";
+        let bad_s = "[[signature]]\nid = \"a\"\ncategory = \"miner\"\nstrength = \"strong\"\nliteral = \"abcd\"\nsource = \"x\"\n\n[[signature]]\nid = \"b\"\ncategory = \"nonsense\"\n";
+        let e = Signatures::from_files(&files(ok_n, ok_p, bad_s)).unwrap_err();
+        assert_eq!(e.target, "s.toml:10", "{e}");
+        let bad_re = "\n[[signature]]\nid = \"a\"\ncategory = \"miner\"\nstrength = \"strong\"\nliteral = \"abcd\"\nconfirm = \"(\"\nsource = \"x\"\n";
+        let e = Signatures::from_files(&files(ok_n, ok_p, bad_re)).unwrap_err();
+        assert_eq!(e.target, "s.toml:2", "{e}");
+        assert!(e.cause.contains("regex"), "{e}");
+        let dup = "[[name]]\nnames=[\"a1\"]\nkind=\"miner\"\nsource=\"x\"\n[[name]]\nnames=[\"a2\", \"a1\"]\nkind=\"miner\"\nsource=\"x\"\n";
+        let e = Signatures::from_files(&files(dup, ok_p, "")).unwrap_err();
+        assert!(e.cause.contains("duplicate"), "{e}");
+        let bad_dom = "[[domains]]\ndomains=[\"ok.com\",\n \"Bad Domain\"]\nsource=\"x\"\n";
+        let e = Signatures::from_files(&files(ok_n, bad_dom, "")).unwrap_err();
+        assert_eq!(e.target, "p.toml:3", "{e}");
+    }
+
+    #[test]
+    fn loads_from_dir_and_requires_all_files() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(Signatures::from_dir(d.path()).is_err());
+        for (n, t) in EMBEDDED {
+            std::fs::write(d.path().join(n), t).unwrap();
+        }
+        assert!(Signatures::from_dir(d.path()).is_ok());
+    }
+}
