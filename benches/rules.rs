@@ -19,17 +19,38 @@ fn generate(path: &std::path::Path, n: usize) -> u64 {
         x
     };
     let base = 1_714_557_600i64; // 2024-05-01T10:00:00Z
-    let paths = ["/usr/sbin/nginx", "/usr/bin/python3", "/bin/sh", "/usr/bin/curl", "/usr/lib/jvm/bin/java"];
-    let hosts = ["api.example.com", "deb.debian.org", "registry-1.docker.io", "github.com"];
+    let paths = [
+        "/usr/sbin/nginx",
+        "/usr/bin/python3",
+        "/bin/sh",
+        "/usr/bin/curl",
+        "/usr/lib/jvm/bin/java",
+    ];
+    let hosts = [
+        "api.example.com",
+        "deb.debian.org",
+        "registry-1.docker.io",
+        "github.com",
+    ];
     for i in 0..n {
         let r = next();
         let t = base + (i as i64) / 50;
         let secs = t.rem_euclid(86400);
-        let ts = format!("2024-05-{:02}T{:02}:{:02}:{:02}Z", 1 + t.div_euclid(86400) - 19844, secs / 3600, secs % 3600 / 60, secs % 60);
+        let ts = format!(
+            "2024-05-{:02}T{:02}:{:02}:{:02}Z",
+            1 + t.div_euclid(86400) - 19844,
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        );
         let miner = r % 1000 == 0;
         let line = match r % 20 {
             0..=11 => {
-                let p = if miner { "/tmp/.x/xmrig" } else { paths[(r >> 8) as usize % paths.len()] };
+                let p = if miner {
+                    "/tmp/.x/xmrig"
+                } else {
+                    paths[(r >> 8) as usize % paths.len()]
+                };
                 format!(
                     r#"{{"metadata":{{"event_timestamp":"{ts}","event_type":"PROCESS_LAUNCH","product_name":"auditd","id":"{i}"}},"principal":{{"hostname":"node-{}","process":{{"pid":"{}","file":{{"full_path":"{p}"}}}}}},"target":{{"process":{{"command_line":"{p} --config /etc/app/{i}.conf --workers 4","file":{{"full_path":"{p}"}}}}}}}}"#,
                     r % 50,
@@ -37,14 +58,29 @@ fn generate(path: &std::path::Path, n: usize) -> u64 {
                 )
             }
             12..=16 => {
-                let port = if miner { 3333 } else { [443, 80, 5432, 8080][(r >> 9) as usize % 4] };
+                let port = if miner {
+                    3333
+                } else {
+                    [443, 80, 5432, 8080][(r >> 9) as usize % 4]
+                };
                 format!(
                     r#"{{"metadata":{{"event_timestamp":"{ts}","event_type":"NETWORK_CONNECTION","id":"{i}"}},"principal":{{"hostname":"node-{}","ip":["10.0.{}.{}"],"process":{{"file":{{"full_path":"/usr/bin/curl"}}}}}},"target":{{"ip":["{}.{}.{}.{}"],"port":{port}}},"network":{{"sent_bytes":"{}"}}}}"#,
-                    r % 50, (r >> 3) % 256, (r >> 11) % 256, 1 + (r >> 5) % 200, (r >> 13) % 256, (r >> 17) % 256, (r >> 21) % 256, r % 100000
+                    r % 50,
+                    (r >> 3) % 256,
+                    (r >> 11) % 256,
+                    1 + (r >> 5) % 200,
+                    (r >> 13) % 256,
+                    (r >> 17) % 256,
+                    (r >> 21) % 256,
+                    r % 100000
                 )
             }
             17..=18 => {
-                let h = if miner { "pool.minexmr.com" } else { hosts[(r >> 7) as usize % hosts.len()] };
+                let h = if miner {
+                    "pool.minexmr.com"
+                } else {
+                    hosts[(r >> 7) as usize % hosts.len()]
+                };
                 format!(
                     r#"{{"metadata":{{"event_timestamp":"{ts}","event_type":"NETWORK_DNS","id":"{i}"}},"principal":{{"hostname":"node-{}"}},"network":{{"dns":{{"questions":[{{"name":"{h}","type":1}}]}}}}}}"#,
                     r % 50
@@ -81,7 +117,10 @@ fn main() {
     let path = dir.path().join("events.jsonl");
     let bytes = generate(&path, n);
     let set = RuleSet::embedded_default();
-    println!("events: {n}, file: {:.1} MiB", bytes as f64 / (1 << 20) as f64);
+    println!(
+        "events: {n}, file: {:.1} MiB",
+        bytes as f64 / (1 << 20) as f64
+    );
 
     let mut best_parse = f64::MAX;
     let mut best_eval = f64::MAX;
@@ -122,9 +161,18 @@ fn main() {
     let rss1 = peak_rss_kib();
     let parse_rate = n as f64 / best_parse;
     let eval_rate = n as f64 / best_eval;
-    println!("serde_json parse only : {best_parse:.3} s  {parse_rate:>12.0} events/s  {:.1} MiB/s", bytes as f64 / best_parse / (1 << 20) as f64);
-    println!("parse + seed rule     : {best_eval:.3} s  {eval_rate:>12.0} events/s  {:.1} MiB/s", bytes as f64 / best_eval / (1 << 20) as f64);
-    println!("ratio                 : {:.0}% of parse-only throughput (target >= 50%)", 100.0 * eval_rate / parse_rate);
+    println!(
+        "serde_json parse only : {best_parse:.3} s  {parse_rate:>12.0} events/s  {:.1} MiB/s",
+        bytes as f64 / best_parse / (1 << 20) as f64
+    );
+    println!(
+        "parse + seed rule     : {best_eval:.3} s  {eval_rate:>12.0} events/s  {:.1} MiB/s",
+        bytes as f64 / best_eval / (1 << 20) as f64
+    );
+    println!(
+        "ratio                 : {:.0}% of parse-only throughput (target >= 50%)",
+        100.0 * eval_rate / parse_rate
+    );
     println!("detections            : {detections}");
     println!("peak RSS              : {rss0} KiB after generating, {rss1} KiB after 3 rounds");
 }

@@ -13,10 +13,10 @@ fn repeated_field(e: &Expr, rule: &Rule) -> Option<String> {
     fn go(e: &Expr, rule: &Rule, found: &mut Option<String>) {
         match e {
             Expr::Quant { .. } => {}
-            Expr::Field(f) => {
-                if f.slots.iter().any(|&(_, id)| rule.slots[id].quant == 0) && found.is_none() {
-                    *found = Some(field_display(f));
-                }
+            Expr::Field(f)
+                if f.slots.iter().any(|&(_, id)| rule.slots[id].quant == 0) && found.is_none() =>
+            {
+                *found = Some(field_display(f));
             }
             Expr::Call { args, .. } => args.iter().for_each(|a| go(a, rule, found)),
             Expr::Not(x, _) | Expr::Neg(x) => go(x, rule, found),

@@ -8,7 +8,6 @@
 use super::ast::*;
 use super::lexer::{lex, Tok, Token};
 use super::Diagnostic;
-use regex::Regex;
 use std::sync::Arc;
 
 const SECTIONS: &[&str] = &["meta", "events", "match", "outcome", "condition", "options"];
@@ -21,7 +20,7 @@ struct P<'a> {
     rule: Option<String>,
 }
 
-type R<T> = Result<T, Diagnostic>;
+type R<T> = Result<T, Box<Diagnostic>>;
 
 fn kw(t: &Tok, k: &str) -> bool {
     matches!(t, Tok::Ident(s) if s.eq_ignore_ascii_case(k))
@@ -57,98 +56,7 @@ pub fn alt_name(name: &str) -> String {
     }
 }
 
-pub fn compile_regex(pat: &str, nocase: bool) -> Result<Regex, String> {
-    let build = |p: &str| {
-        regex::RegexBuilder::new(p)
-            .case_insensitive(nocase)
-            .size_limit(1 << 22)
-            .build()
-    };
-    match build(pat) {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            let fixed = re2_compat(pat);
-            if fixed != pat {
-                if let Ok(r) = build(&fixed) {
-                    return Ok(r);
-                }
-            }
-            Err(format!("invalid regular expression: {e}"))
-        }
-    }
-}
-
-/// Rewrite RE2 leniencies the `regex` crate rejects: a `{` or `}` that is not part of a
-/// counted repetition is a literal brace in RE2; `\0` is NUL.
-pub fn re2_compat(pat: &str) -> String {
-    let c: Vec<char> = pat.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    let mut in_class = false;
-    while i < c.len() {
-        let ch = c[i];
-        if ch == '\\' && i + 1 < c.len() {
-            if c[i + 1] == '0' && !c.get(i + 2).is_some_and(|d| d.is_ascii_digit()) {
-                out.push_str("\\x00");
-            } else {
-                out.push(ch);
-                out.push(c[i + 1]);
-            }
-            i += 2;
-            continue;
-        }
-        if in_class {
-            if ch == ']' {
-                in_class = false;
-            }
-            out.push(ch);
-            i += 1;
-            continue;
-        }
-        match ch {
-            '[' => {
-                in_class = true;
-                out.push(ch);
-                // A leading `]` (or `^]`) is literal inside a class.
-                if c.get(i + 1) == Some(&'^') {
-                    out.push('^');
-                    i += 1;
-                }
-                if c.get(i + 1) == Some(&']') {
-                    out.push(']');
-                    i += 1;
-                }
-            }
-            '{' => {
-                let rest: String = c[i..].iter().take(24).collect();
-                let valid = rest
-                    .find('}')
-                    .map(|end| {
-                        let inner = &rest[1..end];
-                        let mut parts = inner.splitn(2, ',');
-                        let a = parts.next().unwrap_or("");
-                        let b = parts.next();
-                        !a.is_empty()
-                            && a.chars().all(|d| d.is_ascii_digit())
-                            && b.is_none_or(|b| b.chars().all(|d| d.is_ascii_digit()))
-                            && !out.is_empty()
-                    })
-                    .unwrap_or(false);
-                if valid {
-                    let end = rest.find('}').unwrap_or(0);
-                    out.push_str(&rest[..=end]);
-                    i += rest[..=end].chars().count();
-                    continue;
-                }
-                out.push_str("\\{");
-            }
-            '}' => out.push_str("\\}"),
-            _ => out.push(ch),
-        }
-        i += 1;
-    }
-    out
-}
+pub use super::re2::compile_regex;
 
 impl<'a> P<'a> {
     fn peek(&self) -> &Tok {
@@ -172,8 +80,8 @@ impl<'a> P<'a> {
         }
         t
     }
-    fn err_at(&self, pos: Pos, msg: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(
+    fn err_at(&self, pos: Pos, msg: impl Into<String>) -> Box<Diagnostic> {
+        Box::new(Diagnostic::error(
             self.file,
             self.src,
             self.rule.clone(),
@@ -181,9 +89,9 @@ impl<'a> P<'a> {
             pos.col,
             pos.len,
             msg.into(),
-        )
+        ))
     }
-    fn err(&self, msg: impl Into<String>) -> Diagnostic {
+    fn err(&self, msg: impl Into<String>) -> Box<Diagnostic> {
         let m = format!("{}, found {}", msg.into(), describe(self.peek()));
         self.err_at(self.pos(), m)
     }
@@ -737,7 +645,7 @@ fn punct(t: &Tok) -> &'static str {
 }
 
 /// Parse every rule in `src` (a file may hold several).
-pub fn parse_file(file: &str, src: &str) -> Result<Vec<Rule>, Diagnostic> {
+pub fn parse_file(file: &str, src: &str) -> Result<Vec<Rule>, Box<Diagnostic>> {
     let toks = lex(file, src).map_err(|mut d| {
         // Name the rule the bad token is in: the last `rule NAME` before it.
         d.rule = src
@@ -778,16 +686,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn re2_braces_and_nul() {
-        assert_eq!(re2_compat(".*{3E5F}.*"), ".*\\{3E5F\\}.*");
-        assert_eq!(re2_compat("a{2,3}[{}]"), "a{2,3}[{}]");
-        assert_eq!(re2_compat("x${IFS}"), "x$\\{IFS\\}");
-        assert_eq!(re2_compat("\\0"), "\\x00");
-        assert!(compile_regex("/set {default} rec", false).unwrap().is_match("/set {default} rec"));
-        assert!(compile_regex("(", false).is_err());
-    }
-
-    #[test]
     fn precedence_implicit_and_is_loosest() {
         let src = "rule r { events: $e.a = 1 $e.b = 2 or $e.c = 3 condition: $e }";
         let r = parse_file("t", src).unwrap();
@@ -796,7 +694,9 @@ mod tests {
         let src = "RULE r { EVENTS: not $e.a = 1 and $e.b = 2 CONDITION: $e }";
         let r = parse_file("t", src).unwrap();
         match &r[0].events[0] {
-            Expr::Bin { op: BinOp::And, l, .. } => assert!(matches!(**l, Expr::Not(..))),
+            Expr::Bin {
+                op: BinOp::And, l, ..
+            } => assert!(matches!(**l, Expr::Not(..))),
             other => panic!("{other:?}"),
         }
     }

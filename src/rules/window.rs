@@ -191,7 +191,10 @@ fn match_var(c: &Compiled, vi: usize, ev: &Value) -> Vec<(String, Env)> {
     let single = c.match_vars.is_empty();
     for_each_copy(&mut ctx, rule, &c.var_slots[vi], &mut budget, &mut |cx| {
         cx.env.clear();
-        if !c.var_stmts[vi].iter().all(|&i| eval_bool(&rule.events[i], cx, rule)) {
+        if !c.var_stmts[vi]
+            .iter()
+            .all(|&i| eval_bool(&rule.events[i], cx, rule))
+        {
             return false;
         }
         let mut key = String::new();
@@ -290,12 +293,17 @@ fn participating(c: &Compiled, entries: &[Entry]) -> Vec<bool> {
         return vec![true; entries.len()];
     }
     let by_var: Vec<Vec<usize>> = (0..n)
-        .map(|v| (0..entries.len()).filter(|&i| entries[i].var == v).collect())
+        .map(|v| {
+            (0..entries.len())
+                .filter(|&i| entries[i].var == v)
+                .collect()
+        })
         .collect();
     let req: Vec<usize> = (0..n).filter(|&v| c.required[v]).collect();
     let mut part = vec![false; entries.len()];
     let mut tuples: Vec<Vec<Option<usize>>> = vec![];
     let mut steps = 0usize;
+    #[allow(clippy::too_many_arguments)]
     fn dfs(
         c: &Compiled,
         entries: &[Entry],
@@ -330,7 +338,16 @@ fn participating(c: &Compiled, entries: &[Entry]) -> Vec<bool> {
         }
     }
     let mut cur = vec![None; n];
-    dfs(c, entries, &by_var, &req, 0, &mut cur, &mut tuples, &mut steps);
+    dfs(
+        c,
+        entries,
+        &by_var,
+        &req,
+        0,
+        &mut cur,
+        &mut tuples,
+        &mut steps,
+    );
     for t in &tuples {
         for &i in t.iter().flatten() {
             part[i] = true;
@@ -370,7 +387,11 @@ fn finish_window(c: &Compiled, entries: &[Entry]) -> Option<Detection> {
         .collect();
     let mut counts: HashMap<String, i64> = HashMap::new();
     for (vi, v) in rule.vars.iter().enumerate() {
-        let lines: HashSet<usize> = live.iter().filter(|e| e.var == vi).map(|e| e.line).collect();
+        let lines: HashSet<usize> = live
+            .iter()
+            .filter(|e| e.var == vi)
+            .map(|e| e.line)
+            .collect();
         counts.insert(v.clone(), lines.len() as i64);
     }
     let mut placeholders: HashMap<&str, HashSet<String>> = HashMap::new();
@@ -476,7 +497,8 @@ fn outcome_val(c: &Compiled, e: &Expr, live: &[&Entry], env: &Env) -> Val<'stati
             re,
             ..
         } => {
-            let vals: Vec<Val<'static>> = args.iter().map(|a| outcome_val(c, a, live, env)).collect();
+            let vals: Vec<Val<'static>> =
+                args.iter().map(|a| outcome_val(c, a, live, env)).collect();
             call(name, &vals, re.as_deref(), *nocase).into_owned()
         }
         Expr::Bin { op, l, r, nocase } => {
@@ -574,9 +596,15 @@ fn reduce(name: &str, values: Vec<Val<'static>>) -> Val<'static> {
             Val::Int(set.len() as i64)
         }
         "sum" | "avg" => {
-            let all_int = values.iter().all(|v| matches!(v, Val::Int(_) | Val::Missing | Val::Bool(_)));
+            let all_int = values
+                .iter()
+                .all(|v| matches!(v, Val::Int(_) | Val::Missing | Val::Bool(_)));
             if name == "sum" && all_int {
-                return Val::Int(values.iter().fold(0i64, |a, v| a.saturating_add(v.as_i64().unwrap_or(0))));
+                return Val::Int(
+                    values
+                        .iter()
+                        .fold(0i64, |a, v| a.saturating_add(v.as_i64().unwrap_or(0))),
+                );
             }
             let s: f64 = values.iter().filter_map(Val::as_f64).sum();
             if name == "sum" {
