@@ -18,6 +18,27 @@ struct P<'a> {
     file: &'a str,
     src: &'a str,
     rule: Option<String>,
+    depth: usize,
+}
+
+/// Deepest nesting of parentheses / `not` / calls accepted (hostile input must not
+/// exhaust the stack).
+pub const MAX_DEPTH: usize = 100;
+/// Longest chain of `+ - * /` operands accepted.
+const MAX_CHAIN: usize = 1000;
+
+/// `a or b or c ...` as a balanced tree: evaluation order is unchanged, depth is log n.
+fn balance(op: BinOp, mut v: Vec<Expr>) -> Expr {
+    if v.len() == 1 {
+        return v.pop().expect("one operand");
+    }
+    let right = v.split_off(v.len() / 2);
+    Expr::Bin {
+        op,
+        l: Box::new(balance(op, v)),
+        r: Box::new(balance(op, right)),
+        nocase: false,
+    }
 }
 
 type R<T> = Result<T, Box<Diagnostic>>;
@@ -270,41 +291,44 @@ impl<'a> P<'a> {
     }
 
     fn expr(&mut self) -> R<Expr> {
-        let mut l = self.and_expr()?;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(format!("expression nested deeper than {MAX_DEPTH} levels")));
+        }
+        let r = self.or_expr();
+        self.depth -= 1;
+        r
+    }
+
+    fn or_expr(&mut self) -> R<Expr> {
+        let mut v = vec![self.and_expr()?];
         while kw(self.peek(), "or") {
             self.next();
-            let r = self.and_expr()?;
-            l = Expr::Bin {
-                op: BinOp::Or,
-                l: Box::new(l),
-                r: Box::new(r),
-                nocase: false,
-            };
+            v.push(self.and_expr()?);
         }
-        Ok(l)
+        Ok(balance(BinOp::Or, v))
     }
 
     fn and_expr(&mut self) -> R<Expr> {
-        let mut l = self.not_expr()?;
+        let mut v = vec![self.not_expr()?];
         while kw(self.peek(), "and") {
             self.next();
-            let r = self.not_expr()?;
-            l = Expr::Bin {
-                op: BinOp::And,
-                l: Box::new(l),
-                r: Box::new(r),
-                nocase: false,
-            };
+            v.push(self.not_expr()?);
         }
-        Ok(l)
+        Ok(balance(BinOp::And, v))
     }
 
     fn not_expr(&mut self) -> R<Expr> {
         if kw(self.peek(), "not") {
             let pos = self.pos();
             self.next();
-            let e = self.not_expr()?;
-            return Ok(Expr::Not(Box::new(e), pos));
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(self.err("too many nested `not`"));
+            }
+            let e = self.not_expr();
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(e?), pos));
         }
         self.cmp_expr()
     }
@@ -397,7 +421,7 @@ impl<'a> P<'a> {
 
     fn add_expr(&mut self) -> R<Expr> {
         let mut l = self.mul_expr()?;
-        loop {
+        for _ in 0..MAX_CHAIN {
             let op = match self.peek() {
                 Tok::Plus => BinOp::Add,
                 Tok::Minus => BinOp::Sub,
@@ -412,11 +436,14 @@ impl<'a> P<'a> {
                 nocase: false,
             };
         }
+        Err(self.err(format!(
+            "more than {MAX_CHAIN} operands in one arithmetic expression"
+        )))
     }
 
     fn mul_expr(&mut self) -> R<Expr> {
         let mut l = self.unary()?;
-        loop {
+        for _ in 0..MAX_CHAIN {
             let op = match self.peek() {
                 Tok::Star => BinOp::Mul,
                 Tok::Slash => BinOp::Div,
@@ -431,12 +458,21 @@ impl<'a> P<'a> {
                 nocase: false,
             };
         }
+        Err(self.err(format!(
+            "more than {MAX_CHAIN} operands in one arithmetic expression"
+        )))
     }
 
     fn unary(&mut self) -> R<Expr> {
         if *self.peek() == Tok::Minus {
             self.next();
-            let e = self.unary()?;
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(self.err("too many nested `-`"));
+            }
+            let e = self.unary();
+            self.depth -= 1;
+            let e = e?;
             return Ok(match e {
                 Expr::Int(n) => Expr::Int(-n),
                 Expr::Float(f) => Expr::Float(-f),
@@ -669,6 +705,7 @@ pub fn parse_file(file: &str, src: &str) -> Result<Vec<Rule>, Box<Diagnostic>> {
         file,
         src,
         rule: None,
+        depth: 0,
     };
     let mut rules = vec![];
     while *p.peek() != Tok::Eof {
@@ -684,6 +721,35 @@ pub fn parse_file(file: &str, src: &str) -> Result<Vec<Rule>, Box<Diagnostic>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_crash() {
+        let deep = format!(
+            "rule r {{ events: {}$e.a = 1{} condition: $e }}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let d = parse_file("t", &deep).unwrap_err();
+        assert!(d.message.contains("nested deeper"), "{}", d.message);
+        let nots = format!(
+            "rule r {{ events: {}$e.a = 1 condition: $e }}",
+            "not ".repeat(100_000)
+        );
+        assert!(parse_file("t", &nots).is_err());
+        // A very long `or` chain is fine and shallow.
+        let chain = (0..50_000)
+            .map(|i| format!("$e.a = {i}"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let r = parse_file("t", &format!("rule r {{ events: {chain} condition: $e }}")).unwrap();
+        fn depth(e: &Expr) -> usize {
+            match e {
+                Expr::Bin { l, r, .. } => 1 + depth(l).max(depth(r)),
+                _ => 1,
+            }
+        }
+        assert!(depth(&r[0].events[0]) < 20);
+    }
 
     #[test]
     fn precedence_implicit_and_is_loosest() {
