@@ -312,3 +312,33 @@ rule same_label {
         ]
     );
 }
+
+#[test]
+fn enums_by_name_and_number() {
+    let src = r#"
+rule severe {
+  meta:
+    severity = "critical"
+  events:
+    $e.security_result.severity >= "HIGH"
+    $e.metadata.event_type = "SCAN_HOST"
+  condition:
+    $e
+}
+"#;
+    let set = RuleSet::parse_str("enum.yaral", src).unwrap();
+    let ev = |sev: Value, ty: Value| json!({"metadata": {"event_type": ty}, "security_result": [{"severity": sev}]});
+    let d = run(
+        &set,
+        vec![
+            ev(json!("CRITICAL"), json!("SCAN_HOST")),
+            ev(json!("MEDIUM"), json!("SCAN_HOST")),
+            ev(json!("HIGH"), json!("SCAN_HOST")),
+            ev(json!(400), json!("SCAN_HOST")), // HIGH by number
+            ev(json!("HIGH"), json!("PROCESS_LAUNCH")),
+        ],
+    );
+    let lines: Vec<usize> = d.iter().map(|x| x.events[0]).collect();
+    assert_eq!(lines, vec![1, 3, 4]);
+    assert_eq!(d[0].severity.as_deref(), Some("critical"));
+}
