@@ -244,3 +244,33 @@ fn rules_check_exit_codes_and_lints() {
         "{out}"
     );
 }
+
+#[test]
+fn output_file_and_default_table_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_events(&dir, &[miner()]);
+    let out = dir.path().join("report.json");
+    let (code, stdout, _) = run(
+        &[
+            "events",
+            "--rules",
+            RULES,
+            "--format",
+            "json",
+            "-o",
+            out.to_str().unwrap(),
+            &f,
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    let fs = findings(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(fs[0]["id"], "YARAL-t1204_003_malicious_image_execution");
+    let (code, stdout, _) = run(&["events", "--rules", RULES, &f], None);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("YARAL-t1204_003_malicious_image_execution"),
+        "{stdout}"
+    );
+}
