@@ -342,3 +342,36 @@ rule severe {
     assert_eq!(lines, vec![1, 3, 4]);
     assert_eq!(d[0].severity.as_deref(), Some("critical"));
 }
+
+#[test]
+fn window_limit_is_reported_not_silent() {
+    let src = r#"
+rule flood {
+  events:
+    $e.principal.hostname = $h
+  match:
+    $h over 1h
+  condition:
+    #e > 10
+}
+"#;
+    let set = RuleSet::parse_str("flood.yaral", src).unwrap();
+    let mut ev = set.evaluator();
+    let n = imgscan::rules::MAX_WINDOW_EVENTS + 150;
+    let mut out = vec![];
+    for i in 0..n {
+        let e = Event::from_json(
+            json!({"metadata": {"event_timestamp": ts(0)}, "principal": {"hostname": "h"}}),
+        )
+        .unwrap();
+        out.extend(ev.push(i + 1, &e));
+    }
+    let (rest, notes) = ev.finish();
+    out.extend(rest);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].events.len(), imgscan::rules::MAX_WINDOW_EVENTS);
+    // 100 listed, the other 50 counted: the note list itself stays bounded.
+    assert_eq!(notes.len(), 101, "{notes:?}");
+    assert!(notes[0].contains("holds more than"), "{notes:?}");
+    assert_eq!(notes[100], "50 more events skipped at window limits");
+}

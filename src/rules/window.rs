@@ -53,7 +53,12 @@ pub struct Evaluator<'a> {
     states: Vec<RuleState>,
     watermark: i64,
     notes: Vec<String>,
+    /// Limit hits beyond the first [`MAX_NOTES`], counted only.
+    more_notes: usize,
 }
+
+/// Limit-hit messages kept; later ones are counted.
+const MAX_NOTES: usize = 100;
 
 impl<'a> Evaluator<'a> {
     pub fn new(set: &'a RuleSet) -> Evaluator<'a> {
@@ -62,6 +67,7 @@ impl<'a> Evaluator<'a> {
             states: set.rules.iter().map(|_| RuleState::default()).collect(),
             watermark: i64::MIN,
             notes: vec![],
+            more_notes: 0,
         }
     }
 
@@ -99,7 +105,7 @@ impl<'a> Evaluator<'a> {
                     let st = &mut self.states[ri];
                     if !st.groups.contains_key(&key) {
                         if st.groups.len() >= MAX_GROUPS {
-                            self.notes.push(format!(
+                            note(&mut self.notes, &mut self.more_notes, format!(
                                 "rule {}: more than {MAX_GROUPS} open match groups; event on line {line} skipped",
                                 c.rule.name
                             ));
@@ -117,7 +123,7 @@ impl<'a> Evaluator<'a> {
                     }
                     let g = st.groups.get_mut(&key).expect("group just ensured");
                     if g.entries.len() >= MAX_WINDOW_EVENTS {
-                        self.notes.push(format!(
+                        note(&mut self.notes, &mut self.more_notes, format!(
                             "rule {}: window for {key:?} holds more than {MAX_WINDOW_EVENTS} events; event on line {line} skipped",
                             c.rule.name
                         ));
@@ -133,7 +139,6 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
-        self.notes.dedup();
         out
     }
 
@@ -141,6 +146,12 @@ impl<'a> Evaluator<'a> {
     pub fn finish(mut self) -> (Vec<Detection>, Vec<String>) {
         let mut out = vec![];
         self.close(i64::MAX, &mut out);
+        if self.more_notes > 0 {
+            self.notes.push(format!(
+                "{} more events skipped at window limits",
+                self.more_notes
+            ));
+        }
         (out, self.notes)
     }
 
@@ -177,6 +188,14 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
+    }
+}
+
+fn note(notes: &mut Vec<String>, more: &mut usize, msg: String) {
+    if notes.len() < MAX_NOTES {
+        notes.push(msg);
+    } else {
+        *more += 1;
     }
 }
 
