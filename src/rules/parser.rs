@@ -6,7 +6,7 @@
 //! Keywords are case-insensitive. Regexes are compiled here, once per rule.
 
 use super::ast::*;
-use super::lexer::{lex, Tok, Token};
+use super::lexer::{describe, lex, Tok, Token};
 use super::Diagnostic;
 use std::sync::Arc;
 
@@ -635,48 +635,6 @@ impl<'a> P<'a> {
                 Err(self.err("expected an expression"))
             }
         }
-    }
-}
-
-fn describe(t: &Tok) -> String {
-    match t {
-        Tok::Ident(s) => format!("`{s}`"),
-        Tok::Var(s) => format!("`${s}`"),
-        Tok::Count(s) => format!("`#{s}`"),
-        Tok::List(s) => format!("`%{s}`"),
-        Tok::Str(s) => format!("string {s:?}"),
-        Tok::Regex(s) => format!("regex /{s}/"),
-        Tok::Int(n) => format!("number {n}"),
-        Tok::Float(f) => format!("number {f}"),
-        Tok::Duration(d) => format!("duration {d}s"),
-        Tok::Eof => "end of file".into(),
-        other => format!("`{}`", punct(other)),
-    }
-}
-
-fn punct(t: &Tok) -> &'static str {
-    match t {
-        Tok::LBrace => "{",
-        Tok::RBrace => "}",
-        Tok::LParen => "(",
-        Tok::RParen => ")",
-        Tok::LBracket => "[",
-        Tok::RBracket => "]",
-        Tok::Comma => ",",
-        Tok::Colon => ":",
-        Tok::Dot => ".",
-        Tok::Eq => "=",
-        Tok::Ne => "!=",
-        Tok::Lt => "<",
-        Tok::Le => "<=",
-        Tok::Gt => ">",
-        Tok::Ge => ">=",
-        Tok::Plus => "+",
-        Tok::Minus => "-",
-        Tok::Star => "*",
-        Tok::Slash => "/",
-        Tok::Bang => "!",
-        _ => "?",
     }
 }
 
