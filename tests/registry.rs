@@ -882,7 +882,7 @@ fn bad_documents_are_clear_errors() {
     let e = pull_err(&reference, &insecure());
     assert!(
         e.starts_with(&format!(
-            "reading config of {reference}: image config is not valid JSON"
+            "reading config of {reference}: the image config is not JSON"
         )),
         "{e}"
     );

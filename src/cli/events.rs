@@ -43,7 +43,11 @@ pub struct Args {
 /// Read one line of at most `max` bytes into `buf` (without the newline). Returns
 /// `Ok(None)` at end of input, `Ok(Some(false))` when the line was longer (the rest is
 /// skipped).
-fn read_line_bounded(r: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Option<bool>> {
+fn read_line_bounded(
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
     buf.clear();
     let mut fits = true;
     let mut any = false;
@@ -95,7 +99,8 @@ fn attack_ids(meta: &std::collections::BTreeMap<String, String>) -> Vec<String> 
             let is_id = w.len() >= 5
                 && w.starts_with('T')
                 && w[1..5].bytes().all(|b| b.is_ascii_digit())
-                && (w.len() == 5 || (w.as_bytes()[5] == b'.' && w[6..].bytes().all(|b| b.is_ascii_digit())));
+                && (w.len() == 5
+                    || (w.as_bytes()[5] == b'.' && w[6..].bytes().all(|b| b.is_ascii_digit())));
             if is_id && !out.contains(&w.to_string()) {
                 out.push(w.to_string());
             }
@@ -165,13 +170,19 @@ pub fn run(a: Args) -> i32 {
     };
     if let Some(d) = &a.reference_lists {
         if !d.is_dir() {
-            return super::fail(format!("--reference-lists {}: not a directory", d.display()));
+            return super::fail(format!(
+                "--reference-lists {}: not a directory",
+                d.display()
+            ));
         }
     }
     let set = match RuleSet::parse_files(&a.rules, a.reference_lists.as_deref()) {
         Ok(s) => s,
         Err(diags) => {
-            for d in diags.iter().filter(|d| d.level == crate::rules::Level::Error) {
+            for d in diags
+                .iter()
+                .filter(|d| d.level == crate::rules::Level::Error)
+            {
                 eprintln!("{d}\n");
             }
             return super::fail("rules failed to parse");
@@ -220,7 +231,10 @@ pub fn run(a: Args) -> i32 {
             Ok(Some(fits)) => {
                 line += 1;
                 if !fits {
-                    note(&mut report, format!("line {line}: longer than {MAX_LINE} bytes; skipped"));
+                    note(
+                        &mut report,
+                        format!("line {line}: longer than {MAX_LINE} bytes; skipped"),
+                    );
                     continue;
                 }
                 if buf.iter().all(|b| b.is_ascii_whitespace()) {
@@ -243,9 +257,10 @@ pub fn run(a: Args) -> i32 {
     let (rest, limits) = ev.finish();
     detections.extend(rest);
     if bad > MAX_LISTED {
-        report
-            .incomplete
-            .push(format!("{} more malformed line(s) not listed", bad - MAX_LISTED));
+        report.incomplete.push(format!(
+            "{} more malformed line(s) not listed",
+            bad - MAX_LISTED
+        ));
     }
     report.incomplete.extend(limits);
     for m in &report.incomplete {
@@ -294,9 +309,18 @@ mod tests {
     #[test]
     fn attack_ids_from_meta() {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("mitre_attack_technique".to_string(), "T1204.003".to_string());
-        m.insert("mitre_attack_url".to_string(), "https://attack.mitre.org/techniques/T1078/".to_string());
-        m.insert("reference".to_string(), "https://attack.mitre.org/techniques/T1204/003/".to_string());
+        m.insert(
+            "mitre_attack_technique".to_string(),
+            "T1204.003".to_string(),
+        );
+        m.insert(
+            "mitre_attack_url".to_string(),
+            "https://attack.mitre.org/techniques/T1078/".to_string(),
+        );
+        m.insert(
+            "reference".to_string(),
+            "https://attack.mitre.org/techniques/T1204/003/".to_string(),
+        );
         assert_eq!(attack_ids(&m), vec!["T1204.003", "T1078"]);
     }
 }
