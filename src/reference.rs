@@ -116,7 +116,9 @@ fn valid_domain(d: &str) -> bool {
     !host.is_empty()
         && host.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -128,8 +130,7 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b
-            .iter()
+        && b.iter()
             .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
 }
 
@@ -144,7 +145,10 @@ pub fn valid_digest(d: &str) -> bool {
         "sha512" => 128,
         _ => return false,
     };
-    hex.len() == want && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    hex.len() == want
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl Reference {
@@ -156,12 +160,18 @@ impl Reference {
             return Err(err(input, "empty reference"));
         }
         if s.contains("://") {
-            return Err(err(input, "a reference has no URL scheme (drop `https://`)"));
+            return Err(err(
+                input,
+                "a reference has no URL scheme (drop `https://`)",
+            ));
         }
         let (name_tag, digest) = match s.split_once('@') {
             Some((n, d)) => {
                 if !valid_digest(d) {
-                    return Err(err(input, format!("bad digest {d:?} (want sha256:<64 hex>)")));
+                    return Err(err(
+                        input,
+                        format!("bad digest {d:?} (want sha256:<64 hex>)"),
+                    ));
                 }
                 (n, Some(d.to_string()))
             }
@@ -389,7 +399,10 @@ pub fn sniff_archive(path: &Path) -> Result<LocalKind, String> {
     if seen_manifest {
         Ok(LocalKind::DockerArchive)
     } else {
-        Err("a tar archive with neither `oci-layout` (OCI) nor `manifest.json` (docker save)".into())
+        Err(
+            "a tar archive with neither `oci-layout` (OCI) nor `manifest.json` (docker save)"
+                .into(),
+        )
     }
 }
 
@@ -483,9 +496,18 @@ mod tests {
         assert_eq!(norm("nginx"), "docker.io/library/nginx:latest");
         assert_eq!(norm("nginx:1.25"), "docker.io/library/nginx:1.25");
         assert_eq!(norm("bitnami/redis"), "docker.io/bitnami/redis:latest");
-        assert_eq!(norm("index.docker.io/library/ubuntu"), "docker.io/library/ubuntu:latest");
-        assert_eq!(norm("index.docker.io/ubuntu"), "docker.io/library/ubuntu:latest");
-        assert_eq!(norm("docker.io/xoolu/ubuntu"), "docker.io/xoolu/ubuntu:latest");
+        assert_eq!(
+            norm("index.docker.io/library/ubuntu"),
+            "docker.io/library/ubuntu:latest"
+        );
+        assert_eq!(
+            norm("index.docker.io/ubuntu"),
+            "docker.io/library/ubuntu:latest"
+        );
+        assert_eq!(
+            norm("docker.io/xoolu/ubuntu"),
+            "docker.io/xoolu/ubuntu:latest"
+        );
     }
 
     #[test]
@@ -548,19 +570,35 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("imgscan-ref-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let t = Target::parse(dir.to_str().unwrap()).unwrap();
-        assert!(matches!(t, Target::Local { kind: LocalKind::OciDir, select: None, .. }));
+        assert!(matches!(
+            t,
+            Target::Local {
+                kind: LocalKind::OciDir,
+                select: None,
+                ..
+            }
+        ));
         let t = Target::parse(&format!("{}:v1", dir.display())).unwrap();
         assert!(matches!(t, Target::Local { select: Some(Selector::Tag(ref s)), .. } if s == "v1"));
         let d = format!("sha256:{}", "b".repeat(64));
         let t = Target::parse(&format!("oci-dir:{}@{d}", dir.display())).unwrap();
-        assert!(matches!(t, Target::Local { select: Some(Selector::Digest(_)), .. }));
+        assert!(matches!(
+            t,
+            Target::Local {
+                select: Some(Selector::Digest(_)),
+                ..
+            }
+        ));
         // A plain file that is not a tar is an error, not a registry reference.
         let f = dir.join("junk");
         std::fs::write(&f, b"not a tar").unwrap();
         assert!(Target::parse(f.to_str().unwrap()).is_err());
         assert!(Target::parse("oci-archive:/nonexistent/x.tar").is_err());
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(matches!(Target::parse("alpine:3.19").unwrap(), Target::Registry(_)));
+        assert!(matches!(
+            Target::parse("alpine:3.19").unwrap(),
+            Target::Registry(_)
+        ));
         assert!(matches!(
             Target::parse("registry:localhost:5000/a").unwrap(),
             Target::Registry(_)

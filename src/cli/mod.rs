@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn bare_target_means_scan() {
         assert_eq!(with_default_command(v(&["imgscan", "nginx"]))[1], "scan");
-        assert_eq!(with_default_command(v(&["imgscan", "inspect", "x"]))[1], "inspect");
+        assert_eq!(
+            with_default_command(v(&["imgscan", "inspect", "x"]))[1],
+            "inspect"
+        );
         assert_eq!(with_default_command(v(&["imgscan", "--help"]))[1], "--help");
         assert_eq!(with_default_command(v(&["imgscan"])).len(), 1);
     }

@@ -264,11 +264,11 @@ mod tests {
             ..Default::default()
         };
         let hi = Some(Severity::High);
-        assert_eq!(exit_code(&[clean.clone()], hi, false), 0);
-        assert_eq!(exit_code(&[low.clone()], hi, false), 0);
-        assert_eq!(exit_code(&[low.clone()], Some(Severity::Low), false), 1);
-        assert_eq!(exit_code(&[high.clone()], hi, false), 1);
-        assert_eq!(exit_code(&[high.clone()], None, false), 0);
+        assert_eq!(exit_code(std::slice::from_ref(&clean), hi, false), 0);
+        assert_eq!(exit_code(std::slice::from_ref(&low), hi, false), 0);
+        assert_eq!(exit_code(std::slice::from_ref(&low), Some(Severity::Low), false), 1);
+        assert_eq!(exit_code(std::slice::from_ref(&high), hi, false), 1);
+        assert_eq!(exit_code(std::slice::from_ref(&high), None, false), 0);
         assert_eq!(exit_code(&[clean, incomplete.clone()], hi, false), 2);
         assert_eq!(exit_code(&[incomplete], hi, true), 0);
         assert_eq!(parse_fail_on("none").unwrap(), None);

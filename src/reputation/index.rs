@@ -308,11 +308,10 @@ impl Table {
             buf.swap(i, i + 1);
         }
         // One substitution: a one-character lookalike or a keyboard neighbour.
-        for i in 0..b.len() {
+        for (i, &to) in b.iter().enumerate() {
             if let Some(v) = self.wildcards.get(&blank_at(cand, i)) {
                 for &idx in v {
                     let from = self.name(idx).as_bytes()[i];
-                    let to = b[i];
                     if is_glyph(from, to) {
                         return self.hit(
                             idx,
