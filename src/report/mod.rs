@@ -266,7 +266,10 @@ mod tests {
         let hi = Some(Severity::High);
         assert_eq!(exit_code(std::slice::from_ref(&clean), hi, false), 0);
         assert_eq!(exit_code(std::slice::from_ref(&low), hi, false), 0);
-        assert_eq!(exit_code(std::slice::from_ref(&low), Some(Severity::Low), false), 1);
+        assert_eq!(
+            exit_code(std::slice::from_ref(&low), Some(Severity::Low), false),
+            1
+        );
         assert_eq!(exit_code(std::slice::from_ref(&high), hi, false), 1);
         assert_eq!(exit_code(std::slice::from_ref(&high), None, false), 0);
         assert_eq!(exit_code(&[clean, incomplete.clone()], hi, false), 2);
