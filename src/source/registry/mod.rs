@@ -463,3 +463,47 @@ impl LayerSource for RegistryLayers {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_json_with_nulls_and_missing_parts() {
+        // What `docker build` writes for an image without ENTRYPOINT/labels/ports.
+        let c = ImageConfig::from_json(
+            br#"{"architecture":"amd64","os":"linux","config":{"Entrypoint":null,"Cmd":["sh"],
+                "Env":null,"Labels":null,"ExposedPorts":null,"User":""},
+                "history":[{"created_by":"RUN x"},{"empty_layer":true}]}"#,
+        )
+        .unwrap();
+        assert!(c.entrypoint.is_empty() && c.env.is_empty() && c.labels.is_empty());
+        assert_eq!(c.cmd, vec!["sh"]);
+        assert_eq!(c.history.len(), 2);
+        assert!(!c.history[0].empty_layer && c.history[1].empty_layer);
+        assert!(c.diff_ids.is_empty());
+        assert_eq!(
+            ImageConfig::from_json(b"{}").unwrap(),
+            ImageConfig::default()
+        );
+        let e = ImageConfig::from_json(br#"{"config":{"Env":"PATH=/bin"}}"#).unwrap_err();
+        assert!(e.starts_with("image config is not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn manifest_shapes() {
+        let index = br#"{"schemaVersion":2,"manifests":[{"digest":"sha256:00","platform":{"os":"linux","architecture":"arm","variant":"v7"}}]}"#;
+        let m = parse_manifest(index).unwrap();
+        let p = m.manifests.unwrap()[0]
+            .platform
+            .as_ref()
+            .unwrap()
+            .to_platform();
+        assert_eq!(p.to_string(), "linux/arm/v7");
+        let e = parse_manifest(br#"{"schemaVersion":2}"#).unwrap_err();
+        assert_eq!(e.1, "manifest has neither `manifests` nor `config`");
+        assert!(check_digest("sha256:../../etc", "layer").is_err());
+        assert!(check_digest(&format!("sha512:{}", "a".repeat(128)), "layer").is_err());
+        assert!(check_digest(&format!("sha256:{}", "a".repeat(64)), "layer").is_ok());
+    }
+}
