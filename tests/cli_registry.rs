@@ -1,9 +1,9 @@
 //! `imgscan inspect` and `imgscan scan` against a real registry (Debian's
 //! `docker-registry`) on loopback, through the command line a user types.
 
+mod common;
 #[path = "common/registry.rs"]
 mod registry_harness;
-mod common;
 
 use common::{imgscan, outs};
 use registry_harness::Registry;
@@ -13,7 +13,12 @@ fn push_samples(reg: &Registry) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     imgscan::samples::write_samples(dir.path()).unwrap();
     reg.push(&dir.path().join("clean"), "latest", "acme/clean:1.0", false);
-    reg.push(&dir.path().join("malicious"), "latest", "acme/app:1.0", false);
+    reg.push(
+        &dir.path().join("malicious"),
+        "latest",
+        "acme/app:1.0",
+        false,
+    );
     dir
 }
 
@@ -29,7 +34,10 @@ fn inspect_and_scan_a_local_registry_with_insecure() {
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     let v: Value = serde_json::from_str(&out).expect("inspect json");
     let text = v.to_string();
-    assert!(text.contains(&format!("{}/acme/clean:1.0", reg.host)), "{text}");
+    assert!(
+        text.contains(&format!("{}/acme/clean:1.0", reg.host)),
+        "{text}"
+    );
     assert!(text.contains("sha256:"), "{text}");
 
     // Plain HTTP without --insecure is refused with advice.
