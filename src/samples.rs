@@ -129,60 +129,6 @@ pub fn write_oci_layout(dir: &Path, spec: &ImageSpec) -> std::io::Result<String>
     finish_layout(dir, spec, layers, diff_ids)
 }
 
-/// Hashes what passes through.
-struct HashWriter<W> {
-    inner: W,
-    hash: Sha256,
-    n: u64,
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        let k = self.inner.write(b)?;
-        self.hash.update(&b[..k]);
-        self.n += k as u64;
-        Ok(k)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Write an OCI layout at `dir` whose only layer is the uncompressed tar at `tar_path`
-/// (gzipped while streaming, nothing buffered whole); `spec.layers` is ignored. Used for
-/// the Debian rootfs false-positive test and benchmarks.
-pub fn write_oci_layout_from_tar(
-    dir: &Path,
-    tar_path: &Path,
-    spec: &ImageSpec,
-) -> std::io::Result<String> {
-    std::fs::create_dir_all(dir.join("blobs/sha256"))?;
-    let tmp = dir.join("blobs/sha256/.layer.tmp");
-    let out = HashWriter {
-        inner: std::io::BufWriter::new(std::fs::File::create(&tmp)?),
-        hash: Sha256::new(),
-        n: 0,
-    };
-    let gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-    let mut raw = HashWriter {
-        inner: gz,
-        hash: Sha256::new(),
-        n: 0,
-    };
-    std::io::copy(&mut std::fs::File::open(tar_path)?, &mut raw)?;
-    let diff_id = format!("sha256:{}", hex::encode(raw.hash.finalize()));
-    let mut out = raw.inner.finish()?;
-    out.flush()?;
-    let digest = hex::encode(out.hash.finalize());
-    std::fs::rename(&tmp, dir.join("blobs/sha256").join(&digest))?;
-    finish_layout(
-        dir,
-        spec,
-        vec![(format!("sha256:{digest}"), out.n)],
-        vec![diff_id],
-    )
-}
-
 fn finish_layout(
     dir: &Path,
     spec: &ImageSpec,

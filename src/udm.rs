@@ -6,8 +6,9 @@
 //! Each event carries its [`Location`] so a rule match becomes a finding that points
 //! at the entrypoint, history step, env var or file it came from.
 
-use crate::findings::Location;
+use crate::findings::{Evidence, Finding, Location, Severity};
 use crate::image::Image;
+use crate::rules::{Detection, Event, RuleSet};
 use crate::shell;
 use regex::Regex;
 use serde_json::{json, Value};
@@ -198,7 +199,7 @@ pub fn network_events(
             out.push(ImageEvent {
                 event: network_dns(product_event_type, description, &ep.host),
                 origin: origin.clone(),
-                excerpt: excerpt.clone(),
+                excerpt: ep.host.clone(),
             });
         }
         out.push(ImageEvent {
@@ -351,6 +352,134 @@ pub fn image_events(
     out
 }
 
+// ------------------------------------------------------------ rule matches → findings
+
+pub(crate) fn attack_ids(meta: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    let mut out = vec![];
+    for (k, v) in meta {
+        if !k.starts_with("mitre_attack") && k != "reference" {
+            continue;
+        }
+        // ATT&CK URLs spell sub-techniques as /techniques/T1204/003/.
+        let v = v.replace("/techniques/", " ").replace('/', ".");
+        for word in v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.')) {
+            let w = word.trim_matches('.');
+            let is_id = w.len() >= 5
+                && w.starts_with('T')
+                && w[1..5].bytes().all(|b| b.is_ascii_digit())
+                && (w.len() == 5
+                    || (w.as_bytes()[5] == b'.' && w[6..].bytes().all(|b| b.is_ascii_digit())));
+            if is_id && !out.contains(&w.to_string()) {
+                out.push(w.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// A detection as a finding: id `YARAL-<rule>`, severity from `meta` (MEDIUM when
+/// absent), title from `meta.description`, ATT&CK ids from the `mitre_attack*` and
+/// `reference` meta values, one evidence per matched event from `evidence_for(index,
+/// outcomes)` (outcome values joined as `k=v`, at most 400 bytes).
+pub fn detection_finding(d: &Detection, evidence_for: &dyn Fn(usize, &str) -> Evidence) -> Finding {
+    let severity = d
+        .severity
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Severity::Medium);
+    let description = d.meta.get("description").cloned().unwrap_or_default();
+    let title = if description.is_empty() {
+        format!("YARA-L rule {} matched", d.rule)
+    } else {
+        description.clone()
+    };
+    let mut excerpt: String = d
+        .outcomes
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if excerpt.len() > 400 {
+        let mut cut = 400;
+        while !excerpt.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        excerpt.truncate(cut);
+        excerpt.push_str("...");
+    }
+    Finding {
+        id: format!("YARAL-{}", d.rule),
+        title,
+        severity,
+        description: format!(
+            "YARA-L rule {} matched {} event(s). {description}",
+            d.rule,
+            d.events.len()
+        )
+        .trim_end()
+        .to_string(),
+        remediation: "Investigate the host and process in the matched events; isolate the workload if the activity is not expected.".into(),
+        attack: attack_ids(&d.meta),
+        evidence: d
+            .events
+            .iter()
+            .map(|&i| evidence_for(i, &excerpt))
+            .collect(),
+    }
+}
+
+/// Run `rules` over an image's derived events. One finding per rule that matched,
+/// listing every event that made it fire (by where it came from in the image), plus the
+/// engine's limit notes (which make the scan incomplete).
+pub fn rule_findings(rules: &RuleSet, events: &[ImageEvent]) -> (Vec<Finding>, Vec<String>) {
+    let mut eval = rules.evaluator();
+    let mut detections: Vec<Detection> = Vec::new();
+    let mut notes = Vec::new();
+    for (i, ev) in events.iter().enumerate() {
+        match Event::from_json(ev.event.clone()) {
+            Ok(e) => detections.extend(eval.push(i, &e)),
+            // Derived events are ours; a failure here is a bug worth reporting, not hiding.
+            Err(m) => notes.push(format!(
+                "derived event {i} was not accepted by the rule engine: {m}"
+            )),
+        }
+    }
+    let (rest, limit_notes) = eval.finish();
+    detections.extend(rest);
+    notes.extend(limit_notes);
+    let mut by_rule: Vec<Finding> = Vec::new();
+    for d in &detections {
+        let f = detection_finding(d, &|i, outcomes| {
+            let ev = &events[i];
+            let kind = ev.event["metadata"]["event_type"]
+                .as_str()
+                .unwrap_or("event");
+            let excerpt = if outcomes.is_empty() {
+                format!("{kind}: {}", ev.excerpt)
+            } else {
+                format!("{kind}: {} ({outcomes})", ev.excerpt)
+            };
+            Evidence {
+                location: ev.origin.clone(),
+                offset: None,
+                signature: d.rule.clone(),
+                excerpt: crate::findings::excerpt(excerpt.as_bytes(), 300),
+            }
+        });
+        match by_rule.iter_mut().find(|g| g.id == f.id) {
+            Some(g) => {
+                for e in f.evidence {
+                    if !g.evidence.contains(&e) {
+                        g.evidence.push(e);
+                    }
+                }
+            }
+            None => by_rule.push(f),
+        }
+    }
+    (by_rule, notes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -493,5 +622,59 @@ mod tests {
             exe_ev.event["principal"]["process"]["file"]["sha256"],
             "ab".repeat(32)
         );
+    }
+
+    #[test]
+    fn seed_rule_flags_miner_entrypoint_and_stratum_cmd_not_clean_images() {
+        let rules = RuleSet::embedded_default();
+        let seed = "YARAL-t1204_003_malicious_image_execution";
+        let run = |img: &Image, resolve: &dyn Fn(&str) -> Option<String>| {
+            let ev = image_events(img, resolve, &[], &[]);
+            let (f, notes) = rule_findings(&rules, &ev);
+            assert!(notes.is_empty(), "{notes:?}");
+            f
+        };
+        let miner = image(&["xmrig"], &[], &["PATH=/usr/local/bin:/usr/bin"], &[]);
+        let f = run(&miner, &|p: &str| {
+            (p == "/usr/local/bin/xmrig").then(|| p.to_string())
+        });
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].id, seed);
+        assert_eq!(f[0].severity, Severity::High);
+        assert_eq!(
+            f[0].evidence[0].location,
+            Location::Config {
+                field: "Entrypoint+Cmd".into()
+            }
+        );
+        assert!(
+            f[0].attack.contains(&"T1204.003".to_string()),
+            "{:?}",
+            f[0].attack
+        );
+
+        let pool = image(
+            &[],
+            &[
+                "sh",
+                "-c",
+                "./run --url stratum+tcp://pool.minexmr.com:4444",
+            ],
+            &[],
+            &[],
+        );
+        let f = run(&pool, &|_| None);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::High);
+        // The command line, the connection to port 4444 and the DNS question all match.
+        assert_eq!(f[0].evidence.len(), 3, "{:#?}", f[0].evidence);
+
+        let clean = image(
+            &["/docker-entrypoint.sh"],
+            &["nginx", "-g", "daemon off;"],
+            &["NGINX_VERSION=1.25.3"],
+            &["/bin/sh -c apt-get update && apt-get install -y nginx"],
+        );
+        assert!(run(&clean, &|_| None).is_empty());
     }
 }

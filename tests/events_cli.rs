@@ -65,19 +65,52 @@ fn detections_become_findings_with_event_lines() {
     assert_eq!(fs.len(), 1);
     assert_eq!(fs[0]["id"], "YARAL-t1204_003_malicious_image_execution");
     assert_eq!(fs[0]["severity"], "HIGH");
-    assert!(fs[0]["title"].as_str().unwrap().starts_with("Detects T1204.003"));
+    assert!(fs[0]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("Detects T1204.003"));
     assert_eq!(fs[0]["attack"], json!(["T1204.003"]));
-    assert_eq!(fs[0]["evidence"][0]["location"], json!({"kind": "event", "line": 2}));
-    let (code, _, _) = run(&["events", "--rules", RULES, "--format", "json", "--fail-on", "none", &f], None);
+    assert_eq!(
+        fs[0]["evidence"][0]["location"],
+        json!({"kind": "event", "line": 2})
+    );
+    let (code, _, _) = run(
+        &[
+            "events",
+            "--rules",
+            RULES,
+            "--format",
+            "json",
+            "--fail-on",
+            "none",
+            &f,
+        ],
+        None,
+    );
     assert_eq!(code, 0);
-    let (code, _, _) = run(&["events", "--rules", RULES, "--format", "json", "--fail-on", "critical", &f], None);
+    let (code, _, _) = run(
+        &[
+            "events",
+            "--rules",
+            RULES,
+            "--format",
+            "json",
+            "--fail-on",
+            "critical",
+            &f,
+        ],
+        None,
+    );
     assert_eq!(code, 0);
 }
 
 #[test]
 fn clean_stream_from_stdin_exits_zero() {
     let input = format!("{}\n\n{}\n", benign(), benign());
-    let (code, out, err) = run(&["events", "--rules", RULES, "--format", "json", "-"], Some(input.as_bytes()));
+    let (code, out, err) = run(
+        &["events", "--rules", RULES, "--format", "json", "-"],
+        Some(input.as_bytes()),
+    );
     assert_eq!(code, 0, "{err}");
     assert!(findings(&out).is_empty());
     let doc: Value = serde_json::from_str(&out).unwrap();
@@ -91,7 +124,14 @@ fn malformed_oversized_and_deep_lines_are_reported_and_skipped() {
     let long = format!("{{\"x\": \"{}\"}}", "a".repeat(2 << 20));
     let f = write_events(
         &dir,
-        &[benign(), "{not json".into(), deep, long, "[1,2]".into(), miner()],
+        &[
+            benign(),
+            "{not json".into(),
+            deep,
+            long,
+            "[1,2]".into(),
+            miner(),
+        ],
     );
     let (code, out, err) = run(&["events", "--rules", RULES, "--format", "json", &f], None);
     assert_eq!(code, 2, "incomplete without --allow-incomplete");
@@ -104,13 +144,30 @@ fn malformed_oversized_and_deep_lines_are_reported_and_skipped() {
         .collect();
     assert_eq!(inc.len(), 4, "{inc:?}");
     assert!(inc[0].starts_with("line 2: "), "{inc:?}");
-    assert!(inc[1].starts_with("line 3: ") && inc[1].contains("recursion limit"), "{inc:?}");
+    assert!(
+        inc[1].starts_with("line 3: ") && inc[1].contains("recursion limit"),
+        "{inc:?}"
+    );
     assert!(inc[2].starts_with("line 4: longer than"), "{inc:?}");
-    assert!(inc[3].starts_with("line 5: expected a JSON object"), "{inc:?}");
+    assert!(
+        inc[3].starts_with("line 5: expected a JSON object"),
+        "{inc:?}"
+    );
     assert!(err.contains("line 2:"));
     // The good lines were still evaluated.
     assert_eq!(findings(&out)[0]["evidence"][0]["location"]["line"], 6);
-    let (code, _, _) = run(&["events", "--rules", RULES, "--format", "json", "--allow-incomplete", &f], None);
+    let (code, _, _) = run(
+        &[
+            "events",
+            "--rules",
+            RULES,
+            "--format",
+            "json",
+            "--allow-incomplete",
+            &f,
+        ],
+        None,
+    );
     assert_eq!(code, 1);
 }
 
@@ -118,12 +175,19 @@ fn malformed_oversized_and_deep_lines_are_reported_and_skipped() {
 fn bad_rules_and_missing_input_exit_two() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaral");
-    std::fs::write(&bad, "rule broken {\n events:\n  $e.x = \n condition:\n  $e\n}\n").unwrap();
+    std::fs::write(
+        &bad,
+        "rule broken {\n events:\n  $e.x = \n condition:\n  $e\n}\n",
+    )
+    .unwrap();
     let f = write_events(&dir, &[benign()]);
     let (code, _, err) = run(&["events", "--rules", bad.to_str().unwrap(), &f], None);
     assert_eq!(code, 2);
     assert!(err.contains("bad.yaral:4:2: error: rule broken:"), "{err}");
-    let (code, _, _) = run(&["events", "--rules", RULES, "/nonexistent/events.jsonl"], None);
+    let (code, _, _) = run(
+        &["events", "--rules", RULES, "/nonexistent/events.jsonl"],
+        None,
+    );
     assert_eq!(code, 2);
 }
 
@@ -132,20 +196,81 @@ fn rules_check_exit_codes_and_lints() {
     let (code, out, _) = run(&["rules", "check", RULES], None);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("`in (a, b, ...)` is not YARA-L 2.0"), "{out}");
-    assert!(out.contains("`not` over repeated field $e.target.ip"), "{out}");
-    assert!(out.contains("1 file(s), 1 rule(s): 0 error(s), 5 warning(s)"), "{out}");
+    assert!(
+        out.contains("`not` over repeated field $e.target.ip"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 file(s), 1 rule(s): 0 error(s), 5 warning(s)"),
+        "{out}"
+    );
     let (code, _, _) = run(&["rules", "check", "--strict", RULES], None);
     assert_eq!(code, 1);
     let dir = tempfile::tempdir().unwrap();
     let unknown = dir.path().join("u.yaral");
-    std::fs::write(&unknown, "rule u {\n events:\n  $e.principal.hostnam = \"x\"\n condition:\n  $e\n}\n").unwrap();
+    std::fs::write(
+        &unknown,
+        "rule u {\n events:\n  $e.principal.hostnam = \"x\"\n condition:\n  $e\n}\n",
+    )
+    .unwrap();
     let (code, out, _) = run(&["rules", "check", unknown.to_str().unwrap()], None);
     assert_eq!(code, 0);
-    assert!(out.contains("$e.principal.hostnam is not a UDM field"), "{out}");
+    assert!(
+        out.contains("$e.principal.hostnam is not a UDM field"),
+        "{out}"
+    );
     let bad = dir.path().join("b.yaral");
-    std::fs::write(&bad, "rule b {\n events:\n  $e.x = \"unterminated\n condition: $e }\n").unwrap();
-    let (code, out, _) = run(&["rules", "check", unknown.to_str().unwrap(), bad.to_str().unwrap()], None);
+    std::fs::write(
+        &bad,
+        "rule b {\n events:\n  $e.x = \"unterminated\n condition: $e }\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(
+        &[
+            "rules",
+            "check",
+            unknown.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+        None,
+    );
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("b.yaral:3:10: error: rule b: unterminated string"), "{out}");
-    assert!(out.contains("3 |   $e.x = \"unterminated\n  |          ^\n"), "{out}");
+    assert!(
+        out.contains("b.yaral:3:10: error: rule b: unterminated string"),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 |   $e.x = \"unterminated\n  |          ^\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn output_file_and_default_table_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_events(&dir, &[miner()]);
+    let out = dir.path().join("report.json");
+    let (code, stdout, _) = run(
+        &[
+            "events",
+            "--rules",
+            RULES,
+            "--format",
+            "json",
+            "-o",
+            out.to_str().unwrap(),
+            &f,
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    let fs = findings(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(fs[0]["id"], "YARAL-t1204_003_malicious_image_execution");
+    let (code, stdout, _) = run(&["events", "--rules", RULES, &f], None);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("YARAL-t1204_003_malicious_image_execution"),
+        "{stdout}"
+    );
 }

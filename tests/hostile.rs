@@ -53,7 +53,7 @@ fn truncated_gzip_and_zstd_layers() {
             "{name}: {err}"
         );
         assert!(err.contains("truncated"), "{name}: {err}");
-        assert_eq!(w.incomplete(), [err.clone()]);
+        assert_eq!(w.incomplete(), std::slice::from_ref(&err));
 
         let (_, stderr, code) = outs(&imgscan(&["inspect", "-q", dir.to_str().unwrap()]));
         assert_eq!(code, 2, "{stderr}");

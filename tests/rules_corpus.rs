@@ -7,11 +7,17 @@ use std::path::{Path, PathBuf};
 
 /// `../shared` beside the repository (CI); `../../shared` from a `wt/NAME` worktree.
 fn corpus() -> PathBuf {
-    let beside = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/yaral-corpus/rules"));
+    let beside = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/yaral-corpus/rules"
+    ));
     if beside.is_dir() {
         return beside.to_path_buf();
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/yaral-corpus/rules"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/yaral-corpus/rules"
+    ))
 }
 
 fn yaral_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -49,7 +55,12 @@ fn every_corpus_rule_parses() {
     for f in &failures {
         println!("{f}\n");
     }
-    assert!(failures.is_empty(), "{} of {} files failed to parse", failures.len(), files.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} files failed to parse",
+        failures.len(),
+        files.len()
+    );
     assert!(rules >= 886);
     // The whole corpus also loads as one rule set (names may repeat across the
     // deprecated tree, so load the community tree alone).
@@ -62,14 +73,21 @@ fn reference_lists_resolve() {
     let root = corpus();
     let root = root.as_path();
     let lists = root.join("community/reference_lists");
-    let f = root.join("community/microsoft/entra_id/entra_id_login_activity_to_uncommon_mscloud_apps.yaral");
-    let set = RuleSet::parse_files(&[f.clone()], Some(&lists)).unwrap();
+    let f = root.join(
+        "community/microsoft/entra_id/entra_id_login_activity_to_uncommon_mscloud_apps.yaral",
+    );
+    let set = RuleSet::parse_files(std::slice::from_ref(&f), Some(&lists)).unwrap();
     assert!(
-        !set.warnings().iter().any(|w| w.message.contains("%first_party_ms_cloud_apps")),
+        !set.warnings()
+            .iter()
+            .any(|w| w.message.contains("%first_party_ms_cloud_apps")),
         "{:?}",
         set.warnings()
     );
     // Without the directory the list is reported missing.
     let set = RuleSet::parse_files(&[f], None).unwrap();
-    assert!(set.warnings().iter().any(|w| w.message.contains("%first_party_ms_cloud_apps not found")));
+    assert!(set
+        .warnings()
+        .iter()
+        .any(|w| w.message.contains("%first_party_ms_cloud_apps not found")));
 }

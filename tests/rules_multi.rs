@@ -7,17 +7,34 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 fn corpus() -> PathBuf {
-    let beside = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/yaral-corpus/rules"));
+    let beside = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/yaral-corpus/rules"
+    ));
     if beside.is_dir() {
         return beside.to_path_buf();
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/yaral-corpus/rules"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/yaral-corpus/rules"
+    ))
 }
 
 fn corpus_rule(rel: &str) -> RuleSet {
     let root = corpus();
-    RuleSet::parse_files(&[root.join(rel)], Some(&root.join("community/reference_lists")))
-        .unwrap_or_else(|d| panic!("{}", d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("\n")))
+    RuleSet::parse_files(
+        &[root.join(rel)],
+        Some(&root.join("community/reference_lists")),
+    )
+    .unwrap_or_else(|d| {
+        panic!(
+            "{}",
+            d.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
 }
 
 fn run(set: &RuleSet, events: Vec<Value>) -> Vec<Detection> {
@@ -34,7 +51,12 @@ fn ts(secs: i64) -> String {
     let t = 1704067200 + secs;
     let (d, s) = (t.div_euclid(86400), t.rem_euclid(86400));
     let day = d - 19723 + 1; // January 2024
-    format!("2024-01-{day:02}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
+    format!(
+        "2024-01-{day:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
 }
 
 fn login(t: i64, user: &str, ok: bool, id: &str, country: &str) -> Value {
@@ -52,7 +74,9 @@ fn login(t: i64, user: &str, ok: bool, id: &str, country: &str) -> Value {
 
 #[test]
 fn aws_login_after_failures_joins_and_orders() {
-    let set = corpus_rule("community/aws/cloudtrail/aws_successful_login_after_multiple_failed_attempts.yaral");
+    let set = corpus_rule(
+        "community/aws/cloudtrail/aws_successful_login_after_multiple_failed_attempts.yaral",
+    );
     let mut evs = vec![];
     // alice: 4 failures then a success within 15 minutes -> one detection.
     for i in 0..4 {
@@ -76,7 +100,10 @@ fn aws_login_after_failures_joins_and_orders() {
     evs.push(login(300 + 1200, "dave", true, "d9", "France"));
     let d = run(&set, evs);
     assert_eq!(d.len(), 1, "{d:#?}");
-    assert_eq!(d[0].rule, "aws_successful_login_after_multiple_failed_attempts");
+    assert_eq!(
+        d[0].rule,
+        "aws_successful_login_after_multiple_failed_attempts"
+    );
     assert_eq!(d[0].events, vec![1, 2, 3, 4, 5]);
     assert_eq!(d[0].outcomes["event_count"], json!(5));
     // No country match (France vs Russia) = 0, Russia = 10.
@@ -112,7 +139,12 @@ fn gcp_count_threshold_per_user_and_window() {
     for i in 0..10 {
         evs.push(secret_delete(i, "", &format!("z{i}")));
     }
-    evs.sort_by_key(|v| v["metadata"]["event_timestamp"].as_str().unwrap().to_string());
+    evs.sort_by_key(|v| {
+        v["metadata"]["event_timestamp"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    });
     let d = run(&set, evs.clone());
     assert_eq!(d.len(), 1, "{d:#?}");
     assert_eq!(d[0].outcomes["event_count"], json!(10));
@@ -203,24 +235,26 @@ fn crafted_absence_sum_and_zero_values() {
         json!({"metadata": {"event_timestamp": ts(t), "event_type": "NETWORK_CONNECTION", "id": format!("c{t}")},
                "principal": {"hostname": host}, "network": {"sent_bytes": bytes}, "target": {"port": port}})
     };
-    let login = |t: i64, user: &str| {
-        json!({"metadata": {"event_timestamp": ts(t), "event_type": "USER_LOGIN"}, "target": {"user": {"userid": user}}})
-    };
+    let login = |t: i64, user: &str| json!({"metadata": {"event_timestamp": ts(t), "event_type": "USER_LOGIN"}, "target": {"user": {"userid": user}}});
     let evs = vec![
-        ev(0, "PROCESS_LAUNCH", "h1"),      // 1: h1 starts, never stops -> absent_followup
-        ev(1, "PROCESS_LAUNCH", "h2"),      // 2: h2 starts ...
+        ev(0, "PROCESS_LAUNCH", "h1"), // 1: h1 starts, never stops -> absent_followup
+        ev(1, "PROCESS_LAUNCH", "h2"), // 2: h2 starts ...
         ev(30, "PROCESS_TERMINATION", "h2"), // 3: ... and stops -> nothing
-        conn(40, "h3", "600", 4444),        // 4
-        conn(50, "h3", "700", 3333),        // 5 -> 1300 > 1000
-        conn(60, "h4", "10", 80),           // 6 -> 10, no
-        login(70, ""),                      // 7
-        login(71, ""),                      // 8 -> zero userid allowed: 2 logins
-        login(72, "solo"),                  // 9 -> only one
+        conn(40, "h3", "600", 4444),   // 4
+        conn(50, "h3", "700", 3333),   // 5 -> 1300 > 1000
+        conn(60, "h4", "10", 80),      // 6 -> 10, no
+        login(70, ""),                 // 7
+        login(71, ""),                 // 8 -> zero userid allowed: 2 logins
+        login(72, "solo"),             // 9 -> only one
     ];
     let mut d = run(&set, evs);
     d.sort_by(|a, b| a.rule.cmp(&b.rule));
     let names: Vec<&str> = d.iter().map(|x| x.rule.as_str()).collect();
-    assert_eq!(names, vec!["absent_followup", "bytes_sum", "zero_ok"], "{d:#?}");
+    assert_eq!(
+        names,
+        vec!["absent_followup", "bytes_sum", "zero_ok"],
+        "{d:#?}"
+    );
     assert_eq!(d[0].events, vec![1]);
     assert_eq!(d[1].events, vec![4, 5]);
     assert_eq!(d[1].outcomes["total"], json!(1300));
@@ -277,4 +311,67 @@ rule same_label {
             ("same_label".to_string(), vec![5]),
         ]
     );
+}
+
+#[test]
+fn enums_by_name_and_number() {
+    let src = r#"
+rule severe {
+  meta:
+    severity = "critical"
+  events:
+    $e.security_result.severity >= "HIGH"
+    $e.metadata.event_type = "SCAN_HOST"
+  condition:
+    $e
+}
+"#;
+    let set = RuleSet::parse_str("enum.yaral", src).unwrap();
+    let ev = |sev: Value, ty: Value| json!({"metadata": {"event_type": ty}, "security_result": [{"severity": sev}]});
+    let d = run(
+        &set,
+        vec![
+            ev(json!("CRITICAL"), json!("SCAN_HOST")),
+            ev(json!("MEDIUM"), json!("SCAN_HOST")),
+            ev(json!("HIGH"), json!("SCAN_HOST")),
+            ev(json!(400), json!("SCAN_HOST")), // HIGH by number
+            ev(json!("HIGH"), json!("PROCESS_LAUNCH")),
+        ],
+    );
+    let lines: Vec<usize> = d.iter().map(|x| x.events[0]).collect();
+    assert_eq!(lines, vec![1, 3, 4]);
+    assert_eq!(d[0].severity.as_deref(), Some("critical"));
+}
+
+#[test]
+fn window_limit_is_reported_not_silent() {
+    let src = r#"
+rule flood {
+  events:
+    $e.principal.hostname = $h
+  match:
+    $h over 1h
+  condition:
+    #e > 10
+}
+"#;
+    let set = RuleSet::parse_str("flood.yaral", src).unwrap();
+    let mut ev = set.evaluator();
+    let n = imgscan::rules::MAX_WINDOW_EVENTS + 150;
+    let mut out = vec![];
+    for i in 0..n {
+        let e = Event::from_json(
+            json!({"metadata": {"event_timestamp": ts(0)}, "principal": {"hostname": "h"}}),
+        )
+        .unwrap();
+        out.extend(ev.push(i + 1, &e));
+    }
+    let (rest, notes) = ev.finish();
+    out.extend(rest);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].events.len(), imgscan::rules::MAX_WINDOW_EVENTS);
+    // 100 listed, the other 50 counted: the note list itself stays bounded.
+    assert_eq!(notes.len(), 101, "{notes:?}");
+    assert!(notes[0].contains("holds more than"), "{notes:?}");
+    assert_eq!(notes[100], "50 more events skipped at window limits");
 }

@@ -41,9 +41,15 @@ fn branch1_miner_binary_and_command_line() {
     assert!(one(launch("/usr/bin/xmrig", "")));
     assert!(one(launch("/tmp/XMRig-notls", "")));
     assert!(one(launch("/opt/cpuminer.bin", "")));
-    assert!(one(launch("/usr/bin/curl", "./a -o stratum+tcp://pool.minexmr.com:4444")));
+    assert!(one(launch(
+        "/usr/bin/curl",
+        "./a -o stratum+tcp://pool.minexmr.com:4444"
+    )));
     assert!(one(launch("/usr/bin/x", "miner --donate-level 1")));
-    assert!(!one(launch("/usr/bin/xmrigger", "")), "name must end at . or end of path");
+    assert!(
+        !one(launch("/usr/bin/xmrigger", "")),
+        "name must end at . or end of path"
+    );
     assert!(!one(launch("/usr/bin/nginx", "nginx -g daemon off;")));
     // Wrong event type: the same path does not fire.
     let mut v = launch("/usr/bin/xmrig", "");
@@ -57,28 +63,64 @@ fn branch1_miner_binary_and_command_line() {
 #[test]
 fn branch2_pool_ports_public_addresses_only() {
     assert!(one(conn(json!(["8.8.8.8"]), json!(3333), "/usr/bin/curl")));
-    assert!(one(conn(json!("8.8.8.8"), json!("4444"), "/usr/bin/curl")), "scalar ip, port as string");
-    for port in [3334, 4445, 14444, 45560, 5555, 8333, 7777, 9999, 13333, 19999] {
-        assert!(one(conn(json!(["1.2.3.4"]), json!(port), "/bin/x")), "port {port}");
+    assert!(
+        one(conn(json!("8.8.8.8"), json!("4444"), "/usr/bin/curl")),
+        "scalar ip, port as string"
+    );
+    for port in [
+        3334, 4445, 14444, 45560, 5555, 8333, 7777, 9999, 13333, 19999,
+    ] {
+        assert!(
+            one(conn(json!(["1.2.3.4"]), json!(port), "/bin/x")),
+            "port {port}"
+        );
     }
     assert!(!one(conn(json!(["8.8.8.8"]), json!(443), "/bin/x")));
-    for private in ["10.0.0.5", "172.16.3.4", "172.31.255.255", "192.168.1.1", "127.0.0.1"] {
-        assert!(!one(conn(json!([private]), json!(3333), "/bin/x")), "{private}");
+    for private in [
+        "10.0.0.5",
+        "172.16.3.4",
+        "172.31.255.255",
+        "192.168.1.1",
+        "127.0.0.1",
+    ] {
+        assert!(
+            !one(conn(json!([private]), json!(3333), "/bin/x")),
+            "{private}"
+        );
     }
-    assert!(one(conn(json!(["172.32.0.1"]), json!(3333), "/bin/x")), "just outside 172.16/12");
+    assert!(
+        one(conn(json!(["172.32.0.1"]), json!(3333), "/bin/x")),
+        "just outside 172.16/12"
+    );
     // Browser exclusion, any case.
-    for b in ["C:\\Program Files\\Google\\Chrome\\chrome.exe", "C:\\x\\FIREFOX.EXE", "c:\\MsEdge.Exe"] {
+    for b in [
+        "C:\\Program Files\\Google\\Chrome\\chrome.exe",
+        "C:\\x\\FIREFOX.EXE",
+        "c:\\MsEdge.Exe",
+    ] {
         assert!(!one(conn(json!(["8.8.8.8"]), json!(3333), b)), "{b}");
     }
-    assert!(one(conn(json!(["8.8.8.8"]), json!(3333), "C:\\chrome.exe.bak")));
+    assert!(one(conn(
+        json!(["8.8.8.8"]),
+        json!(3333),
+        "C:\\chrome.exe.bak"
+    )));
 }
 
 #[test]
 fn repeated_target_ip_is_per_element() {
     // One copy (8.8.8.8) passes every `not` together, so the rule fires: the seed
     // rule's author probably did not mean this, and `rules check` warns about it.
-    assert!(one(conn(json!(["10.0.0.5", "8.8.8.8"]), json!(3333), "/bin/x")));
-    assert!(!one(conn(json!(["10.0.0.5", "192.168.0.9"]), json!(3333), "/bin/x")));
+    assert!(one(conn(
+        json!(["10.0.0.5", "8.8.8.8"]),
+        json!(3333),
+        "/bin/x"
+    )));
+    assert!(!one(conn(
+        json!(["10.0.0.5", "192.168.0.9"]),
+        json!(3333),
+        "/bin/x"
+    )));
     // An empty list is one copy with the zero value "" (not private): fires.
     assert!(one(conn(json!([]), json!(3333), "/bin/x")));
 }
@@ -86,9 +128,13 @@ fn repeated_target_ip_is_per_element() {
 #[test]
 fn missing_fields_are_zero_values() {
     // No target.ip: "" is in no private range, so a pool port alone fires.
-    assert!(one(json!({"metadata": {"event_type": "NETWORK_CONNECTION"}, "target": {"port": 3333}})));
+    assert!(one(
+        json!({"metadata": {"event_type": "NETWORK_CONNECTION"}, "target": {"port": 3333}})
+    ));
     // No port: 0 is not a pool port.
-    assert!(!one(json!({"metadata": {"event_type": "NETWORK_CONNECTION"}, "target": {"ip": ["8.8.8.8"]}})));
+    assert!(!one(
+        json!({"metadata": {"event_type": "NETWORK_CONNECTION"}, "target": {"ip": ["8.8.8.8"]}})
+    ));
     // Nothing at all.
     assert!(!one(json!({})));
     assert!(!one(json!({"metadata": {"event_type": "PROCESS_LAUNCH"}})));
@@ -111,11 +157,12 @@ fn branch3_dns_questions() {
 
 #[test]
 fn branch4_cloud_instance_launch() {
-    let ev = |product: &str, desc: &str| {
-        json!({"metadata": {"event_type": "USER_RESOURCE_CREATION", "product_name": product, "description": desc}})
-    };
+    let ev = |product: &str, desc: &str| json!({"metadata": {"event_type": "USER_RESOURCE_CREATION", "product_name": product, "description": desc}});
     assert!(one(ev("AWS CloudTrail", "RunInstances")));
-    assert!(one(ev("Azure Activity", "MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE")));
+    assert!(one(ev(
+        "Azure Activity",
+        "MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE"
+    )));
     assert!(one(ev("GCP Cloud Audit", "v1.compute.instances.insert")));
     assert!(!one(ev("Okta", "RunInstances")));
     assert!(!one(ev("AWS CloudTrail", "DescribeInstances")));

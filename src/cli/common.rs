@@ -49,6 +49,13 @@ pub struct ImageArgs {
     /// Allow plain HTTP and unverified TLS certificates for registries.
     #[arg(long)]
     pub insecure: bool,
+    /// Extra CA certificate (PEM) to trust for registry TLS; repeatable.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Vec<std::path::PathBuf>,
+    /// Docker config file to read credentials from (default: $DOCKER_CONFIG/config.json
+    /// or ~/.docker/config.json).
+    #[arg(long, value_name = "FILE")]
+    pub docker_config: Option<std::path::PathBuf>,
     /// Registry user name (use with --password-stdin).
     #[arg(long, requires = "password_stdin")]
     pub username: Option<String>,
@@ -132,6 +139,8 @@ impl ImageArgs {
             insecure: self.insecure,
             username: self.username.clone(),
             password,
+            ca_certs: self.ca_cert.clone(),
+            docker_config: self.docker_config.clone(),
             timeout: Duration::from_secs(limits.timeout_secs),
             limits,
             ..SourceOptions::default()

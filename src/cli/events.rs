@@ -5,9 +5,9 @@
 //! `--allow-incomplete`. Lines are bounded ([`MAX_LINE`]); JSON nesting is bounded by
 //! serde_json's recursion limit (128).
 
-use crate::findings::{Evidence, Finding, Location, Severity};
+use crate::findings::{Evidence, Location};
 use crate::report::{self, Format, Report};
-use crate::rules::{Detection, Event, RuleSet};
+use crate::rules::{Event, RuleSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 
@@ -43,7 +43,11 @@ pub struct Args {
 /// Read one line of at most `max` bytes into `buf` (without the newline). Returns
 /// `Ok(None)` at end of input, `Ok(Some(false))` when the line was longer (the rest is
 /// skipped).
-fn read_line_bounded(r: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Option<bool>> {
+fn read_line_bounded(
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
     buf.clear();
     let mut fits = true;
     let mut any = false;
@@ -82,82 +86,6 @@ fn memchr(b: &[u8]) -> Option<usize> {
     b.iter().position(|&c| c == b'\n')
 }
 
-fn attack_ids(meta: &std::collections::BTreeMap<String, String>) -> Vec<String> {
-    let mut out = vec![];
-    for (k, v) in meta {
-        if !k.starts_with("mitre_attack") && k != "reference" {
-            continue;
-        }
-        // ATT&CK URLs spell sub-techniques as /techniques/T1204/003/.
-        let v = v.replace("/techniques/", " ").replace('/', ".");
-        for word in v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.')) {
-            let w = word.trim_matches('.');
-            let is_id = w.len() >= 5
-                && w.starts_with('T')
-                && w[1..5].bytes().all(|b| b.is_ascii_digit())
-                && (w.len() == 5 || (w.as_bytes()[5] == b'.' && w[6..].bytes().all(|b| b.is_ascii_digit())));
-            if is_id && !out.contains(&w.to_string()) {
-                out.push(w.to_string());
-            }
-        }
-    }
-    out
-}
-
-/// A detection as a finding: id `YARAL-<rule>`, severity from `meta`, one evidence per
-/// matched event line with the outcome values as excerpt.
-pub fn detection_to_finding(d: &Detection) -> Finding {
-    let severity = d
-        .severity
-        .as_deref()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(Severity::Medium);
-    let description = d.meta.get("description").cloned().unwrap_or_default();
-    let title = if description.is_empty() {
-        format!("YARA-L rule {} matched", d.rule)
-    } else {
-        description.clone()
-    };
-    let mut excerpt: String = d
-        .outcomes
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    if excerpt.len() > 400 {
-        let mut cut = 400;
-        while !excerpt.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        excerpt.truncate(cut);
-        excerpt.push_str("...");
-    }
-    Finding {
-        id: format!("YARAL-{}", d.rule),
-        title,
-        severity,
-        description: format!(
-            "YARA-L rule {} matched {} event(s). {description}",
-            d.rule,
-            d.events.len()
-        )
-        .trim_end()
-        .to_string(),
-        remediation: "Investigate the host and process in the matched events; isolate the workload if the activity is not expected.".into(),
-        attack: attack_ids(&d.meta),
-        evidence: d
-            .events
-            .iter()
-            .map(|&line| Evidence {
-                location: Location::Event { line: line as u64 },
-                offset: None,
-                signature: d.rule.clone(),
-                excerpt: excerpt.clone(),
-            })
-            .collect(),
-    }
-}
-
 pub fn run(a: Args) -> i32 {
     let fail_on = match report::parse_fail_on(&a.fail_on) {
         Ok(f) => f,
@@ -165,13 +93,19 @@ pub fn run(a: Args) -> i32 {
     };
     if let Some(d) = &a.reference_lists {
         if !d.is_dir() {
-            return super::fail(format!("--reference-lists {}: not a directory", d.display()));
+            return super::fail(format!(
+                "--reference-lists {}: not a directory",
+                d.display()
+            ));
         }
     }
     let set = match RuleSet::parse_files(&a.rules, a.reference_lists.as_deref()) {
         Ok(s) => s,
         Err(diags) => {
-            for d in diags.iter().filter(|d| d.level == crate::rules::Level::Error) {
+            for d in diags
+                .iter()
+                .filter(|d| d.level == crate::rules::Level::Error)
+            {
                 eprintln!("{d}\n");
             }
             return super::fail("rules failed to parse");
@@ -220,7 +154,10 @@ pub fn run(a: Args) -> i32 {
             Ok(Some(fits)) => {
                 line += 1;
                 if !fits {
-                    note(&mut report, format!("line {line}: longer than {MAX_LINE} bytes; skipped"));
+                    note(
+                        &mut report,
+                        format!("line {line}: longer than {MAX_LINE} bytes; skipped"),
+                    );
                     continue;
                 }
                 if buf.iter().all(|b| b.is_ascii_whitespace()) {
@@ -243,15 +180,26 @@ pub fn run(a: Args) -> i32 {
     let (rest, limits) = ev.finish();
     detections.extend(rest);
     if bad > MAX_LISTED {
-        report
-            .incomplete
-            .push(format!("{} more malformed line(s) not listed", bad - MAX_LISTED));
+        report.incomplete.push(format!(
+            "{} more malformed line(s) not listed",
+            bad - MAX_LISTED
+        ));
     }
     report.incomplete.extend(limits);
     for m in &report.incomplete {
         eprintln!("imgscan: {m}");
     }
-    report.findings = detections.iter().map(detection_to_finding).collect();
+    report.findings = detections
+        .iter()
+        .map(|d| {
+            crate::udm::detection_finding(d, &|line, excerpt| Evidence {
+                location: Location::Event { line: line as u64 },
+                offset: None,
+                signature: d.rule.clone(),
+                excerpt: excerpt.to_string(),
+            })
+        })
+        .collect();
     report.sort();
     let reports = [report];
     let write_result = match &a.output {
@@ -294,9 +242,18 @@ mod tests {
     #[test]
     fn attack_ids_from_meta() {
         let mut m = std::collections::BTreeMap::new();
-        m.insert("mitre_attack_technique".to_string(), "T1204.003".to_string());
-        m.insert("mitre_attack_url".to_string(), "https://attack.mitre.org/techniques/T1078/".to_string());
-        m.insert("reference".to_string(), "https://attack.mitre.org/techniques/T1204/003/".to_string());
-        assert_eq!(attack_ids(&m), vec!["T1204.003", "T1078"]);
+        m.insert(
+            "mitre_attack_technique".to_string(),
+            "T1204.003".to_string(),
+        );
+        m.insert(
+            "mitre_attack_url".to_string(),
+            "https://attack.mitre.org/techniques/T1078/".to_string(),
+        );
+        m.insert(
+            "reference".to_string(),
+            "https://attack.mitre.org/techniques/T1204/003/".to_string(),
+        );
+        assert_eq!(crate::udm::attack_ids(&m), vec!["T1204.003", "T1078"]);
     }
 }

@@ -33,7 +33,10 @@ pub fn run(c: Command) -> i32 {
 fn check(a: CheckArgs) -> i32 {
     if let Some(d) = &a.reference_lists {
         if !d.is_dir() {
-            return super::fail(format!("--reference-lists {}: not a directory", d.display()));
+            return super::fail(format!(
+                "--reference-lists {}: not a directory",
+                d.display()
+            ));
         }
     }
     let checks = match RuleSet::check(&a.paths, a.reference_lists.as_deref()) {

@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long)]
     pub show_suppressed: bool,
     #[command(flatten)]
-    pub image: ImageArgs,
+    pub image: Box<ImageArgs>,
 }
 
 pub fn run(args: Args) -> i32 {

@@ -248,8 +248,8 @@ fn walk_layer_inner(
     walk.compression = compression;
     let prefixed = io::Cursor::new(head[..got].to_vec()).chain(raw.clone());
     let decoded: Box<dyn Read> = match compression {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
-            io::BufReader::with_capacity(128 << 10, prefixed),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(
+            io::BufReader::with_capacity(256 << 10, prefixed),
         )),
         Compression::Zstd => match zstd::stream::read::Decoder::new(prefixed).and_then(|mut d| {
             d.window_log_max(ZSTD_WINDOW_LOG_MAX)?;
@@ -274,6 +274,8 @@ fn walk_layer_inner(
     );
     let mut archive = tar::Archive::new(limited);
     let mut counts = HitCounts::default();
+    // One buffer per layer for skipping data: large reads keep the decoder efficient.
+    let mut scratch = vec![0u8; DRAIN_BUF];
     let mut tar_done = false;
 
     match archive.entries() {
@@ -340,7 +342,7 @@ fn walk_layer_inner(
                             ),
                         });
                     }
-                    if let Err(e) = io::copy(&mut entry, &mut io::sink()) {
+                    if let Err(e) = drain(&mut entry, &mut scratch) {
                         if !state.borrow().stopped() {
                             walk.error = Some(describe(&who, "reading tar", &e));
                         }
@@ -357,7 +359,7 @@ fn walk_layer_inner(
                 }
                 // The root directory itself (`./`) is no entry of the filesystem view.
                 if path.is_empty() {
-                    if let Err(e) = io::copy(&mut entry, &mut io::sink()) {
+                    if let Err(e) = drain(&mut entry, &mut scratch) {
                         if !state.borrow().stopped() {
                             walk.error = Some(describe(&who, "reading tar", &e));
                         }
@@ -432,7 +434,7 @@ fn walk_layer_inner(
                     meta.entries.push(fe);
                 }
                 // Skip what the visitor left so the next header read is pure metadata.
-                if let Err(e) = io::copy(&mut entry, &mut io::sink()) {
+                if let Err(e) = drain(&mut entry, &mut scratch) {
                     if !state.borrow().stopped() {
                         walk.error = Some(describe(&who, "reading tar", &e));
                     }
@@ -472,14 +474,14 @@ fn walk_layer_inner(
     // truncated or corrupt stream is noticed, then read the raw blob to EOF so its
     // digest is verified.
     if tar_done && walk.error.is_none() && !state.borrow().stopped() {
-        if let Err(e) = io::copy(&mut limited, &mut io::sink()) {
+        if let Err(e) = drain(&mut limited, &mut scratch) {
             if !state.borrow().stopped() {
                 walk.error = Some(describe(&who, "after the end of the tar", &e));
             }
         }
     }
     if walk.error.is_none() {
-        if let Err(e) = io::copy(&mut raw_reader, &mut io::sink()) {
+        if let Err(e) = drain(&mut raw_reader, &mut scratch) {
             walk.error = Some(format!("{who}: {e}"));
         }
     }
@@ -514,6 +516,22 @@ fn walk_layer_inner(
         });
     }
     (walk, meta)
+}
+
+/// Size of the buffer used to skip entry data the visitor did not read.
+const DRAIN_BUF: usize = 256 << 10;
+
+/// Read `r` to its end, discarding the bytes.
+fn drain(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<u64> {
+    let mut n = 0u64;
+    loop {
+        match r.read(buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => n += k as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// `{who}: {step}: {cause}`, except that a failure of the blob itself (digest mismatch,

@@ -2,7 +2,10 @@
 //! Every command that produces findings (scan, name, events) goes through here, so
 //! formats and exit codes are the same everywhere.
 //!
-//! Owns: the [`Report`] shape, the JSON schema version, the exit-code policy.
+//! Owns: the [`Report`] shape, the JSON report (the only place it is defined: `JsonDoc`
+//! around the serde shape of [`Report`] and `crate::findings`; documented in
+//! `docs/json-report.md`, pinned by the test `json_shape_is_pinned`), the JSON schema
+//! version, the exit-code policy.
 //! Renderers: `table.rs` (human, grouped by severity), `sarif.rs` (SARIF 2.1.0).
 
 use crate::findings::{Finding, Severity};
@@ -90,6 +93,7 @@ pub fn parse_fail_on(s: &str) -> Result<Option<Severity>, String> {
     }
 }
 
+/// The JSON report document (`docs/json-report.md`). No other module writes report JSON.
 #[derive(Serialize)]
 struct JsonDoc<'a> {
     schema_version: &'a str,
@@ -146,6 +150,104 @@ mod tests {
         }
     }
 
+    /// The JSON shape documented in docs/json-report.md. Changing it means bumping
+    /// JSON_SCHEMA_VERSION (if breaking) and updating the doc.
+    #[test]
+    fn json_shape_is_pinned() {
+        use crate::findings::Evidence;
+        let d = format!("sha256:{}", "a".repeat(64));
+        let mut f = finding(Severity::Critical);
+        f.attack = vec!["T1496".into()];
+        f.evidence = vec![
+            Evidence {
+                location: Location::File {
+                    layer: 1,
+                    layer_digest: d.clone(),
+                    path: "usr/bin/x".into(),
+                    hidden_by: Some(2),
+                    inside: vec!["opt/a.tar.gz".into()],
+                },
+                offset: Some(7),
+                signature: "sig".into(),
+                excerpt: "ex".into(),
+            },
+            Evidence {
+                location: Location::Config {
+                    field: "Cmd".into(),
+                },
+                offset: None,
+                signature: "s2".into(),
+                excerpt: String::new(),
+            },
+        ];
+        let r = Report {
+            target: "t".into(),
+            manifest_digest: Some(d.clone()),
+            platform: Some("linux/amd64".into()),
+            findings: vec![f.clone()],
+            suppressed: vec![Suppressed {
+                finding: finding(Severity::Low),
+                reason: "why".into(),
+            }],
+            incomplete: vec!["limit".into()],
+        };
+        let mut out = Vec::new();
+        write(&[r, Report::default()], Format::Json, false, &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let want = serde_json::json!({
+            "schema_version": "1",
+            "tool": "imgscan",
+            "tool_version": env!("CARGO_PKG_VERSION"),
+            "reports": [
+                {
+                    "target": "t",
+                    "manifest_digest": d,
+                    "platform": "linux/amd64",
+                    "findings": [{
+                        "id": "IMG-TEST", "title": "t", "severity": "CRITICAL",
+                        "description": "", "remediation": "", "attack": ["T1496"],
+                        "evidence": [
+                            {
+                                "location": {
+                                    "kind": "file", "layer": 1, "layer_digest": d,
+                                    "path": "usr/bin/x", "hidden_by": 2,
+                                    "inside": ["opt/a.tar.gz"]
+                                },
+                                "offset": 7, "signature": "sig", "excerpt": "ex"
+                            },
+                            { "location": { "kind": "config", "field": "Cmd" }, "signature": "s2" }
+                        ]
+                    }],
+                    "suppressed": [{
+                        "finding": {
+                            "id": "IMG-TEST", "title": "t", "severity": "LOW",
+                            "description": "", "remediation": "",
+                            "evidence": [{ "location": { "kind": "scan" }, "signature": "s" }]
+                        },
+                        "reason": "why"
+                    }],
+                    "incomplete": ["limit"]
+                },
+                { "target": "", "findings": [] }
+            ]
+        });
+        assert_eq!(v, want);
+        // Every location kind serialises with the documented tag.
+        for (loc, kind) in [
+            (Location::History { step: 3 }, "history"),
+            (
+                Location::Name {
+                    reference: "r".into(),
+                },
+                "name",
+            ),
+            (Location::Event { line: 9 }, "event"),
+            (Location::Scan, "scan"),
+        ] {
+            assert_eq!(serde_json::to_value(&loc).unwrap()["kind"], kind);
+        }
+    }
+
     #[test]
     fn exit_codes() {
         let clean = Report::default();
@@ -162,11 +264,14 @@ mod tests {
             ..Default::default()
         };
         let hi = Some(Severity::High);
-        assert_eq!(exit_code(&[clean.clone()], hi, false), 0);
-        assert_eq!(exit_code(&[low.clone()], hi, false), 0);
-        assert_eq!(exit_code(&[low.clone()], Some(Severity::Low), false), 1);
-        assert_eq!(exit_code(&[high.clone()], hi, false), 1);
-        assert_eq!(exit_code(&[high.clone()], None, false), 0);
+        assert_eq!(exit_code(std::slice::from_ref(&clean), hi, false), 0);
+        assert_eq!(exit_code(std::slice::from_ref(&low), hi, false), 0);
+        assert_eq!(
+            exit_code(std::slice::from_ref(&low), Some(Severity::Low), false),
+            1
+        );
+        assert_eq!(exit_code(std::slice::from_ref(&high), hi, false), 1);
+        assert_eq!(exit_code(std::slice::from_ref(&high), None, false), 0);
         assert_eq!(exit_code(&[clean, incomplete.clone()], hi, false), 2);
         assert_eq!(exit_code(&[incomplete], hi, true), 0);
         assert_eq!(parse_fail_on("none").unwrap(), None);

@@ -261,7 +261,7 @@ mod tests {
             ..Default::default()
         };
         let mut out = Vec::new();
-        write(&[r.clone()], false, &mut out).unwrap();
+        write(std::slice::from_ref(&r), false, &mut out).unwrap();
         let s = String::from_utf8(out).unwrap();
         assert!(!s.contains('\x1b'), "no colour and no raw escapes: {s}");
         assert!(s.contains("INCOMPLETE: the scan did not see everything:"));

@@ -267,7 +267,7 @@ impl Corpus {
         });
         for r in f.registry.into_iter().chain(short) {
             let host = r.host.to_ascii_lowercase();
-            if !valid_host(&host) && !(r.subdomains && host.contains('.')) {
+            if !(valid_host(&host) || r.subdomains && host.contains('.')) {
                 return Err(invalid(what, format!("bad registry host {:?}", r.host)));
             }
             self.registries.push((

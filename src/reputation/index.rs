@@ -119,11 +119,10 @@ const GLYPHS: &[(u8, u8)] = &[
     (b'u', b'v'),
 ];
 
-/// Affixes attackers add to a trusted name (typosquat-techniques.md: crates.io `Affixes`,
-/// issue 5: `-official`, `docker-`, `-os`).
-const AFFIXES: &[&str] = &[
-    "official", "offical", "docker", "os", "library", "hub", "image", "latest", "original",
-];
+/// Affixes attackers add to a trusted name (typosquat-techniques.md: crates.io `Affixes`;
+/// issue 5: `-official`, `docker-`, `-os`). Kept short on purpose: generic words such as
+/// `image` or `latest` also end many honest private image names.
+const AFFIXES: &[&str] = &["official", "offical", "docker", "os", "library", "original"];
 
 fn typo_neighbours() -> [[bool; 128]; 128] {
     let mut t = [[false; 128]; 128];
@@ -308,11 +307,10 @@ impl Table {
             buf.swap(i, i + 1);
         }
         // One substitution: a one-character lookalike or a keyboard neighbour.
-        for i in 0..b.len() {
+        for (i, &to) in b.iter().enumerate() {
             if let Some(v) = self.wildcards.get(&blank_at(cand, i)) {
                 for &idx in v {
                     let from = self.name(idx).as_bytes()[i];
-                    let to = b[i];
                     if is_glyph(from, to) {
                         return self.hit(
                             idx,

@@ -150,7 +150,10 @@ impl SlotTable<'_> {
 fn bound_placeholders(e: &Expr, vars: &[String], out: &mut Vec<String>) {
     e.walk(&mut |x| {
         if let Expr::Bin {
-            op: BinOp::Eq, l, r, ..
+            op: BinOp::Eq,
+            l,
+            r,
+            ..
         } = x
         {
             for (a, b) in [(l, r), (r, l)] {
@@ -186,7 +189,7 @@ fn required_vars(e: &Expr, neg: bool, vars: &[String], req: &mut [bool]) {
 pub fn compile(
     mut rule: Rule,
     lists: &HashMap<String, Arc<RefList>>,
-) -> Result<(Compiled, Notes), Diagnostic> {
+) -> Result<(Compiled, Notes), Box<Diagnostic>> {
     let mut vars = vec![];
     for s in &rule.events {
         s.event_vars(&mut vars);
@@ -271,7 +274,7 @@ pub fn compile(
         .iter()
         .any(|(k, v)| k == "allow_zero_values" && matches!(v, Expr::Bool(true)));
     if n == 0 {
-        return Err(Diagnostic::error(
+        return Err(Box::new(Diagnostic::error(
             &rule.file,
             "",
             Some(rule.name.clone()),
@@ -279,7 +282,7 @@ pub fn compile(
             rule.pos.col,
             4,
             "the events section uses no event variable ($e.field)".into(),
-        ));
+        )));
     }
     Ok((
         Compiled {

@@ -219,10 +219,16 @@ fn is_placeholder(rule: &Rule, name: &str) -> bool {
 pub fn eval_bool<'e>(e: &Expr, ctx: &mut Ctx<'e>, rule: &Rule) -> bool {
     match e {
         Expr::Bin {
-            op: BinOp::And, l, r, ..
+            op: BinOp::And,
+            l,
+            r,
+            ..
         } => eval_bool(l, ctx, rule) && eval_bool(r, ctx, rule),
         Expr::Bin {
-            op: BinOp::Or, l, r, ..
+            op: BinOp::Or,
+            l,
+            r,
+            ..
         } => eval_bool(l, ctx, rule) || eval_bool(r, ctx, rule),
         Expr::Not(x, _) => !eval_bool(x, ctx, rule),
         Expr::Bin { op, l, r, nocase } if op.is_cmp() => {
@@ -253,11 +259,13 @@ pub fn eval_bool<'e>(e: &Expr, ctx: &mut Ctx<'e>, rule: &Rule) -> bool {
             // Ordering comparisons on enums use the numbers.
             if !matches!(op, BinOp::Eq | BinOp::Ne) {
                 if let Some(vals) = enum_of(l).or_else(|| enum_of(r)) {
-                    let num = |v: &Val<'e>| -> Option<Val<'e>> { match v {
-                        Val::Str(s) => vals.iter().find(|x| x.0 == *s).map(|x| Val::Int(x.1)),
-                        Val::Missing => Some(Val::Int(0)),
-                        other => Some(other.clone()),
-                    }};
+                    let num = |v: &Val<'e>| -> Option<Val<'e>> {
+                        match v {
+                            Val::Str(s) => vals.iter().find(|x| x.0 == *s).map(|x| Val::Int(x.1)),
+                            Val::Missing => Some(Val::Int(0)),
+                            other => Some(other.clone()),
+                        }
+                    };
                     if let (Some(x), Some(y)) = (num(&a), num(&b)) {
                         return compare(&x, &y, *op, false);
                     }
@@ -306,7 +314,9 @@ pub fn eval_bool<'e>(e: &Expr, ctx: &mut Ctx<'e>, rule: &Rule) -> bool {
                 });
                 all_true
             } else {
-                for_each_copy(ctx, rule, slots, &mut budget, &mut |c| eval_bool(e, c, rule))
+                for_each_copy(ctx, rule, slots, &mut budget, &mut |c| {
+                    eval_bool(e, c, rule)
+                })
             }
         }
         Expr::Var(v, _) if !is_placeholder(rule, v) => ctx
@@ -393,7 +403,9 @@ pub fn eval_val<'e>(e: &Expr, ctx: &mut Ctx<'e>, rule: &Rule) -> Val<'e> {
             Val::Float(f) => Val::Float(-f),
             v => Val::Int(v.as_i64().unwrap_or(0).saturating_neg()),
         },
-        Expr::Bin { op, l, r, .. } if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div) => {
+        Expr::Bin { op, l, r, .. }
+            if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div) =>
+        {
             let a = eval_val(l, ctx, rule);
             let b = eval_val(r, ctx, rule);
             arith(*op, a, b)

@@ -99,7 +99,11 @@ pub fn ip_in_cidr(ip: &str, cidr: &str) -> bool {
             if bits > 32 {
                 return false;
             }
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
@@ -107,7 +111,11 @@ pub fn ip_in_cidr(ip: &str, cidr: &str) -> bool {
             if bits > 128 {
                 return false;
             }
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V4(_)) => match a.to_ipv4_mapped() {
@@ -209,7 +217,9 @@ pub fn call<'a>(name: &str, args: &[Val<'a>], re: Option<&Regex>, nocase: bool) 
             }
         }
         "re.replace" => match get_re(1) {
-            Some(r) => s(r.replace_all(&st(0), re2_replacement(&st(2)).as_str()).into_owned()),
+            Some(r) => s(r
+                .replace_all(&st(0), re2_replacement(&st(2)).as_str())
+                .into_owned()),
             None => arg(0),
         },
         "net.ip_in_range_cidr" => match args.first() {
@@ -233,11 +243,19 @@ pub fn call<'a>(name: &str, args: &[Val<'a>], re: Option<&Regex>, nocase: bool) 
             .unwrap_or(Val::Str(Cow::Borrowed(""))),
         "strings.split" => {
             let text = st(0);
-            let delim = if args.len() > 1 { st(1) } else { Cow::Borrowed(",") };
+            let delim = if args.len() > 1 {
+                st(1)
+            } else {
+                Cow::Borrowed(",")
+            };
             if delim.is_empty() {
                 return Val::List(text.chars().map(|c| s(c.to_string())).collect());
             }
-            Val::List(text.split(delim.as_ref()).map(|p| s(p.to_string())).collect())
+            Val::List(
+                text.split(delim.as_ref())
+                    .map(|p| s(p.to_string()))
+                    .collect(),
+            )
         }
         "strings.count_substrings" => {
             let sub = st(1);
@@ -296,7 +314,12 @@ pub fn call<'a>(name: &str, args: &[Val<'a>], re: Option<&Regex>, nocase: bool) 
             Val::Missing => 0,
             _ => 1,
         }),
-        "cast.as_int" => Val::Int(arg(0).as_i64().or_else(|| arg(0).as_f64().map(|f| f as i64)).unwrap_or(0)),
+        "cast.as_int" => Val::Int(
+            arg(0)
+                .as_i64()
+                .or_else(|| arg(0).as_f64().map(|f| f as i64))
+                .unwrap_or(0),
+        ),
         "cast.as_float" => Val::Float(arg(0).as_f64().unwrap_or(0.0)),
         "cast.as_string" => s(arg(0).as_str().into_owned()),
         "math.abs" => match arg(0) {
@@ -384,13 +407,25 @@ mod tests {
 
     #[test]
     fn regex_functions() {
-        assert_eq!(c("re.regex", &[v("/usr/bin/XMRig"), v("(?i)xmrig")]), Val::Bool(true));
+        assert_eq!(
+            c("re.regex", &[v("/usr/bin/XMRig"), v("(?i)xmrig")]),
+            Val::Bool(true)
+        );
         assert_eq!(c("re.regex", &[v("abc"), v("^b")]), Val::Bool(false));
-        assert_eq!(call("re.regex", &[v("ABC"), v("abc")], None, true), Val::Bool(true));
-        assert_eq!(c("re.capture", &[v("user@corp.com"), v("@(.*)$")]), v("corp.com"));
+        assert_eq!(
+            call("re.regex", &[v("ABC"), v("abc")], None, true),
+            Val::Bool(true)
+        );
+        assert_eq!(
+            c("re.capture", &[v("user@corp.com"), v("@(.*)$")]),
+            v("corp.com")
+        );
         assert_eq!(c("re.capture", &[v("abc"), v("b")]), v("b"));
         assert_eq!(c("re.replace", &[v("a@b.c"), v("@.*$"), v("")]), v("a"));
-        assert_eq!(c("re.replace", &[v("ab"), v("(a)(b)"), v("\\2\\1")]), v("ba"));
+        assert_eq!(
+            c("re.replace", &[v("ab"), v("(a)(b)"), v("\\2\\1")]),
+            v("ba")
+        );
     }
 
     #[test]
@@ -409,15 +444,36 @@ mod tests {
 
     #[test]
     fn string_functions() {
-        assert_eq!(c("strings.contains", &[v("hello"), v("ell")]), Val::Bool(true));
+        assert_eq!(
+            c("strings.contains", &[v("hello"), v("ell")]),
+            Val::Bool(true)
+        );
         assert_eq!(c("strings.to_lower", &[v("AbC")]), v("abc"));
         assert_eq!(c("strings.to_upper", &[v("AbC")]), v("ABC"));
-        assert_eq!(c("strings.concat", &[v("a"), Val::Int(1), v("b")]), v("a1b"));
-        assert_eq!(c("strings.starts_with", &[v("abc"), v("ab")]), Val::Bool(true));
-        assert_eq!(c("strings.ends_with", &[v("abc"), v("bc")]), Val::Bool(true));
-        assert_eq!(c("strings.coalesce", &[Val::Missing, v(""), v("x")]), v("x"));
-        assert_eq!(c("strings.split", &[v("a,b")]), Val::List(vec![v("a"), v("b")]));
-        assert_eq!(c("strings.count_substrings", &[v("aXbXc"), v("X")]), Val::Int(2));
+        assert_eq!(
+            c("strings.concat", &[v("a"), Val::Int(1), v("b")]),
+            v("a1b")
+        );
+        assert_eq!(
+            c("strings.starts_with", &[v("abc"), v("ab")]),
+            Val::Bool(true)
+        );
+        assert_eq!(
+            c("strings.ends_with", &[v("abc"), v("bc")]),
+            Val::Bool(true)
+        );
+        assert_eq!(
+            c("strings.coalesce", &[Val::Missing, v(""), v("x")]),
+            v("x")
+        );
+        assert_eq!(
+            c("strings.split", &[v("a,b")]),
+            Val::List(vec![v("a"), v("b")])
+        );
+        assert_eq!(
+            c("strings.count_substrings", &[v("aXbXc"), v("X")]),
+            Val::Int(2)
+        );
         assert_eq!(c("strings.base64_decode", &[v("aGVsbG8=")]), v("hello"));
         assert_eq!(c("strings.trim", &[v("  x ")]), v("x"));
         assert_eq!(c("strings.length", &[v("abc")]), Val::Int(3));
@@ -446,15 +502,33 @@ mod tests {
     fn timestamps() {
         // 2024-03-03 is a Sunday; 13:45 UTC.
         let t = Val::Int(1709473500);
-        assert_eq!(c("timestamp.get_day_of_week", &[t.clone()]), Val::Int(1));
-        assert_eq!(c("timestamp.get_hour", &[t.clone()]), Val::Int(13));
-        assert_eq!(c("timestamp.get_hour", &[t.clone(), v("-05:00")]), Val::Int(8));
-        assert_eq!(c("timestamp.get_minute", &[t.clone()]), Val::Int(45));
+        assert_eq!(
+            c("timestamp.get_day_of_week", std::slice::from_ref(&t)),
+            Val::Int(1)
+        );
+        assert_eq!(
+            c("timestamp.get_hour", std::slice::from_ref(&t)),
+            Val::Int(13)
+        );
+        assert_eq!(
+            c("timestamp.get_hour", &[t.clone(), v("-05:00")]),
+            Val::Int(8)
+        );
+        assert_eq!(
+            c("timestamp.get_minute", std::slice::from_ref(&t)),
+            Val::Int(45)
+        );
         assert_eq!(c("timestamp.get_date", &[t]), v("2024-03-03"));
         assert!(c("timestamp.current_seconds", &[]).as_i64().unwrap() > 1_700_000_000);
         assert!(check_call("timestamp.get_hour", 0).is_err());
         assert!(check_call("nope.nope", 1).is_err());
-        assert_eq!(c("if", &[Val::Bool(true), Val::Int(1), Val::Int(2)]), Val::Int(1));
-        assert_eq!(c("if", &[Val::Bool(false), Val::Int(1), Val::Int(2)]), Val::Int(2));
+        assert_eq!(
+            c("if", &[Val::Bool(true), Val::Int(1), Val::Int(2)]),
+            Val::Int(1)
+        );
+        assert_eq!(
+            c("if", &[Val::Bool(false), Val::Int(1), Val::Int(2)]),
+            Val::Int(2)
+        );
     }
 }

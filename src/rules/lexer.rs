@@ -74,12 +74,12 @@ fn regex_allowed(prev: Option<&Tok>) -> bool {
     }
 }
 
-pub fn lex(file: &str, src: &str) -> Result<Vec<Token>, Diagnostic> {
+pub fn lex(file: &str, src: &str) -> Result<Vec<Token>, Box<Diagnostic>> {
     let chars: Vec<char> = src.chars().collect();
     let mut out: Vec<Token> = Vec::new();
     let (mut i, mut line, mut col) = (0usize, 1usize, 1usize);
     let err = |line: usize, col: usize, len: usize, msg: String| {
-        Diagnostic::error(file, src, None, line, col, len, msg)
+        Box::new(Diagnostic::error(file, src, None, line, col, len, msg))
     };
     while i < chars.len() {
         let c = chars[i];
@@ -229,7 +229,12 @@ pub fn lex(file: &str, src: &str) -> Result<Vec<Token>, Diagnostic> {
                 after.is_some_and(|a| a.is_alphanumeric() || a == '_'),
             ) {
                 if float {
-                    return Err(err(sl, sc, s.len() + 1, "durations must be whole numbers".into()));
+                    return Err(err(
+                        sl,
+                        sc,
+                        s.len() + 1,
+                        "durations must be whole numbers".into(),
+                    ));
                 }
                 adv!();
                 let n: i64 = s
@@ -307,6 +312,49 @@ pub fn lex(file: &str, src: &str) -> Result<Vec<Token>, Diagnostic> {
         len: 1,
     });
     Ok(out)
+}
+
+/// A token as error messages show it.
+pub fn describe(t: &Tok) -> String {
+    match t {
+        Tok::Ident(s) => format!("`{s}`"),
+        Tok::Var(s) => format!("`${s}`"),
+        Tok::Count(s) => format!("`#{s}`"),
+        Tok::List(s) => format!("`%{s}`"),
+        Tok::Str(s) => format!("string {s:?}"),
+        Tok::Regex(s) => format!("regex /{s}/"),
+        Tok::Int(n) => format!("number {n}"),
+        Tok::Float(f) => format!("number {f}"),
+        Tok::Duration(d) => format!("duration {d}s"),
+        Tok::Eof => "end of file".into(),
+        other => format!("`{}`", punct(other)),
+    }
+}
+
+fn punct(t: &Tok) -> &'static str {
+    match t {
+        Tok::LBrace => "{",
+        Tok::RBrace => "}",
+        Tok::LParen => "(",
+        Tok::RParen => ")",
+        Tok::LBracket => "[",
+        Tok::RBracket => "]",
+        Tok::Comma => ",",
+        Tok::Colon => ":",
+        Tok::Dot => ".",
+        Tok::Eq => "=",
+        Tok::Ne => "!=",
+        Tok::Lt => "<",
+        Tok::Le => "<=",
+        Tok::Gt => ">",
+        Tok::Ge => ">=",
+        Tok::Plus => "+",
+        Tok::Minus => "-",
+        Tok::Star => "*",
+        Tok::Slash => "/",
+        Tok::Bang => "!",
+        _ => "?",
+    }
 }
 
 #[cfg(test)]

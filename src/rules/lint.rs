@@ -13,10 +13,10 @@ fn repeated_field(e: &Expr, rule: &Rule) -> Option<String> {
     fn go(e: &Expr, rule: &Rule, found: &mut Option<String>) {
         match e {
             Expr::Quant { .. } => {}
-            Expr::Field(f) => {
-                if f.slots.iter().any(|&(_, id)| rule.slots[id].quant == 0) && found.is_none() {
-                    *found = Some(field_display(f));
-                }
+            Expr::Field(f)
+                if f.slots.iter().any(|&(_, id)| rule.slots[id].quant == 0) && found.is_none() =>
+            {
+                *found = Some(field_display(f));
             }
             Expr::Call { args, .. } => args.iter().for_each(|a| go(a, rule, found)),
             Expr::Not(x, _) | Expr::Neg(x) => go(x, rule, found),
@@ -82,4 +82,59 @@ pub fn lint(c: &Compiled, notes: &Notes, src: &str) -> Vec<Diagnostic> {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::RuleSet;
+
+    fn warnings(src: &str) -> Vec<String> {
+        RuleSet::parse_str("l.yaral", src)
+            .unwrap()
+            .warnings()
+            .iter()
+            .map(|d| d.message.clone())
+            .collect()
+    }
+
+    #[test]
+    fn not_over_repeated_needs_any_or_all() {
+        let w = warnings(r#"rule a { events: not $e.target.ip = "1.2.3.4" condition: $e }"#);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("$e.target.ip"));
+        assert!(
+            warnings(r#"rule a { events: not any $e.target.ip = "1.2.3.4" condition: $e }"#)
+                .is_empty()
+        );
+        assert!(
+            warnings(r#"rule a { events: all $e.target.ip != "1.2.3.4" condition: $e }"#)
+                .is_empty()
+        );
+        // Scalar fields are fine under `not`.
+        assert!(
+            warnings(r#"rule a { events: not $e.target.hostname = "x" condition: $e }"#).is_empty()
+        );
+    }
+
+    #[test]
+    fn literal_lists_unknown_fields_lists_and_joins() {
+        let w = warnings(r#"rule a { events: $e.target.port in (1, 2) condition: $e }"#);
+        assert!(w[0].contains("`in (a, b, ...)`"), "{w:?}");
+        let w = warnings(r#"rule a { events: $e.principal.hostnme = "x" condition: $e }"#);
+        assert!(
+            w[0].contains("$e.principal.hostnme is not a UDM field"),
+            "{w:?}"
+        );
+        let w = warnings(r#"rule a { events: $e.principal.hostname in %nolist condition: $e }"#);
+        assert!(w[0].contains("%nolist not found"), "{w:?}");
+        let w = warnings(
+            r#"rule a { events: $a.principal.hostname = $b.target.hostname condition: $a and $b }"#,
+        );
+        assert!(w[0].contains("no `match:` section"), "{w:?}");
+        // camelCase names are known too.
+        assert!(warnings(
+            r#"rule a { events: $e.principal.process.commandLine = "x" condition: $e }"#
+        )
+        .is_empty());
+    }
 }

@@ -14,6 +14,7 @@ pub mod functions;
 pub mod lexer;
 mod lint;
 pub mod parser;
+pub mod re2;
 pub mod reflist;
 pub mod udm;
 pub mod value;
@@ -81,7 +82,11 @@ impl Diagnostic {
             col,
             len: len.max(1),
             message,
-            source_line: src.lines().nth(line.saturating_sub(1)).unwrap_or("").to_string(),
+            source_line: src
+                .lines()
+                .nth(line.saturating_sub(1))
+                .unwrap_or("")
+                .to_string(),
         }
     }
     pub(crate) fn error(
@@ -287,7 +292,15 @@ impl Lists<'_> {
                 match RefList::load(dir, &name, regex) {
                     Ok(Some((l, errs))) => {
                         for m in errs {
-                            diags.push(Diagnostic::warning(&r.file, "", Some(r.name.clone()), r.pos.line, r.pos.col, 4, m));
+                            diags.push(Diagnostic::warning(
+                                &r.file,
+                                "",
+                                Some(r.name.clone()),
+                                r.pos.line,
+                                r.pos.col,
+                                4,
+                                m,
+                            ));
                         }
                         if regex {
                             self.regex_loaded.push(name.clone());
@@ -295,7 +308,15 @@ impl Lists<'_> {
                         self.loaded.insert(name, Arc::new(l));
                     }
                     Ok(None) => {}
-                    Err(m) => diags.push(Diagnostic::error(&r.file, "", Some(r.name.clone()), r.pos.line, r.pos.col, 4, m)),
+                    Err(m) => diags.push(Diagnostic::error(
+                        &r.file,
+                        "",
+                        Some(r.name.clone()),
+                        r.pos.line,
+                        r.pos.col,
+                        4,
+                        m,
+                    )),
                 }
             }
         }
@@ -313,14 +334,22 @@ fn load_source(file: &str, src: &str, lists: &mut Lists) -> (Vec<Compiled>, Vec<
     let mut diags = vec![];
     let parsed = match parser::parse_file(file, src) {
         Ok(r) => r,
-        Err(d) => return (vec![], vec![d.with_source(src)]),
+        Err(d) => return (vec![], vec![(*d).with_source(src)]),
     };
     lists.ensure(&parsed, &mut diags);
     let mut out = vec![];
     let mut names: Vec<String> = vec![];
     for r in parsed {
         if names.contains(&r.name) {
-            diags.push(Diagnostic::error(file, src, Some(r.name.clone()), r.pos.line, r.pos.col, 4, "duplicate rule name in this file".into()));
+            diags.push(Diagnostic::error(
+                file,
+                src,
+                Some(r.name.clone()),
+                r.pos.line,
+                r.pos.col,
+                4,
+                "duplicate rule name in this file".into(),
+            ));
             continue;
         }
         names.push(r.name.clone());
@@ -329,7 +358,7 @@ fn load_source(file: &str, src: &str, lists: &mut Lists) -> (Vec<Compiled>, Vec<
                 diags.extend(lint::lint(&c, &notes, src));
                 out.push(c);
             }
-            Err(d) => diags.push(d.with_source(src)),
+            Err(d) => diags.push((*d).with_source(src)),
         }
     }
     let diags = diags.into_iter().map(|d| d.with_source(src)).collect();
@@ -337,9 +366,14 @@ fn load_source(file: &str, src: &str, lists: &mut Lists) -> (Vec<Compiled>, Vec<
 }
 
 fn read_rule_file(p: &Path) -> Result<String, String> {
-    let len = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?.len();
+    let len = std::fs::metadata(p)
+        .map_err(|e| format!("{}: {e}", p.display()))?
+        .len();
     if len > MAX_RULE_FILE {
-        return Err(format!("{}: {len} bytes exceeds the {MAX_RULE_FILE}-byte rule file limit", p.display()));
+        return Err(format!(
+            "{}: {len} bytes exceeds the {MAX_RULE_FILE}-byte rule file limit",
+            p.display()
+        ));
     }
     std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
 }
@@ -351,7 +385,10 @@ fn io_diag(file: &str, m: String) -> Diagnostic {
 impl RuleSet {
     /// Parse rule files and directories (recursively, `*.yaral`); `%lists` resolve from
     /// `reference_lists`. Errs with every diagnostic when any rule fails to parse.
-    pub fn parse_files(paths: &[PathBuf], reference_lists: Option<&Path>) -> Result<RuleSet, Vec<Diagnostic>> {
+    pub fn parse_files(
+        paths: &[PathBuf],
+        reference_lists: Option<&Path>,
+    ) -> Result<RuleSet, Vec<Diagnostic>> {
         let checks = RuleSet::check_files(paths, reference_lists)?;
         let mut rules = vec![];
         let mut warnings = vec![];
@@ -375,7 +412,10 @@ impl RuleSet {
 
     /// Parse and lint each file separately (for `rules check`).
     #[allow(clippy::type_complexity)]
-    fn check_files(paths: &[PathBuf], reference_lists: Option<&Path>) -> Result<Vec<(FileCheck, Vec<Compiled>)>, Vec<Diagnostic>> {
+    fn check_files(
+        paths: &[PathBuf],
+        reference_lists: Option<&Path>,
+    ) -> Result<Vec<(FileCheck, Vec<Compiled>)>, Vec<Diagnostic>> {
         let files = rule_files(paths).map_err(|m| vec![io_diag("", m)])?;
         let mut lists = Lists {
             dir: reference_lists,
@@ -402,8 +442,14 @@ impl RuleSet {
     }
 
     /// Parse and lint every file; one [`FileCheck`] per file, failures included.
-    pub fn check(paths: &[PathBuf], reference_lists: Option<&Path>) -> Result<Vec<FileCheck>, Vec<Diagnostic>> {
-        Ok(RuleSet::check_files(paths, reference_lists)?.into_iter().map(|x| x.0).collect())
+    pub fn check(
+        paths: &[PathBuf],
+        reference_lists: Option<&Path>,
+    ) -> Result<Vec<FileCheck>, Vec<Diagnostic>> {
+        Ok(RuleSet::check_files(paths, reference_lists)?
+            .into_iter()
+            .map(|x| x.0)
+            .collect())
     }
 
     pub fn parse_str(name: &str, src: &str) -> Result<RuleSet, Vec<Diagnostic>> {
@@ -413,7 +459,8 @@ impl RuleSet {
             regex_loaded: vec![],
         };
         let (rules, diags) = load_source(name, src, &mut lists);
-        let (errors, warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.level == Level::Error);
+        let (errors, warnings): (Vec<_>, Vec<_>) =
+            diags.into_iter().partition(|d| d.level == Level::Error);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -484,7 +531,15 @@ fn dedupe_names(rules: &[Compiled]) -> Result<(), Vec<Diagnostic>> {
     let mut errs = vec![];
     for c in rules {
         if let Some(prev) = seen.insert(&c.rule.name, &c.rule.file) {
-            errs.push(Diagnostic::error(&c.rule.file, "", Some(c.rule.name.clone()), c.rule.pos.line, c.rule.pos.col, 4, format!("rule name already used in {prev}")));
+            errs.push(Diagnostic::error(
+                &c.rule.file,
+                "",
+                Some(c.rule.name.clone()),
+                c.rule.pos.line,
+                c.rule.pos.col,
+                4,
+                format!("rule name already used in {prev}"),
+            ));
         }
     }
     if errs.is_empty() {
@@ -502,29 +557,53 @@ mod tests {
     fn embedded_rules_all_parse() {
         for (name, src) in EMBEDDED {
             if let Err(d) = RuleSet::parse_str(name, src) {
-                panic!("{name}: {}", d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"));
+                panic!(
+                    "{name}: {}",
+                    d.iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
             }
         }
-        assert_eq!(RuleSet::embedded_default().rule_names(), vec!["t1204_003_malicious_image_execution"]);
+        assert_eq!(
+            RuleSet::embedded_default().rule_names(),
+            vec!["t1204_003_malicious_image_execution"]
+        );
     }
 
     #[test]
     fn parse_error_has_caret() {
-        let src = "rule r {\n  events:\n    $e.metadata.event_type = = \"X\"\n  condition:\n    $e\n}\n";
+        let src =
+            "rule r {\n  events:\n    $e.metadata.event_type = = \"X\"\n  condition:\n    $e\n}\n";
         let d = RuleSet::parse_str("r.yaral", src).unwrap_err();
         let text = d[0].to_string();
         assert_eq!((d[0].line, d[0].col), (3, 30), "{text}");
         assert!(text.contains("rule r:"), "{text}");
-        assert!(text.ends_with("    $e.metadata.event_type = = \"X\"\n  |                              ^"), "{text}");
+        assert!(
+            text.ends_with(
+                "    $e.metadata.event_type = = \"X\"\n  |                              ^"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
     fn event_time_forms() {
-        let e = Event::from_json(serde_json::json!({"metadata": {"event_timestamp": "2024-01-01T00:00:10Z"}})).unwrap();
+        let e = Event::from_json(
+            serde_json::json!({"metadata": {"event_timestamp": "2024-01-01T00:00:10Z"}}),
+        )
+        .unwrap();
         assert_eq!(e.timestamp(), 1704067210);
-        let e = Event::from_json(serde_json::json!({"udm": {"metadata": {"eventTimestamp": {"seconds": "5"}}}})).unwrap();
+        let e = Event::from_json(
+            serde_json::json!({"udm": {"metadata": {"eventTimestamp": {"seconds": "5"}}}}),
+        )
+        .unwrap();
         assert_eq!(e.timestamp(), 5);
         assert!(Event::from_json(serde_json::json!([1])).is_err());
-        assert!(Event::from_json(serde_json::json!({"metadata": {"event_timestamp": "yesterday"}})).is_err());
+        assert!(Event::from_json(
+            serde_json::json!({"metadata": {"event_timestamp": "yesterday"}})
+        )
+        .is_err());
     }
 }

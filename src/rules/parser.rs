@@ -6,9 +6,8 @@
 //! Keywords are case-insensitive. Regexes are compiled here, once per rule.
 
 use super::ast::*;
-use super::lexer::{lex, Tok, Token};
+use super::lexer::{describe, lex, Tok, Token};
 use super::Diagnostic;
-use regex::Regex;
 use std::sync::Arc;
 
 const SECTIONS: &[&str] = &["meta", "events", "match", "outcome", "condition", "options"];
@@ -19,9 +18,30 @@ struct P<'a> {
     file: &'a str,
     src: &'a str,
     rule: Option<String>,
+    depth: usize,
 }
 
-type R<T> = Result<T, Diagnostic>;
+/// Deepest nesting of parentheses / `not` / calls accepted (hostile input must not
+/// exhaust the stack).
+pub const MAX_DEPTH: usize = 100;
+/// Longest chain of `+ - * /` operands accepted.
+const MAX_CHAIN: usize = 1000;
+
+/// `a or b or c ...` as a balanced tree: evaluation order is unchanged, depth is log n.
+fn balance(op: BinOp, mut v: Vec<Expr>) -> Expr {
+    if v.len() == 1 {
+        return v.pop().expect("one operand");
+    }
+    let right = v.split_off(v.len() / 2);
+    Expr::Bin {
+        op,
+        l: Box::new(balance(op, v)),
+        r: Box::new(balance(op, right)),
+        nocase: false,
+    }
+}
+
+type R<T> = Result<T, Box<Diagnostic>>;
 
 fn kw(t: &Tok, k: &str) -> bool {
     matches!(t, Tok::Ident(s) if s.eq_ignore_ascii_case(k))
@@ -57,98 +77,7 @@ pub fn alt_name(name: &str) -> String {
     }
 }
 
-pub fn compile_regex(pat: &str, nocase: bool) -> Result<Regex, String> {
-    let build = |p: &str| {
-        regex::RegexBuilder::new(p)
-            .case_insensitive(nocase)
-            .size_limit(1 << 22)
-            .build()
-    };
-    match build(pat) {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            let fixed = re2_compat(pat);
-            if fixed != pat {
-                if let Ok(r) = build(&fixed) {
-                    return Ok(r);
-                }
-            }
-            Err(format!("invalid regular expression: {e}"))
-        }
-    }
-}
-
-/// Rewrite RE2 leniencies the `regex` crate rejects: a `{` or `}` that is not part of a
-/// counted repetition is a literal brace in RE2; `\0` is NUL.
-pub fn re2_compat(pat: &str) -> String {
-    let c: Vec<char> = pat.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    let mut in_class = false;
-    while i < c.len() {
-        let ch = c[i];
-        if ch == '\\' && i + 1 < c.len() {
-            if c[i + 1] == '0' && !c.get(i + 2).is_some_and(|d| d.is_ascii_digit()) {
-                out.push_str("\\x00");
-            } else {
-                out.push(ch);
-                out.push(c[i + 1]);
-            }
-            i += 2;
-            continue;
-        }
-        if in_class {
-            if ch == ']' {
-                in_class = false;
-            }
-            out.push(ch);
-            i += 1;
-            continue;
-        }
-        match ch {
-            '[' => {
-                in_class = true;
-                out.push(ch);
-                // A leading `]` (or `^]`) is literal inside a class.
-                if c.get(i + 1) == Some(&'^') {
-                    out.push('^');
-                    i += 1;
-                }
-                if c.get(i + 1) == Some(&']') {
-                    out.push(']');
-                    i += 1;
-                }
-            }
-            '{' => {
-                let rest: String = c[i..].iter().take(24).collect();
-                let valid = rest
-                    .find('}')
-                    .map(|end| {
-                        let inner = &rest[1..end];
-                        let mut parts = inner.splitn(2, ',');
-                        let a = parts.next().unwrap_or("");
-                        let b = parts.next();
-                        !a.is_empty()
-                            && a.chars().all(|d| d.is_ascii_digit())
-                            && b.is_none_or(|b| b.chars().all(|d| d.is_ascii_digit()))
-                            && !out.is_empty()
-                    })
-                    .unwrap_or(false);
-                if valid {
-                    let end = rest.find('}').unwrap_or(0);
-                    out.push_str(&rest[..=end]);
-                    i += rest[..=end].chars().count();
-                    continue;
-                }
-                out.push_str("\\{");
-            }
-            '}' => out.push_str("\\}"),
-            _ => out.push(ch),
-        }
-        i += 1;
-    }
-    out
-}
+pub use super::re2::compile_regex;
 
 impl<'a> P<'a> {
     fn peek(&self) -> &Tok {
@@ -172,8 +101,8 @@ impl<'a> P<'a> {
         }
         t
     }
-    fn err_at(&self, pos: Pos, msg: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(
+    fn err_at(&self, pos: Pos, msg: impl Into<String>) -> Box<Diagnostic> {
+        Box::new(Diagnostic::error(
             self.file,
             self.src,
             self.rule.clone(),
@@ -181,9 +110,9 @@ impl<'a> P<'a> {
             pos.col,
             pos.len,
             msg.into(),
-        )
+        ))
     }
-    fn err(&self, msg: impl Into<String>) -> Diagnostic {
+    fn err(&self, msg: impl Into<String>) -> Box<Diagnostic> {
         let m = format!("{}, found {}", msg.into(), describe(self.peek()));
         self.err_at(self.pos(), m)
     }
@@ -362,41 +291,44 @@ impl<'a> P<'a> {
     }
 
     fn expr(&mut self) -> R<Expr> {
-        let mut l = self.and_expr()?;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(format!("expression nested deeper than {MAX_DEPTH} levels")));
+        }
+        let r = self.or_expr();
+        self.depth -= 1;
+        r
+    }
+
+    fn or_expr(&mut self) -> R<Expr> {
+        let mut v = vec![self.and_expr()?];
         while kw(self.peek(), "or") {
             self.next();
-            let r = self.and_expr()?;
-            l = Expr::Bin {
-                op: BinOp::Or,
-                l: Box::new(l),
-                r: Box::new(r),
-                nocase: false,
-            };
+            v.push(self.and_expr()?);
         }
-        Ok(l)
+        Ok(balance(BinOp::Or, v))
     }
 
     fn and_expr(&mut self) -> R<Expr> {
-        let mut l = self.not_expr()?;
+        let mut v = vec![self.not_expr()?];
         while kw(self.peek(), "and") {
             self.next();
-            let r = self.not_expr()?;
-            l = Expr::Bin {
-                op: BinOp::And,
-                l: Box::new(l),
-                r: Box::new(r),
-                nocase: false,
-            };
+            v.push(self.not_expr()?);
         }
-        Ok(l)
+        Ok(balance(BinOp::And, v))
     }
 
     fn not_expr(&mut self) -> R<Expr> {
         if kw(self.peek(), "not") {
             let pos = self.pos();
             self.next();
-            let e = self.not_expr()?;
-            return Ok(Expr::Not(Box::new(e), pos));
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(self.err("too many nested `not`"));
+            }
+            let e = self.not_expr();
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(e?), pos));
         }
         self.cmp_expr()
     }
@@ -489,7 +421,7 @@ impl<'a> P<'a> {
 
     fn add_expr(&mut self) -> R<Expr> {
         let mut l = self.mul_expr()?;
-        loop {
+        for _ in 0..MAX_CHAIN {
             let op = match self.peek() {
                 Tok::Plus => BinOp::Add,
                 Tok::Minus => BinOp::Sub,
@@ -504,11 +436,14 @@ impl<'a> P<'a> {
                 nocase: false,
             };
         }
+        Err(self.err(format!(
+            "more than {MAX_CHAIN} operands in one arithmetic expression"
+        )))
     }
 
     fn mul_expr(&mut self) -> R<Expr> {
         let mut l = self.unary()?;
-        loop {
+        for _ in 0..MAX_CHAIN {
             let op = match self.peek() {
                 Tok::Star => BinOp::Mul,
                 Tok::Slash => BinOp::Div,
@@ -523,12 +458,21 @@ impl<'a> P<'a> {
                 nocase: false,
             };
         }
+        Err(self.err(format!(
+            "more than {MAX_CHAIN} operands in one arithmetic expression"
+        )))
     }
 
     fn unary(&mut self) -> R<Expr> {
         if *self.peek() == Tok::Minus {
             self.next();
-            let e = self.unary()?;
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(self.err("too many nested `-`"));
+            }
+            let e = self.unary();
+            self.depth -= 1;
+            let e = e?;
             return Ok(match e {
                 Expr::Int(n) => Expr::Int(-n),
                 Expr::Float(f) => Expr::Float(-f),
@@ -694,50 +638,8 @@ impl<'a> P<'a> {
     }
 }
 
-fn describe(t: &Tok) -> String {
-    match t {
-        Tok::Ident(s) => format!("`{s}`"),
-        Tok::Var(s) => format!("`${s}`"),
-        Tok::Count(s) => format!("`#{s}`"),
-        Tok::List(s) => format!("`%{s}`"),
-        Tok::Str(s) => format!("string {s:?}"),
-        Tok::Regex(s) => format!("regex /{s}/"),
-        Tok::Int(n) => format!("number {n}"),
-        Tok::Float(f) => format!("number {f}"),
-        Tok::Duration(d) => format!("duration {d}s"),
-        Tok::Eof => "end of file".into(),
-        other => format!("`{}`", punct(other)),
-    }
-}
-
-fn punct(t: &Tok) -> &'static str {
-    match t {
-        Tok::LBrace => "{",
-        Tok::RBrace => "}",
-        Tok::LParen => "(",
-        Tok::RParen => ")",
-        Tok::LBracket => "[",
-        Tok::RBracket => "]",
-        Tok::Comma => ",",
-        Tok::Colon => ":",
-        Tok::Dot => ".",
-        Tok::Eq => "=",
-        Tok::Ne => "!=",
-        Tok::Lt => "<",
-        Tok::Le => "<=",
-        Tok::Gt => ">",
-        Tok::Ge => ">=",
-        Tok::Plus => "+",
-        Tok::Minus => "-",
-        Tok::Star => "*",
-        Tok::Slash => "/",
-        Tok::Bang => "!",
-        _ => "?",
-    }
-}
-
 /// Parse every rule in `src` (a file may hold several).
-pub fn parse_file(file: &str, src: &str) -> Result<Vec<Rule>, Diagnostic> {
+pub fn parse_file(file: &str, src: &str) -> Result<Vec<Rule>, Box<Diagnostic>> {
     let toks = lex(file, src).map_err(|mut d| {
         // Name the rule the bad token is in: the last `rule NAME` before it.
         d.rule = src
@@ -761,6 +663,7 @@ pub fn parse_file(file: &str, src: &str) -> Result<Vec<Rule>, Diagnostic> {
         file,
         src,
         rule: None,
+        depth: 0,
     };
     let mut rules = vec![];
     while *p.peek() != Tok::Eof {
@@ -778,13 +681,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn re2_braces_and_nul() {
-        assert_eq!(re2_compat(".*{3E5F}.*"), ".*\\{3E5F\\}.*");
-        assert_eq!(re2_compat("a{2,3}[{}]"), "a{2,3}[{}]");
-        assert_eq!(re2_compat("x${IFS}"), "x$\\{IFS\\}");
-        assert_eq!(re2_compat("\\0"), "\\x00");
-        assert!(compile_regex("/set {default} rec", false).unwrap().is_match("/set {default} rec"));
-        assert!(compile_regex("(", false).is_err());
+    fn hostile_nesting_is_an_error_not_a_crash() {
+        let deep = format!(
+            "rule r {{ events: {}$e.a = 1{} condition: $e }}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let d = parse_file("t", &deep).unwrap_err();
+        assert!(d.message.contains("nested deeper"), "{}", d.message);
+        let nots = format!(
+            "rule r {{ events: {}$e.a = 1 condition: $e }}",
+            "not ".repeat(100_000)
+        );
+        assert!(parse_file("t", &nots).is_err());
+        // A very long `or` chain is fine and shallow.
+        let chain = (0..50_000)
+            .map(|i| format!("$e.a = {i}"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let r = parse_file("t", &format!("rule r {{ events: {chain} condition: $e }}")).unwrap();
+        fn depth(e: &Expr) -> usize {
+            match e {
+                Expr::Bin { l, r, .. } => 1 + depth(l).max(depth(r)),
+                _ => 1,
+            }
+        }
+        assert!(depth(&r[0].events[0]) < 20);
     }
 
     #[test]
@@ -796,7 +718,9 @@ mod tests {
         let src = "RULE r { EVENTS: not $e.a = 1 and $e.b = 2 CONDITION: $e }";
         let r = parse_file("t", src).unwrap();
         match &r[0].events[0] {
-            Expr::Bin { op: BinOp::And, l, .. } => assert!(matches!(**l, Expr::Not(..))),
+            Expr::Bin {
+                op: BinOp::And, l, ..
+            } => assert!(matches!(**l, Expr::Not(..))),
             other => panic!("{other:?}"),
         }
     }

@@ -85,7 +85,11 @@ impl RefList {
     }
 
     /// Load `%name` from `dir`; `Ok(None)` when no such file exists.
-    pub fn load(dir: &Path, name: &str, regex: bool) -> Result<Option<(RefList, Vec<String>)>, String> {
+    pub fn load(
+        dir: &Path,
+        name: &str,
+        regex: bool,
+    ) -> Result<Option<(RefList, Vec<String>)>, String> {
         for cand in [name.to_string(), format!("{name}.txt")] {
             let p = dir.join(&cand);
             if p.is_file() {

@@ -49,7 +49,12 @@ pub struct Resolved {
 }
 
 impl Schema {
-    fn lookup_type<'a, T>(&self, map: &'a HashMap<String, T>, ctx: &str, ty: &str) -> Option<&'a T> {
+    fn lookup_type<'a, T>(
+        &self,
+        map: &'a HashMap<String, T>,
+        ctx: &str,
+        ty: &str,
+    ) -> Option<&'a T> {
         // Nested types are named `Outer.Inner`; a field's type is relative to its message.
         let mut scope = ctx.to_string();
         loop {
@@ -64,7 +69,10 @@ impl Schema {
             if scope.is_empty() {
                 break;
             }
-            scope = scope.rsplit_once('.').map(|x| x.0.to_string()).unwrap_or_default();
+            scope = scope
+                .rsplit_once('.')
+                .map(|x| x.0.to_string())
+                .unwrap_or_default();
         }
         let suffix = format!(".{ty}");
         let mut keys: Vec<&String> = map.keys().filter(|k| k.ends_with(&suffix)).collect();
@@ -86,7 +94,10 @@ impl Schema {
             if scope.is_empty() {
                 break;
             }
-            scope = scope.rsplit_once('.').map(|x| x.0.to_string()).unwrap_or_default();
+            scope = scope
+                .rsplit_once('.')
+                .map(|x| x.0.to_string())
+                .unwrap_or_default();
         }
         let suffix = format!(".{ty}");
         let mut keys: Vec<&String> = self
@@ -227,6 +238,9 @@ mod tests {
         path.push(Seg::Key("k".into()));
         let r = s.resolve(&path);
         assert!(r.repeated.is_empty() && r.unknown_at.is_none(), "{r:?}");
-        assert!(s.resolve(&p("additional.fields.anything")).unknown_at.is_none());
+        assert!(s
+            .resolve(&p("additional.fields.anything"))
+            .unknown_at
+            .is_none());
     }
 }

@@ -143,10 +143,18 @@ pub fn order(a: &Val, b: &Val, nocase: bool) -> Option<Ordering> {
                 "false" | "" => false,
                 _ => return None,
             };
-            let (l, r) = if matches!(a, Str(_)) { (sb, *b) } else { (*b, sb) };
+            let (l, r) = if matches!(a, Str(_)) {
+                (sb, *b)
+            } else {
+                (*b, sb)
+            };
             Some(l.cmp(&r))
         }
-        (Str(_), Int(_) | Float(_)) | (Int(_) | Float(_), Str(_)) | (Int(_), Float(_)) | (Float(_), Int(_)) | (Float(_), Float(_)) => {
+        (Str(_), Int(_) | Float(_))
+        | (Int(_) | Float(_), Str(_))
+        | (Int(_), Float(_))
+        | (Float(_), Int(_))
+        | (Float(_), Float(_)) => {
             let (x, y) = (a.as_f64()?, b.as_f64()?);
             if let (Int(_) | Str(_), Int(_) | Str(_)) = (a, b) {
                 if let (Some(i), Some(j)) = (a.as_i64(), b.as_i64()) {
@@ -324,7 +332,12 @@ mod tests {
         assert!(compare(&s("ABC"), &s("abc"), BinOp::Eq, true));
         assert!(!compare(&s("ABC"), &s("abc"), BinOp::Eq, false));
         assert!(compare(&s("x"), &Val::Int(1), BinOp::Ne, false));
-        assert!(compare(&Val::Int(9223372036854775807), &s("9223372036854775807"), BinOp::Eq, false));
+        assert!(compare(
+            &Val::Int(9223372036854775807),
+            &s("9223372036854775807"),
+            BinOp::Eq,
+            false
+        ));
         assert!(compare(&Val::Float(1.5), &Val::Int(1), BinOp::Gt, false));
     }
 }

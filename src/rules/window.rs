@@ -53,7 +53,12 @@ pub struct Evaluator<'a> {
     states: Vec<RuleState>,
     watermark: i64,
     notes: Vec<String>,
+    /// Limit hits beyond the first [`MAX_NOTES`], counted only.
+    more_notes: usize,
 }
+
+/// Limit-hit messages kept; later ones are counted.
+const MAX_NOTES: usize = 100;
 
 impl<'a> Evaluator<'a> {
     pub fn new(set: &'a RuleSet) -> Evaluator<'a> {
@@ -62,6 +67,7 @@ impl<'a> Evaluator<'a> {
             states: set.rules.iter().map(|_| RuleState::default()).collect(),
             watermark: i64::MIN,
             notes: vec![],
+            more_notes: 0,
         }
     }
 
@@ -99,7 +105,7 @@ impl<'a> Evaluator<'a> {
                     let st = &mut self.states[ri];
                     if !st.groups.contains_key(&key) {
                         if st.groups.len() >= MAX_GROUPS {
-                            self.notes.push(format!(
+                            note(&mut self.notes, &mut self.more_notes, format!(
                                 "rule {}: more than {MAX_GROUPS} open match groups; event on line {line} skipped",
                                 c.rule.name
                             ));
@@ -117,7 +123,7 @@ impl<'a> Evaluator<'a> {
                     }
                     let g = st.groups.get_mut(&key).expect("group just ensured");
                     if g.entries.len() >= MAX_WINDOW_EVENTS {
-                        self.notes.push(format!(
+                        note(&mut self.notes, &mut self.more_notes, format!(
                             "rule {}: window for {key:?} holds more than {MAX_WINDOW_EVENTS} events; event on line {line} skipped",
                             c.rule.name
                         ));
@@ -133,7 +139,6 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
-        self.notes.dedup();
         out
     }
 
@@ -141,6 +146,12 @@ impl<'a> Evaluator<'a> {
     pub fn finish(mut self) -> (Vec<Detection>, Vec<String>) {
         let mut out = vec![];
         self.close(i64::MAX, &mut out);
+        if self.more_notes > 0 {
+            self.notes.push(format!(
+                "{} more events skipped at window limits",
+                self.more_notes
+            ));
+        }
         (out, self.notes)
     }
 
@@ -180,6 +191,14 @@ impl<'a> Evaluator<'a> {
     }
 }
 
+fn note(notes: &mut Vec<String>, more: &mut usize, msg: String) {
+    if notes.len() < MAX_NOTES {
+        notes.push(msg);
+    } else {
+        *more += 1;
+    }
+}
+
 /// Every (match key, placeholder env) of copies of `ev` that satisfy the statements of
 /// event variable `vi`.
 fn match_var(c: &Compiled, vi: usize, ev: &Value) -> Vec<(String, Env)> {
@@ -191,7 +210,10 @@ fn match_var(c: &Compiled, vi: usize, ev: &Value) -> Vec<(String, Env)> {
     let single = c.match_vars.is_empty();
     for_each_copy(&mut ctx, rule, &c.var_slots[vi], &mut budget, &mut |cx| {
         cx.env.clear();
-        if !c.var_stmts[vi].iter().all(|&i| eval_bool(&rule.events[i], cx, rule)) {
+        if !c.var_stmts[vi]
+            .iter()
+            .all(|&i| eval_bool(&rule.events[i], cx, rule))
+        {
             return false;
         }
         let mut key = String::new();
@@ -290,12 +312,17 @@ fn participating(c: &Compiled, entries: &[Entry]) -> Vec<bool> {
         return vec![true; entries.len()];
     }
     let by_var: Vec<Vec<usize>> = (0..n)
-        .map(|v| (0..entries.len()).filter(|&i| entries[i].var == v).collect())
+        .map(|v| {
+            (0..entries.len())
+                .filter(|&i| entries[i].var == v)
+                .collect()
+        })
         .collect();
     let req: Vec<usize> = (0..n).filter(|&v| c.required[v]).collect();
     let mut part = vec![false; entries.len()];
     let mut tuples: Vec<Vec<Option<usize>>> = vec![];
     let mut steps = 0usize;
+    #[allow(clippy::too_many_arguments)]
     fn dfs(
         c: &Compiled,
         entries: &[Entry],
@@ -330,7 +357,16 @@ fn participating(c: &Compiled, entries: &[Entry]) -> Vec<bool> {
         }
     }
     let mut cur = vec![None; n];
-    dfs(c, entries, &by_var, &req, 0, &mut cur, &mut tuples, &mut steps);
+    dfs(
+        c,
+        entries,
+        &by_var,
+        &req,
+        0,
+        &mut cur,
+        &mut tuples,
+        &mut steps,
+    );
     for t in &tuples {
         for &i in t.iter().flatten() {
             part[i] = true;
@@ -370,7 +406,11 @@ fn finish_window(c: &Compiled, entries: &[Entry]) -> Option<Detection> {
         .collect();
     let mut counts: HashMap<String, i64> = HashMap::new();
     for (vi, v) in rule.vars.iter().enumerate() {
-        let lines: HashSet<usize> = live.iter().filter(|e| e.var == vi).map(|e| e.line).collect();
+        let lines: HashSet<usize> = live
+            .iter()
+            .filter(|e| e.var == vi)
+            .map(|e| e.line)
+            .collect();
         counts.insert(v.clone(), lines.len() as i64);
     }
     let mut placeholders: HashMap<&str, HashSet<String>> = HashMap::new();
@@ -476,7 +516,8 @@ fn outcome_val(c: &Compiled, e: &Expr, live: &[&Entry], env: &Env) -> Val<'stati
             re,
             ..
         } => {
-            let vals: Vec<Val<'static>> = args.iter().map(|a| outcome_val(c, a, live, env)).collect();
+            let vals: Vec<Val<'static>> =
+                args.iter().map(|a| outcome_val(c, a, live, env)).collect();
             call(name, &vals, re.as_deref(), *nocase).into_owned()
         }
         Expr::Bin { op, l, r, nocase } => {
@@ -574,9 +615,15 @@ fn reduce(name: &str, values: Vec<Val<'static>>) -> Val<'static> {
             Val::Int(set.len() as i64)
         }
         "sum" | "avg" => {
-            let all_int = values.iter().all(|v| matches!(v, Val::Int(_) | Val::Missing | Val::Bool(_)));
+            let all_int = values
+                .iter()
+                .all(|v| matches!(v, Val::Int(_) | Val::Missing | Val::Bool(_)));
             if name == "sum" && all_int {
-                return Val::Int(values.iter().fold(0i64, |a, v| a.saturating_add(v.as_i64().unwrap_or(0))));
+                return Val::Int(
+                    values
+                        .iter()
+                        .fold(0i64, |a, v| a.saturating_add(v.as_i64().unwrap_or(0))),
+                );
             }
             let s: f64 = values.iter().filter_map(Val::as_f64).sum();
             if name == "sum" {

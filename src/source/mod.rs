@@ -31,6 +31,8 @@ pub struct SourceOptions {
     pub ca_certs: Vec<PathBuf>,
     /// Overall time budget for network operations.
     pub timeout: Duration,
+    /// `PATH` used to find `docker-credential-*` helpers (default: the process's `PATH`).
+    pub credential_helper_path: Option<std::ffi::OsString>,
     pub limits: Limits,
 }
 
@@ -46,6 +48,7 @@ impl Default for SourceOptions {
             docker_config: None,
             ca_certs: Vec::new(),
             timeout: Duration::from_secs(limits.timeout_secs),
+            credential_helper_path: None,
             limits,
         }
     }

@@ -1,0 +1,409 @@
+//! The HTTP side of a registry pull: one [`Session`] per registry repository with the
+//! TLS settings, the `Authorization` header (from [`Authorizer`], which drives
+//! `oci-client`'s challenge and token exchange), retries with backoff honouring
+//! `Retry-After`, bounded body reads and one overall deadline. Errors are turned into
+//! sentences with the flag that may help (`--insecure`, `--ca-cert`, `--timeout`).
+
+use super::auth::{self, Credentials};
+use super::{Fail, R};
+use crate::error::Step;
+use crate::reference::Reference;
+use crate::source::SourceOptions;
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Attempts per request when the registry answers 429 or 5xx.
+pub const MAX_ATTEMPTS: u32 = 4;
+/// First backoff when no `Retry-After` is given; doubles each attempt.
+const BASE_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest `Retry-After` honoured; longer waits fail instead of stalling a scan.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// One connection to one registry repository: base URL, HTTP client, auth header.
+pub(super) struct Session {
+    http: reqwest::Client,
+    /// `https://host:port` or `http://host:port`.
+    base: String,
+    repository: String,
+    /// `Authorization` value for requests to `base` (never to other hosts); replaced
+    /// when a bearer token expires during a long pull.
+    authorization: std::sync::Mutex<Option<String>>,
+    authorizer: Authorizer,
+    /// Whether credentials were supplied (changes the wording of a 401).
+    credentialed: bool,
+    pub(super) deadline: Instant,
+    pub(super) timeout: Duration,
+    json_limit: u64,
+}
+
+/// Is this reqwest error (or anything under it) about TLS?
+fn tls_related(chain: &str) -> bool {
+    let c = chain.to_ascii_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "corrupt message",
+        "invalidcontenttype",
+        "unknownissuer",
+        "ssl",
+    ]
+    .iter()
+    .any(|k| c.contains(k))
+}
+
+pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Describe a transport error for a person, with the flag that may help.
+fn describe_transport(e: &reqwest::Error, host: &str, https: bool) -> String {
+    let chain = error_chain(e);
+    if https && tls_related(&chain) {
+        format!("TLS connection to {host} failed ({chain}); use --insecure for a plain-HTTP or self-signed registry, or --ca-cert to trust its CA")
+    } else if e.is_timeout() {
+        format!("request to {host} timed out ({chain})")
+    } else if e.is_connect() {
+        format!("cannot connect to {host} ({chain})")
+    } else {
+        format!("request to {host} failed ({chain})")
+    }
+}
+
+fn load_certs(
+    opts: &SourceOptions,
+) -> R<(
+    Vec<reqwest::Certificate>,
+    Vec<oci_client::client::Certificate>,
+)> {
+    let mut rq = Vec::new();
+    let mut oci = Vec::new();
+    for path in &opts.ca_certs {
+        let pem = std::fs::read(path).map_err(|e| {
+            (
+                Step::Pulling,
+                format!("reading CA certificate {}: {e}", path.display()),
+            )
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            (
+                Step::Pulling,
+                format!("CA certificate {} is not PEM: {e}", path.display()),
+            )
+        })?;
+        if certs.is_empty() {
+            return Err((
+                Step::Pulling,
+                format!("no certificate in {}", path.display()),
+            ));
+        }
+        rq.extend(certs);
+        oci.push(oci_client::client::Certificate {
+            encoding: oci_client::client::CertificateEncoding::Pem,
+            data: pem,
+        });
+    }
+    Ok((rq, oci))
+}
+
+pub(super) fn timed_out(timeout: Duration) -> Fail {
+    (
+        Step::Pulling,
+        format!("timed out after {}s (--timeout)", timeout.as_secs_f64()),
+    )
+}
+
+impl Session {
+    pub(super) async fn connect(
+        reference: &Reference,
+        opts: &SourceOptions,
+        deadline: Instant,
+    ) -> R<Session> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let oci_ref = match &reference.digest {
+            Some(d) => oci_client::Reference::with_digest(
+                reference.registry.clone(),
+                reference.repository.clone(),
+                d.clone(),
+            ),
+            None => oci_client::Reference::with_tag(
+                reference.registry.clone(),
+                reference.repository.clone(),
+                reference.tag.clone().unwrap_or_else(|| "latest".into()),
+            ),
+        };
+        let host = oci_ref.resolve_registry().to_string();
+        let (rq_certs, oci_certs) = load_certs(opts)?;
+        let http = reqwest::Client::builder()
+            .danger_accept_invalid_certs(opts.insecure)
+            .tls_certs_merge(rq_certs)
+            .connect_timeout(opts.timeout)
+            .read_timeout(opts.timeout)
+            .user_agent(concat!("imgscan/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| (Step::Pulling, format!("building the HTTP client: {e}")))?;
+
+        // TLS first; plain HTTP only when allowed and TLS cannot be spoken at all.
+        let mut https = true;
+        if opts.insecure {
+            let probe = http.get(format!("https://{host}/v2/")).send();
+            match tokio::time::timeout_at(deadline, probe).await {
+                Err(_) => return Err(timed_out(opts.timeout)),
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => https = false,
+            }
+        }
+        let scheme = if https { "https" } else { "http" };
+        let base = format!("{scheme}://{host}");
+
+        let creds =
+            auth::resolve(&reference.registry, opts).map_err(|e| (Step::Authenticating, e))?;
+        let registry_auth = match &creds {
+            Some(c) => {
+                oci_client::secrets::RegistryAuth::Basic(c.username.clone(), c.password.clone())
+            }
+            None => oci_client::secrets::RegistryAuth::Anonymous,
+        };
+        let client = oci_client::Client::try_from(oci_client::client::ClientConfig {
+            protocol: if https {
+                oci_client::client::ClientProtocol::Https
+            } else {
+                oci_client::client::ClientProtocol::Http
+            },
+            accept_invalid_certificates: opts.insecure,
+            extra_root_certificates: oci_certs,
+            read_timeout: Some(opts.timeout),
+            connect_timeout: Some(opts.timeout),
+            ..Default::default()
+        })
+        .map_err(|e| (Step::Pulling, format!("building the registry client: {e}")))?;
+        let authorizer = Authorizer {
+            client,
+            oci_ref,
+            registry_auth,
+            creds,
+            host,
+            https,
+            deadline,
+            timeout: opts.timeout,
+        };
+        let authorization = authorizer.authorize().await?;
+        Ok(Session {
+            http,
+            base,
+            repository: reference.repository.clone(),
+            authorization: std::sync::Mutex::new(authorization),
+            credentialed: authorizer.creds.is_some(),
+            authorizer,
+            deadline,
+            timeout: opts.timeout,
+            json_limit: opts.limits.json_bytes,
+        })
+    }
+
+    fn host(&self) -> &str {
+        self.base
+            .split_once("://")
+            .map(|(_, h)| h)
+            .unwrap_or(&self.base)
+    }
+
+    /// GET `path` (below `/v2/REPO/`) from the registry, retrying 429 and 5xx with
+    /// backoff (honouring `Retry-After`) up to [`MAX_ATTEMPTS`], all before the deadline.
+    /// `what` names the object for 404s (`manifest`, `blob`).
+    pub(super) async fn get(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+        what: &str,
+        step: Step,
+    ) -> R<reqwest::Response> {
+        let url = format!("{}/v2/{}/{path}", self.base, self.repository);
+        let https = self.base.starts_with("https:");
+        let mut attempt = 0;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let mut req = self.http.get(&url);
+            if let Some(a) = accept {
+                req = req.header(reqwest::header::ACCEPT, a);
+            }
+            let current = self.authorization.lock().map(|a| a.clone()).unwrap_or(None);
+            if let Some(auth) = &current {
+                req = req.header(reqwest::header::AUTHORIZATION, auth);
+            }
+            let resp = match tokio::time::timeout_at(self.deadline, req.send()).await {
+                Err(_) => return Err(timed_out(self.timeout)),
+                Ok(Err(e)) => return Err((step, describe_transport(&e, self.host(), https))),
+                Ok(Ok(r)) => r,
+            };
+            let status = resp.status();
+            if status.is_success() {
+                return Ok(resp);
+            }
+            let code = status.as_u16();
+            // A bearer token can expire during a long pull: fetch a fresh one, once.
+            if code == 401
+                && !refreshed
+                && current.as_deref().is_some_and(|a| a.starts_with("Bearer "))
+            {
+                refreshed = true;
+                attempt -= 1;
+                let fresh = self.authorizer.authorize().await?;
+                if let Ok(mut a) = self.authorization.lock() {
+                    *a = fresh;
+                }
+                continue;
+            }
+            if code == 429 || status.is_server_error() {
+                if attempt >= MAX_ATTEMPTS {
+                    return Err((
+                        step,
+                        format!("registry answered {status} {MAX_ATTEMPTS} times; giving up"),
+                    ));
+                }
+                let wait = retry_after(&resp).unwrap_or(BASE_BACKOFF * 2u32.pow(attempt - 1));
+                if wait > MAX_RETRY_AFTER {
+                    return Err((
+                        step,
+                        format!("registry answered {status} and asks to retry after {}s, more than the {}s imgscan waits", wait.as_secs(), MAX_RETRY_AFTER.as_secs()),
+                    ));
+                }
+                if Instant::now() + wait >= self.deadline {
+                    return Err((
+                        step,
+                        format!("registry answered {status}; retrying after {}s would pass the --timeout of {}s", wait.as_secs_f64(), self.timeout.as_secs_f64()),
+                    ));
+                }
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Err(match code {
+                401 if self.credentialed => (
+                    Step::Authenticating,
+                    "authentication failed: the registry rejected the credentials (use --username/--password-stdin or docker login)".to_string(),
+                ),
+                401 => (
+                    Step::Authenticating,
+                    "authentication required (use --username/--password-stdin or docker login)".to_string(),
+                ),
+                403 => (step, "access denied (403 Forbidden)".to_string()),
+                404 => (step, format!("{what} unknown")),
+                _ => (step, format!("registry answered {status} for {what}")),
+            });
+        }
+    }
+
+    /// Read a JSON document bounded by `limits.json_bytes`.
+    pub(super) async fn read_bounded(
+        &self,
+        resp: reqwest::Response,
+        step: Step,
+        what: &str,
+    ) -> R<Vec<u8>> {
+        let limit = self.json_limit;
+        let too_big = || {
+            (
+                step,
+                format!("{what} is larger than the {limit}-byte limit (--max-json-bytes)"),
+            )
+        };
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        let mut stream = resp.bytes_stream();
+        loop {
+            let next = tokio::time::timeout_at(self.deadline, stream.next())
+                .await
+                .map_err(|_| timed_out(self.timeout))?;
+            match next {
+                None => return Ok(body),
+                Some(Err(e)) => return Err((step, format!("reading {what}: {}", error_chain(&e)))),
+                Some(Ok(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > limit {
+                        return Err(too_big());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+            }
+        }
+    }
+}
+
+/// Obtains the `Authorization` header for a registry: a bearer token through
+/// `oci-client`'s challenge/token exchange, or basic credentials when the registry asks
+/// for basic auth (or for nothing).
+pub(super) struct Authorizer {
+    client: oci_client::Client,
+    oci_ref: oci_client::Reference,
+    registry_auth: oci_client::secrets::RegistryAuth,
+    creds: Option<Credentials>,
+    host: String,
+    https: bool,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl Authorizer {
+    async fn authorize(&self) -> R<Option<String>> {
+        let creds = &self.creds;
+        let token = tokio::time::timeout_at(
+            self.deadline,
+            self.client.auth(
+                &self.oci_ref,
+                &self.registry_auth,
+                oci_client::RegistryOperation::Pull,
+            ),
+        )
+        .await
+        .map_err(|_| timed_out(self.timeout))?;
+        match token {
+            Ok(Some(t)) => Ok(Some(format!("Bearer {t}"))),
+            Ok(None) => Ok(creds.as_ref().map(|c| {
+                use base64::Engine;
+                let raw = format!("{}:{}", c.username, c.password);
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                )
+            })),
+            Err(oci_client::errors::OciDistributionError::AuthenticationFailure(reason)) => {
+                let reason: String = reason.trim().chars().take(200).collect();
+                let what = match creds {
+                    Some(c) => format!(
+                        "authentication failed: the token service rejected the credentials of {} from {}",
+                        c.username, c.origin
+                    ),
+                    None => "authentication required (use --username/--password-stdin or docker login)".into(),
+                };
+                Err((Step::Authenticating, format!("{what} ({reason})")))
+            }
+            Err(oci_client::errors::OciDistributionError::RequestError(e)) => Err((
+                Step::Pulling,
+                describe_transport(&e, &self.host, self.https),
+            )),
+            Err(e) => Err((Step::Authenticating, format!("token exchange failed: {e}"))),
+        }
+    }
+}
+
+/// `Retry-After` in seconds (HTTP dates are not used by registries and are ignored).
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let v = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
