@@ -7,12 +7,17 @@
 use crate::analyzers::collate::{incomplete_finding, path_traversal_finding};
 use crate::analyzers::config::ConfigAnalyzer;
 use crate::analyzers::history::HistoryAnalyzer;
-use crate::analyzers::{collate, Analyzer, ScanVisitor};
+use crate::analyzers::{collate, Analyzer, ScanVisitor, Signal, SignalKind, Subject};
+use crate::findings::{Finding, Location};
+use crate::image::Image;
 use crate::layers::walk_image;
+use crate::layers::FsView;
 use crate::limits::Limits;
 use crate::report::Report;
+use crate::rules::RuleSet;
 use crate::signatures::Signatures;
 use crate::source::OpenedImage;
+use crate::udm::{self, Executable};
 use std::sync::Arc;
 
 /// What one image scan measured, besides the report.
@@ -24,10 +29,12 @@ pub struct ScanStats {
     pub signals: usize,
 }
 
-/// Scan one opened image.
+/// Scan one opened image: file and image analyzers, then `rules` over the UDM events
+/// derived from the image (see `docs/udm-mapping.md`).
 pub fn scan_image(
     opened: &OpenedImage,
     sigs: &Arc<Signatures>,
+    rules: &RuleSet,
     limits: &Limits,
     parallel: usize,
 ) -> (Report, ScanStats) {
@@ -73,6 +80,9 @@ pub fn scan_image(
     }
     stats.signals = signals.len();
     let mut findings = collate(&signals, &|layer, path| walk.fs.hidden_by(layer, path));
+    let (rule_findings, rule_notes) = run_rules(image, &walk.fs, &signals, rules);
+    findings.extend(rule_findings);
+    incomplete.extend(rule_notes);
     for l in &walk.layers {
         if l.unsafe_path_count > 0 {
             findings.push(path_traversal_finding(
@@ -94,4 +104,60 @@ pub fn scan_image(
     };
     report.sort();
     (report, stats)
+}
+
+/// The image as UDM events (start command, history, env, every executable file,
+/// hosts the file analyzers found), evaluated by `rules`.
+fn run_rules(
+    image: &Image,
+    fs: &FsView,
+    signals: &[Signal],
+    rules: &RuleSet,
+) -> (Vec<Finding>, Vec<String>) {
+    if rules.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let file_location =
+        |layer: usize, layer_digest: &str, path: &str, inside: &[String]| Location::File {
+            layer,
+            layer_digest: layer_digest.to_string(),
+            path: path.to_string(),
+            hidden_by: fs.hidden_by(layer, path),
+            inside: inside.to_vec(),
+        };
+    let executables: Vec<Executable> = fs
+        .entries()
+        .filter(|e| e.is_executable())
+        .map(|e| Executable {
+            path: e.path.clone(),
+            sha256: None,
+            origin: file_location(e.layer, &e.layer_digest, &e.path, &[]),
+        })
+        .collect();
+    // Hosts the file analyzers saw: the matched text (URLs, host:port) and, for pool
+    // domains, the domain itself as a URL so it becomes a DNS question.
+    let mut texts: Vec<(String, Location)> = Vec::new();
+    for s in signals {
+        let Subject::File {
+            layer,
+            layer_digest,
+            path,
+            inside,
+        } = &s.subject
+        else {
+            continue;
+        };
+        let text = match s.kind {
+            SignalKind::PoolDomain => match s.signature.split_once(':') {
+                Some((_, domain)) => format!("dns://{domain} {}", s.excerpt),
+                None => s.excerpt.clone(),
+            },
+            SignalKind::Literal { .. } | SignalKind::PoolPort => s.excerpt.clone(),
+            _ => continue,
+        };
+        texts.push((text, file_location(*layer, layer_digest, path, inside)));
+    }
+    let resolve = |p: &str| fs.resolve(p).map(|e| format!("/{}", e.path));
+    let events = udm::image_events(image, &resolve, &executables, &texts);
+    udm::rule_findings(rules, &events)
 }

@@ -109,7 +109,16 @@ fn miner_by_name() {
         "#!/bin/sh\necho placeholder\n",
     ));
     let r = scan(d.path(), &spec(vec![l]), &[]);
-    assert_eq!(findings(&r), pairs(&[("IMG-MINER-BINARY", "HIGH")]));
+    // The seed YARA-L rule fires too, on the executable's PROCESS_LAUNCH event.
+    assert_eq!(
+        findings(&r),
+        pairs(&[
+            ("IMG-MINER-BINARY", "HIGH"),
+            ("YARAL-t1204_003_malicious_image_execution", "HIGH")
+        ])
+    );
+    let y = finding(&r, "YARAL-t1204_003_malicious_image_execution");
+    assert_eq!(y["evidence"][0]["location"]["path"], "usr/local/bin/xmrig");
     let f = finding(&r, "IMG-MINER-BINARY");
     assert_eq!(f["evidence"][0]["location"]["path"], "usr/local/bin/xmrig");
     assert_eq!(f["evidence"][0]["signature"], "miner-name:xmrig");
@@ -128,7 +137,14 @@ fn renamed_elf_caught_by_content() {
         samples::fake_miner_elf("stratum+tcp://pool.minexmr.com:4444"),
     ));
     let r = scan(d.path(), &spec(vec![l]), &[]);
-    assert_eq!(findings(&r), pairs(&[("IMG-MINER-BINARY", "CRITICAL")]));
+    // The pool URL in its strings also becomes DNS/connection events the seed rule flags.
+    assert_eq!(
+        findings(&r),
+        pairs(&[
+            ("IMG-MINER-BINARY", "CRITICAL"),
+            ("YARAL-t1204_003_malicious_image_execution", "HIGH")
+        ])
+    );
     let sigs: Vec<&str> = finding(&r, "IMG-MINER-BINARY")["evidence"]
         .as_array()
         .unwrap()
@@ -203,7 +219,18 @@ fn pool_url_in_cmd() {
         "stratum+tcp://pool.minexmr.com:4444".into(),
     ];
     let r = scan(d.path(), &s, &[]);
-    assert_eq!(findings(&r), pairs(&[("IMG-POOL-ENDPOINT", "HIGH")]));
+    assert_eq!(
+        findings(&r),
+        pairs(&[
+            ("IMG-POOL-ENDPOINT", "HIGH"),
+            ("YARAL-t1204_003_malicious_image_execution", "HIGH")
+        ])
+    );
+    assert_eq!(
+        finding(&r, "YARAL-t1204_003_malicious_image_execution")["evidence"][0]["location"]
+            ["field"],
+        "Cmd"
+    );
     assert_eq!(
         finding(&r, "IMG-POOL-ENDPOINT")["evidence"][0]["location"]["field"],
         "Cmd"
@@ -276,7 +303,11 @@ fn fail_on_and_incomplete_exit_codes() {
     assert_eq!(r.code, 2);
     assert_eq!(
         findings(&r),
-        pairs(&[("IMG-MINER-BINARY", "HIGH"), ("IMG-SCAN-INCOMPLETE", "LOW")])
+        pairs(&[
+            ("IMG-MINER-BINARY", "HIGH"),
+            ("IMG-SCAN-INCOMPLETE", "LOW"),
+            ("YARAL-t1204_003_malicious_image_execution", "HIGH")
+        ])
     );
     assert!(!r.doc["reports"][0]["incomplete"]
         .as_array()
@@ -302,7 +333,8 @@ fn ignore_file_suppresses_with_reason() {
     let ig = d.path().join("ignore.yaml");
     std::fs::write(
         &ig,
-        "- id: IMG-MINER-BINARY\n  path: \"usr/local/bin/*\"\n  reason: benchmark image, miner on purpose\n",
+        "- id: IMG-MINER-BINARY\n  path: \"usr/local/bin/*\"\n  reason: benchmark image, miner on purpose\n\
+         - id: YARAL-t1204_003_malicious_image_execution\n  path: \"usr/local/bin/*\"\n  reason: the seed rule sees the same miner\n",
     )
     .unwrap();
     let img = d.path().join("img");
@@ -311,9 +343,26 @@ fn ignore_file_suppresses_with_reason() {
     assert_eq!(findings(&r), vec![]);
     assert_eq!(r.code, 0);
     let r = scan(&img, &s, &["--ignorefile", igs, "--show-suppressed"]);
-    let sup = &r.doc["reports"][0]["suppressed"][0];
-    assert_eq!(sup["finding"]["id"], "IMG-MINER-BINARY");
-    assert_eq!(sup["reason"], "benchmark image, miner on purpose");
+    let sup = r.doc["reports"][0]["suppressed"].as_array().unwrap();
+    let sup_ids: Vec<(&str, &str)> = sup
+        .iter()
+        .map(|x| {
+            (
+                x["finding"]["id"].as_str().unwrap(),
+                x["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sup_ids,
+        [
+            ("IMG-MINER-BINARY", "benchmark image, miner on purpose"),
+            (
+                "YARAL-t1204_003_malicious_image_execution",
+                "the seed rule sees the same miner"
+            )
+        ]
+    );
     // Expired: applies no more, and says so.
     std::fs::write(
         &ig,
@@ -323,7 +372,11 @@ fn ignore_file_suppresses_with_reason() {
     let r = scan(&img, &s, &["--ignorefile", igs]);
     assert_eq!(
         findings(&r),
-        pairs(&[("IMG-IGNORE-EXPIRED", "INFO"), ("IMG-MINER-BINARY", "HIGH")])
+        pairs(&[
+            ("IMG-IGNORE-EXPIRED", "INFO"),
+            ("IMG-MINER-BINARY", "HIGH"),
+            ("YARAL-t1204_003_malicious_image_execution", "HIGH")
+        ])
     );
     assert_eq!(r.code, 1);
 }
@@ -370,6 +423,7 @@ fn bundled_malicious_sample() {
             ("IMG-MINER-CONFIG", "CRITICAL"),
             ("IMG-POOL-ENDPOINT", "LOW"),
             ("IMG-WALLET", "HIGH"),
+            ("YARAL-t1204_003_malicious_image_execution", "HIGH"),
         ])
     );
     assert_eq!(r.code, 1);

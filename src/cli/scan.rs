@@ -10,6 +10,8 @@ use crate::findings::Severity;
 use crate::ignore::IgnoreFile;
 use crate::reference::Target;
 use crate::report::{self, Format, Report};
+use crate::reputation::Corpus;
+use crate::rules::RuleSet;
 use crate::signatures::Signatures;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -39,6 +41,14 @@ pub struct Args {
     /// the embedded set.
     #[arg(long, value_name = "DIR")]
     pub signatures: Option<PathBuf>,
+    /// YARA-L 2.0 rule files or directories to run on the image's events instead of the
+    /// embedded `signatures/rules/` (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Extra trusted namespaces and registries for name checks (TOML, as for
+    /// `imgscan name --trusted`).
+    #[arg(long, value_name = "FILE")]
+    pub trusted: Option<PathBuf>,
     /// Ignore rules (YAML); default `./.imgscanignore` when present.
     #[arg(long, value_name = "FILE")]
     pub ignorefile: Option<PathBuf>,
@@ -57,6 +67,29 @@ pub fn run(args: Args) -> i32 {
     let sigs = match Signatures::load(args.signatures.as_deref()) {
         Ok(s) => Arc::new(s),
         Err(e) => return fail(e),
+    };
+    let rules = if args.rules.is_empty() {
+        RuleSet::embedded_default()
+    } else {
+        match RuleSet::parse_files(&args.rules, None) {
+            Ok(r) => r,
+            Err(diags) => {
+                for d in &diags {
+                    eprintln!("{d}");
+                }
+                return fail(format!(
+                    "loading rules: {} error(s) in --rules (imgscan rules check shows them)",
+                    diags.len()
+                ));
+            }
+        }
+    };
+    let corpus = match &args.trusted {
+        None => Corpus::embedded(),
+        Some(p) => match Corpus::with_trusted_file(p) {
+            Ok(c) => c,
+            Err(e) => return fail(format!("--trusted {}: {e}", p.display())),
+        },
     };
     let ignore = match IgnoreFile::load(args.ignorefile.as_deref()) {
         Ok(i) => i,
@@ -87,9 +120,16 @@ pub fn run(args: Args) -> i32 {
                 continue;
             }
         };
+        // The name is judged once per target, before anything else is read.
+        let name_findings = match &target {
+            Target::Registry(r) => crate::reputation::judge(r, &corpus),
+            Target::Local { .. } => Vec::new(),
+        };
         for img in &images {
             let (mut r, _stats) =
-                crate::scan::scan_image(img, &sigs, &limits, args.image.parallel());
+                crate::scan::scan_image(img, &sigs, &rules, &limits, args.image.parallel());
+            r.findings.extend(name_findings.iter().cloned());
+            crate::reputation::escalate_namespace_squat(&mut r.findings);
             let applied = ignore.apply(&r.target, std::mem::take(&mut r.findings), today);
             r.findings = applied.kept;
             r.findings.extend(applied.expired);
