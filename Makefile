@@ -16,7 +16,8 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 test: setup lint
-	$(CARGO) test --all-targets
+	bash scripts/debian-rootfs.sh >/dev/null
+	$(CARGO) test --no-fail-fast
 
 # Offline: builds the two sample OCI layouts by code, then scans them (the malicious one
 # exits 1 by design, so its status is ignored here).
@@ -24,6 +25,14 @@ demo:
 	$(CARGO) run -q --profile bench --example make_samples -- testdata/samples
 	$(CARGO) run -q --profile bench -- scan --quiet oci-dir:testdata/samples/clean
 	-$(CARGO) run -q --profile bench -- scan --quiet oci-dir:testdata/samples/malicious
+
+# Figures, not pass/fail: the walker and the full scan on a Debian rootfs layer against
+# gzip/libdeflate/zstd, the seed rule over 1,000,000 UDM events against serde_json alone,
+# and name checks per second.
+bench: setup
+	bash scripts/bench-image.sh
+	$(CARGO) bench --bench rules
+	$(CARGO) bench --bench name
 
 clean:
 	$(CARGO) clean

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark the layer walker against the reference decompressors on a real rootfs.
 #
-# Builds a Debian bookworm minbase rootfs with mmdebstrap (needs Debian's mirror; cached
-# in ${XDG_CACHE_HOME:-$HOME/.cache}/imgscan/ keyed by a hash of the recipe), makes a gzip
+# Takes the Debian bookworm minbase rootfs from scripts/debian-rootfs.sh (mmdebstrap,
+# cached outside the repo), makes a gzip
 # and a zstd layer of it, then prints the walker's time (decompress + tar + digest check,
 # no analysis) beside `gzip -dc`, `libdeflate-gunzip -c` and `zstd -dc` on the same bytes,
 # as ratios, plus the walker's peak RSS. Best of $RUNS runs each. No pass/fail: figures.
@@ -12,25 +12,19 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
-RECIPE="mmdebstrap --variant=minbase --mode=auto bookworm; gzip -6; zstd -3; v1"
-KEY=$(printf '%s' "$RECIPE" | sha256sum | cut -c1-16)
+# The rootfs itself comes from scripts/debian-rootfs.sh (one cached copy for tests and
+# benchmarks); the compressed layers made from it are cached here, keyed by that path.
+ROOTFS=$(bash scripts/debian-rootfs.sh)
+KEY=$(printf '%s gzip -6; zstd -3; v2' "$ROOTFS" | sha256sum | cut -c1-16)
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/imgscan/bench-$KEY"
 mkdir -p "$CACHE"
 
 need() { command -v "$1" >/dev/null || { echo "bench-walk: $1 is missing (apt-get install -y $2)" >&2; exit 2; }; }
-need mmdebstrap mmdebstrap
 need libdeflate-gunzip libdeflate-tools
 need zstd zstd
 need gzip gzip
+need bc bc
 
-ROOTFS="$CACHE/rootfs.tar"
-if [ ! -s "$ROOTFS" ]; then
-  echo "bench-walk: building the bookworm minbase rootfs (cached in $CACHE)" >&2
-  # The output name must end in .tar for mmdebstrap to write a tarball.
-  rm -rf "$CACHE/partial.tar"
-  mmdebstrap --quiet --variant=minbase --mode=auto bookworm "$CACHE/partial.tar"
-  mv "$CACHE/partial.tar" "$ROOTFS"
-fi
 [ -s "$CACHE/layer.tar.gz" ] || gzip -6 -c "$ROOTFS" > "$CACHE/layer.tar.gz"
 [ -s "$CACHE/layer.tar.zst" ] || zstd -q -3 -c "$ROOTFS" > "$CACHE/layer.tar.zst"
 
@@ -80,3 +74,32 @@ printf '%-28s %8s s\n' "zstd -dc" "$t_zstd"
 printf '%-28s %8s s   %sx zstd (target <= 1.2)   peak RSS %s KiB\n' \
   "imgscan walk (zstd layer)" "$t_walk_zst" "$(ratio "$t_walk_zst" "$t_zstd")" "$rss_zst"
 echo "RSS target: <= 65536 KiB"
+
+# Full scan (every analyzer, the YARA-L rules, one read of the bytes) against the walk
+# alone, through the CLI on a one-layer OCI layout holding the same gzip layer.
+LAYOUT="$CACHE/oci"
+if [ ! -s "$LAYOUT/index.json" ]; then
+  rm -rf "$LAYOUT"; mkdir -p "$LAYOUT/blobs/sha256"
+  gz_d=$(sha256sum "$CACHE/layer.tar.gz" | cut -d' ' -f1)
+  diff_d=$(sha256sum "$ROOTFS" | cut -d' ' -f1)
+  cp "$CACHE/layer.tar.gz" "$LAYOUT/blobs/sha256/$gz_d"
+  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["bash"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"/bin/sh -c #(nop) ADD file:rootfs in /"}]}' "$diff_d" > "$CACHE/config.json"
+  cfg_d=$(sha256sum "$CACHE/config.json" | cut -d' ' -f1)
+  cp "$CACHE/config.json" "$LAYOUT/blobs/sha256/$cfg_d"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%s}]}' \
+    "$cfg_d" "$(stat -c %s "$CACHE/config.json")" "$gz_d" "$GZ" > "$CACHE/manifest.json"
+  m_d=$(sha256sum "$CACHE/manifest.json" | cut -d' ' -f1)
+  cp "$CACHE/manifest.json" "$LAYOUT/blobs/sha256/$m_d"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"bookworm"}}]}' \
+    "$m_d" "$(stat -c %s "$CACHE/manifest.json")" > "$LAYOUT/index.json"
+  echo '{"imageLayoutVersion":"1.0.0"}' > "$LAYOUT/oci-layout"
+fi
+cargo build --quiet --profile bench --bin imgscan
+IMG="${CARGO_TARGET_DIR:-target}/release/imgscan"
+[ -x "$IMG" ] || IMG="${CARGO_TARGET_DIR:-target}/bench/imgscan"
+t_inspect=$(best "$IMG" inspect -q "oci-dir:$LAYOUT")
+t_scan=$(best "$IMG" scan -q --format json --fail-on none "oci-dir:$LAYOUT")
+rss_scan=$(peak_rss_kib "$IMG" scan -q --format json --fail-on none "oci-dir:$LAYOUT")
+printf '%-28s %8s s\n' "imgscan inspect (walk)" "$t_inspect"
+printf '%-28s %8s s   %sx walk (target <= 1.3)   %sx libdeflate   peak RSS %s KiB\n' \
+  "imgscan scan (full)" "$t_scan" "$(ratio "$t_scan" "$t_inspect")" "$(ratio "$t_scan" "$t_libdeflate")" "$rss_scan"
