@@ -125,9 +125,17 @@ fn run_rules(
             hidden_by: fs.hidden_by(layer, path),
             inside: inside.to_vec(),
         };
+    let mut notes = Vec::new();
+    let total_exec = fs.entries().filter(|e| e.is_executable()).count();
+    if total_exec > MAX_EXECUTABLE_EVENTS {
+        notes.push(format!(
+            "the image has {total_exec} executable files; only the first {MAX_EXECUTABLE_EVENTS} were turned into events for the YARA-L rules"
+        ));
+    }
     let executables: Vec<Executable> = fs
         .entries()
         .filter(|e| e.is_executable())
+        .take(MAX_EXECUTABLE_EVENTS)
         .map(|e| Executable {
             path: e.path.clone(),
             sha256: None,
@@ -159,5 +167,11 @@ fn run_rules(
     }
     let resolve = |p: &str| fs.resolve(p).map(|e| format!("/{}", e.path));
     let events = udm::image_events(image, &resolve, &executables, &texts);
-    udm::rule_findings(rules, &events)
+    let (findings, rule_notes) = udm::rule_findings(rules, &events);
+    notes.extend(rule_notes);
+    (findings, notes)
 }
+
+/// Executable files turned into `PROCESS_LAUNCH` events at most (each event is a small
+/// JSON document held until the rules have run); more is reported as incomplete.
+const MAX_EXECUTABLE_EVENTS: usize = 100_000;

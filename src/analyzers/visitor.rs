@@ -34,6 +34,25 @@ pub struct LayerScan {
     pub errors: Vec<String>,
 }
 
+/// Signals kept per layer at most. Each file contributes at most one signal per
+/// signature, but a hostile layer of a million files each holding every signature must
+/// not exhaust memory: past this the scan is reported incomplete.
+pub const MAX_SIGNALS_PER_LAYER: usize = 200_000;
+
+fn push_capped(scan: &mut LayerScan, signals: impl IntoIterator<Item = Signal>) {
+    for s in signals {
+        if scan.signals.len() >= MAX_SIGNALS_PER_LAYER {
+            if !scan.errors.iter().any(|e| e.starts_with("signal limit")) {
+                scan.errors.push(format!(
+                    "signal limit: more than {MAX_SIGNALS_PER_LAYER} signals in one layer; later ones were dropped"
+                ));
+            }
+            return;
+        }
+        scan.signals.push(s);
+    }
+}
+
 /// The file analyzers, with per-file state; one set per nesting depth.
 pub(crate) struct AnalyzerSet {
     analyzers: Vec<Box<dyn Analyzer>>,
@@ -117,7 +136,7 @@ impl ScanVisitor {
         for set in self.sets.iter_mut().flatten() {
             for a in set.analyzers.iter_mut() {
                 match a.finish() {
-                    Ok(s) => self.scan.signals.extend(s),
+                    Ok(s) => push_capped(&mut self.scan, s),
                     Err(e) => self.scan.errors.push(format!("{}: {e}", a.name())),
                 }
             }
@@ -215,7 +234,7 @@ impl ScanVisitor {
         // Facts that mean nothing alone (an ordinary ELF) are dropped here, unless the
         // content analyzer runs on its own thread and may still add to this file.
         if self.threaded && depth == 0 || out.iter().any(|s| !s.kind.informational()) {
-            self.scan.signals.extend(out);
+            push_capped(&mut self.scan, out);
         }
         Ok(())
     }
