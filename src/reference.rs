@@ -406,16 +406,18 @@ pub fn sniff_archive(path: &Path) -> Result<LocalKind, String> {
     }
 }
 
+/// Split `PATH@digest` or `PATH:tag` where PATH exists on disk. The tag may itself hold
+/// `:` and `/` (`x.tar:example.com/team/app:1.4` picks that RepoTags entry), so every
+/// `:` is tried from the left until the part before it exists.
 fn split_selector(s: &str) -> (&str, Option<Selector>) {
     if let Some((p, d)) = s.rsplit_once('@') {
         if valid_digest(d) {
             return (p, Some(Selector::Digest(d.to_string())));
         }
     }
-    // `PATH:tag`: only when what follows the last ':' has no '/' (so `C:/x` style and
-    // plain paths are left alone) and the part before exists.
-    if let Some((p, t)) = s.rsplit_once(':') {
-        if !t.is_empty() && !t.contains('/') && !p.is_empty() {
+    for (i, _) in s.match_indices(':') {
+        let (p, t) = (&s[..i], &s[i + 1..]);
+        if !p.is_empty() && !t.is_empty() && Path::new(p).exists() {
             return (p, Some(Selector::Tag(t.to_string())));
         }
     }
@@ -580,6 +582,10 @@ mod tests {
         ));
         let t = Target::parse(&format!("{}:v1", dir.display())).unwrap();
         assert!(matches!(t, Target::Local { select: Some(Selector::Tag(ref s)), .. } if s == "v1"));
+        let t = Target::parse(&format!("oci-dir:{}:example.com/a/b:1.4", dir.display())).unwrap();
+        assert!(
+            matches!(t, Target::Local { select: Some(Selector::Tag(ref s)), .. } if s == "example.com/a/b:1.4")
+        );
         let d = format!("sha256:{}", "b".repeat(64));
         let t = Target::parse(&format!("oci-dir:{}@{d}", dir.display())).unwrap();
         assert!(matches!(
