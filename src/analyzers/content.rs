@@ -279,76 +279,94 @@ impl Analyzer for ContentAnalyzer {
 
 enum Msg {
     Start(bool),
-    Chunk(Vec<u8>),
+    /// A byte range of the batch's `data`.
+    Data(usize, usize),
     End(Subject),
 }
 
+/// Many files' bytes and boundaries in one hand-off, so small files cost no more than
+/// large ones to send across.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    msgs: Vec<Msg>,
+}
+
 /// The content analyzer on its own thread: the walker's thread decompresses and reads the
-/// tar while this one runs the automaton, so a single large layer uses both cores. Chunks
-/// are copied into recycled buffers and sent over a bounded channel (at most
-/// [`ASYNC_QUEUE`] chunks in flight), so memory stays bounded. Same results as
-/// [`ContentAnalyzer`]; its signals arrive from [`Analyzer::finish`].
+/// tar while this one runs the automaton, so a single large layer uses both cores. File
+/// bytes are copied into batches (about [`BATCH_BYTES`] each, recycled) sent over a
+/// bounded channel (at most [`ASYNC_QUEUE`] in flight), so memory stays bounded. Same
+/// results as [`ContentAnalyzer`]; its signals arrive from [`Analyzer::finish`].
 pub struct AsyncContentAnalyzer {
-    /// Files smaller than [`ASYNC_MIN_FILE`] are matched here, on the reading thread: a
-    /// hand-off per small file costs more than it saves.
-    local: Matcher,
-    local_active: bool,
-    tx: Option<std::sync::mpsc::SyncSender<Msg>>,
-    recycled: std::sync::mpsc::Receiver<Vec<u8>>,
+    batch: Batch,
+    tx: Option<std::sync::mpsc::SyncSender<Batch>>,
+    recycled: std::sync::mpsc::Receiver<Batch>,
     worker: Option<std::thread::JoinHandle<Vec<Signal>>>,
-    active: bool,
     failed: bool,
 }
 
-/// Chunks queued between the reading thread and the matching thread.
+/// Batches queued between the reading thread and the matching thread.
 pub const ASYNC_QUEUE: usize = 4;
-/// Files at least this large go to the matching thread.
-pub const ASYNC_MIN_FILE: u64 = 1 << 20;
+/// A batch is sent once it holds this many bytes (a chunk may take it past).
+pub const BATCH_BYTES: usize = 256 << 10;
+/// ... or this many messages (many empty-ish files).
+const BATCH_MSGS: usize = 4096;
 
 impl AsyncContentAnalyzer {
     /// Start the worker thread; `None` when no thread can be started.
     pub fn spawn(sigs: Arc<Signatures>) -> Option<Self> {
-        let local = Matcher::new(Arc::clone(&sigs));
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(ASYNC_QUEUE);
-        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(ASYNC_QUEUE);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
         let worker = std::thread::Builder::new()
             .name("imgscan-content".into())
             .spawn(move || {
                 let mut m = Matcher::new(sigs);
                 let mut out = Vec::new();
-                for msg in rx {
-                    match msg {
-                        Msg::Start(binary) => m.reset(binary),
-                        Msg::Chunk(v) => {
-                            m.feed(&v);
-                            let _ = back_tx.send(v);
-                        }
-                        Msg::End(subject) => {
-                            m.finish();
-                            out.extend(m.signals(&subject));
-                            m.reset(false);
+                for mut b in rx {
+                    for msg in &b.msgs {
+                        match msg {
+                            Msg::Start(binary) => m.reset(*binary),
+                            Msg::Data(s, e) => m.feed(&b.data[*s..*e]),
+                            Msg::End(subject) => {
+                                m.finish();
+                                out.extend(m.signals(subject));
+                                m.reset(false);
+                            }
                         }
                     }
+                    b.data.clear();
+                    b.msgs.clear();
+                    let _ = back_tx.send(b);
                 }
                 out
             })
             .ok()?;
         Some(AsyncContentAnalyzer {
-            local,
-            local_active: false,
+            batch: Batch::default(),
             tx: Some(tx),
             recycled: back_rx,
             worker: Some(worker),
-            active: false,
             failed: false,
         })
     }
 
-    fn send(&mut self, m: Msg) {
+    fn flush(&mut self) {
+        if self.batch.msgs.is_empty() {
+            return;
+        }
+        let next = self.recycled.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batch, next);
         if let Some(tx) = &self.tx {
-            if tx.send(m).is_err() {
+            if tx.send(full).is_err() {
                 self.failed = true;
             }
+        }
+    }
+
+    fn push(&mut self, m: Msg) {
+        self.batch.msgs.push(m);
+        if self.batch.data.len() >= BATCH_BYTES || self.batch.msgs.len() >= BATCH_MSGS {
+            self.flush();
         }
     }
 }
@@ -361,38 +379,20 @@ impl Analyzer for AsyncContentAnalyzer {
         if file.head.is_empty() {
             return false;
         }
-        if file.entry.size < ASYNC_MIN_FILE {
-            self.local.reset(file.is_binary());
-            self.local_active = true;
-        } else {
-            self.active = true;
-            self.send(Msg::Start(file.is_binary()));
-        }
+        self.push(Msg::Start(file.is_binary()));
         true
     }
     fn file_chunk(&mut self, data: &[u8], _offset: u64) {
-        if self.local_active {
-            self.local.feed(data);
-            return;
-        }
-        let mut v = self.recycled.try_recv().unwrap_or_default();
-        v.clear();
-        v.extend_from_slice(data);
-        self.send(Msg::Chunk(v));
+        let start = self.batch.data.len();
+        self.batch.data.extend_from_slice(data);
+        let end = self.batch.data.len();
+        self.push(Msg::Data(start, end));
     }
-    fn file_end(&mut self, file: &FileCtx, _truncated: bool, out: &mut Vec<Signal>) {
-        if self.local_active {
-            self.local.finish();
-            out.extend(self.local.signals(&file.subject()));
-            self.local.reset(false);
-            self.local_active = false;
-        }
-        if self.active {
-            self.send(Msg::End(file.subject()));
-            self.active = false;
-        }
+    fn file_end(&mut self, file: &FileCtx, _truncated: bool, _out: &mut Vec<Signal>) {
+        self.push(Msg::End(file.subject()));
     }
     fn finish(&mut self) -> Result<Vec<Signal>, String> {
+        self.flush();
         self.tx = None;
         let out = match self.worker.take() {
             Some(h) => h
