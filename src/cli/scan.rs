@@ -112,6 +112,12 @@ pub fn run(args: Args) -> i32 {
                 continue;
             }
         };
+        // The name is judged from the reference alone, once per target (local archives
+        // and layouts have no registry name to judge).
+        let name_findings = match &target {
+            Target::Registry(r) => crate::reputation::judge(r, &corpus),
+            Target::Local { .. } => Vec::new(),
+        };
         let images = match crate::source::open(&target, &opts) {
             Ok(i) => i,
             Err(e) => {
@@ -119,11 +125,6 @@ pub fn run(args: Args) -> i32 {
                 errors = true;
                 continue;
             }
-        };
-        // The name is judged once per target, before anything else is read.
-        let name_findings = match &target {
-            Target::Registry(r) => crate::reputation::judge(r, &corpus),
-            Target::Local { .. } => Vec::new(),
         };
         for img in &images {
             let (mut r, _stats) =
