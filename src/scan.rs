@@ -58,10 +58,10 @@ pub fn scan_image(
     let mut signals = Vec::new();
     for v in &mut walk.visitors {
         v.finish();
-        incomplete.extend(v.scan.errors.iter().cloned());
+        incomplete.append(&mut v.scan.errors);
         stats.files_read += v.scan.files;
         stats.bytes_read += v.scan.bytes;
-        signals.extend(v.scan.signals.iter().cloned());
+        signals.append(&mut v.scan.signals);
         for h in &v.scan.limits {
             incomplete.push(format!(
                 "layer {}: {} (raise with {})",
@@ -126,15 +126,9 @@ fn run_rules(
             inside: inside.to_vec(),
         };
     let mut notes = Vec::new();
-    let total_exec = fs.entries().filter(|e| e.is_executable()).count();
-    if total_exec > MAX_EXECUTABLE_EVENTS {
-        notes.push(format!(
-            "the image has {total_exec} executable files; only the first {MAX_EXECUTABLE_EVENTS} were turned into events for the YARA-L rules"
-        ));
-    }
-    let executables: Vec<Executable> = fs
-        .entries()
-        .filter(|e| e.is_executable())
+    let mut all_exec = fs.entries().filter(|e| e.is_executable());
+    let executables: Vec<Executable> = all_exec
+        .by_ref()
         .take(MAX_EXECUTABLE_EVENTS)
         .map(|e| Executable {
             path: e.path.clone(),
@@ -142,6 +136,12 @@ fn run_rules(
             origin: file_location(e.layer, &e.layer_digest, &e.path, &[]),
         })
         .collect();
+    let left_out = all_exec.count();
+    if left_out > 0 {
+        notes.push(format!(
+            "{left_out} executable files beyond the first {MAX_EXECUTABLE_EVENTS} were not turned into events for the YARA-L rules"
+        ));
+    }
     // Hosts the file analyzers saw: the matched text (URLs, host:port) and, for pool
     // domains, the domain itself as a URL so it becomes a DNS question.
     let mut texts: Vec<(String, Location)> = Vec::new();

@@ -3,21 +3,12 @@
 //! `community/reference_lists/`.
 
 use imgscan::rules::{Level, RuleSet};
+mod common;
+
 use std::path::{Path, PathBuf};
 
-/// `../shared` beside the repository (CI); `../../shared` from a `wt/NAME` worktree.
 fn corpus() -> PathBuf {
-    let beside = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/yaral-corpus/rules"
-    ));
-    if beside.is_dir() {
-        return beside.to_path_buf();
-    }
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/yaral-corpus/rules"
-    ))
+    common::shared("yaral-corpus/rules")
 }
 
 fn yaral_files(dir: &Path, out: &mut Vec<PathBuf>) {

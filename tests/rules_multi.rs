@@ -4,20 +4,12 @@
 
 use imgscan::rules::{Detection, Event, RuleSet};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 
 fn corpus() -> PathBuf {
-    let beside = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/yaral-corpus/rules"
-    ));
-    if beside.is_dir() {
-        return beside.to_path_buf();
-    }
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/yaral-corpus/rules"
-    ))
+    common::shared("yaral-corpus/rules")
 }
 
 fn corpus_rule(rel: &str) -> RuleSet {

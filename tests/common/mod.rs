@@ -21,3 +21,11 @@ pub fn outs(o: &Output) -> (String, String, i32) {
         o.status.code().unwrap_or(-1),
     )
 }
+
+/// A path under `../shared/` (read-only facts and corpora beside the repository, in CI
+/// and in a checkout alike).
+pub fn shared(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel)
+}
