@@ -1,12 +1,12 @@
-//! Content analyzer: every regular file's bytes go through ONE Aho-Corasick automaton that
-//! holds every literal signature and every pool domain. Literals that are not enough on
+//! Content analyzer: every regular file's bytes go through ONE literal search
+//! ([`crate::signatures::literals::LiteralSet`]) that holds every literal signature and every
+//! pool domain. Literals that are not enough on
 //! their own carry a `confirm` regex, run only on the line around a hit. The scan streams
 //! over the walker's chunks: a window of `max_literal_len + 256` bytes is carried from one
 //! chunk to the next, so a match that straddles a chunk boundary is found exactly once, and
 //! regex confirmation sees up to 256 bytes either side of the hit.
 //!
-//! The automaton is leftmost-longest and non-overlapping (the fast search path, with
-//! prefilters): a literal wholly inside a longer one at the same place (`xmrig` inside
+//! The search is leftmost-longest and non-overlapping: a literal wholly inside a longer one at the same place (`xmrig` inside
 //! `Usage: xmrig [OPTIONS]`) is reported as the longer one only.
 //!
 //! Memory per file is bounded: one hit (the first) per signature is kept.
@@ -40,6 +40,8 @@ pub struct Matcher {
     hits: Vec<Hit>,
     /// Port signals derived from `host:port` after pool domains.
     ports: Vec<Hit>,
+    /// Scratch for the literal matches of one window.
+    found: Vec<crate::signatures::literals::Found>,
 }
 
 impl Matcher {
@@ -52,6 +54,7 @@ impl Matcher {
             is_binary: false,
             hits: Vec::new(),
             ports: Vec::new(),
+            found: Vec::new(),
         }
     }
 
@@ -96,23 +99,15 @@ impl Matcher {
     fn process(&mut self, limit: usize) {
         let sigs = Arc::clone(&self.sigs);
         let end = (limit + sigs.max_literal_len).min(self.buf.len());
-        let mut found: Vec<(PatternRef, usize, usize)> = Vec::new();
-        {
-            let hay = &self.buf[self.from..end];
-            for m in sigs.automaton.find_iter(hay) {
-                let s = self.from + m.start();
-                if s >= limit {
-                    break;
-                }
-                found.push((
-                    sigs.patterns[m.pattern().as_usize()],
-                    s,
-                    self.from + m.end(),
-                ));
+        let mut found = std::mem::take(&mut self.found);
+        sigs.literals
+            .find_all(&self.buf[self.from..end], &mut found);
+        for &(p, s, e) in &found {
+            let (s, e) = (self.from + s, self.from + e);
+            if s >= limit {
+                break;
             }
-        }
-        found.sort_by_key(|f| f.1);
-        for (key, s, e) in found {
+            let key = sigs.patterns[p];
             if self.hits.iter().any(|h| h.key == key) {
                 continue;
             }
@@ -120,6 +115,7 @@ impl Matcher {
                 self.hits.push(hit);
             }
         }
+        self.found = found;
         self.from = limit;
     }
 

@@ -1,5 +1,5 @@
 //! History analyzer: each `created_by` of the image history is checked with the same
-//! automaton, confirmations and wallet check as scripts (`curl | sh` in a `RUN` step).
+//! literal search, confirmations and wallet check as scripts (`curl | sh` in a `RUN` step).
 //! Metadata-only steps (`ENV`, `CMD`, `ENTRYPOINT`, `EXPOSE` with no layer) are left to the
 //! config analyzer, which sees their final values, so one fact is not reported twice.
 

@@ -7,7 +7,7 @@
 //! (`collate.rs`: ids, severities, ATT&CK).
 //!
 //! - `name.rs`: executables whose basename is a miner name
-//! - `content.rs`: one Aho-Corasick automaton over every literal signature, with regex
+//! - `content.rs`: one literal search over every literal signature, with regex
 //!   confirmation, streamed over chunks (matches across chunk boundaries are found)
 //! - `binary.rs`: ELF/PE/Mach-O facts with goblin (packing, malformed headers)
 //! - `wallet.rs`: Monero addresses confirmed by base58 + Keccak-256 checksum

@@ -1,7 +1,8 @@
 //! Detection signatures: data, not code. Owns loading the TOML files under `signatures/`
 //! (embedded in the binary with `include_str!`, or read from `--signatures DIR`), validating
 //! them with errors that name the file and line, and compiling the literal signatures into
-//! the single Aho-Corasick automaton the content analyzer runs over every file.
+//! the one literal searcher ([`literals::LiteralSet`]) the content analyzer runs over every
+//! file.
 //!
 //! Files (format documented in `signatures/README.md`):
 //! - `miner-names.toml`: `[[name]]` groups (`names`, `kind` = miner|campaign, `prefix`, `source`)
@@ -12,11 +13,13 @@
 //! `known-bad-images` and `popular-images` belong to name reputation and are not read here.
 
 use crate::error::{Error, Result, Step};
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::bytes::Regex;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+
+pub mod literals;
+use literals::LiteralSet;
 
 /// The embedded signature files, `(file name, text)`.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -76,7 +79,7 @@ pub struct StringSig {
     pub source: String,
 }
 
-/// What a pattern in the automaton stands for.
+/// What a literal in the searcher stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatternRef {
     /// Index into [`Signatures::strings`].
@@ -108,9 +111,9 @@ pub struct Signatures {
     pub domains: Vec<PoolDomain>,
     pub ports: HashSet<u16>,
     pub strings: Vec<StringSig>,
-    /// One automaton over every literal (string signatures and pool domains).
-    pub automaton: AhoCorasick,
-    /// Pattern index of the automaton → what it stands for.
+    /// Every literal (string signatures and pool domains), compiled for one search.
+    pub literals: LiteralSet,
+    /// Pattern index in [`Signatures::literals`] → what it stands for.
     pub patterns: Vec<PatternRef>,
     /// Longest literal, in bytes (the content scanner's chunk overlap depends on it).
     pub max_literal_len: usize,
@@ -365,22 +368,15 @@ impl Signatures {
             literals.push((d.domain.as_bytes().to_vec(), PatternRef::Domain(i)));
         }
         let max_literal_len = literals.iter().map(|(l, _)| l.len()).max().unwrap_or(1);
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(literals.iter().map(|(l, _)| l))
-            .or_else(|_| {
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(literals.iter().map(|(l, _)| l))
-            })
+        let bytes: Vec<Vec<u8>> = literals.iter().map(|(l, _)| l.clone()).collect();
+        let literal_set = LiteralSet::new(&bytes)
             .map_err(|e| Error::new(Step::LoadingSignatures, sf.clone(), e))?;
         Ok(Signatures {
             names,
             domains,
             ports,
             strings,
-            automaton,
+            literals: literal_set,
             patterns: literals.into_iter().map(|(_, r)| r).collect(),
             max_literal_len,
             name_index,
