@@ -11,6 +11,7 @@
 //!   confirmation, streamed over chunks (matches across chunk boundaries are found)
 //! - `binary.rs`: ELF/PE/Mach-O facts with goblin (packing, malformed headers)
 //! - `wallet.rs`: Monero addresses confirmed by base58 + Keccak-256 checksum
+//! - `offload.rs`: runs the analyzers that read every byte on a second thread
 //! - `config.rs`: entrypoint/cmd/env/ports of the image config
 //! - `history.rs`: `created_by` of every history step
 
@@ -25,6 +26,7 @@ pub mod config;
 pub mod content;
 pub mod history;
 pub mod name;
+pub mod offload;
 pub mod visitor;
 pub mod wallet;
 

@@ -5,8 +5,9 @@
 //! ever fed two files at once).
 
 use super::binary::BinaryAnalyzer;
-use super::content::{AsyncContentAnalyzer, ContentAnalyzer};
+use super::content::ContentAnalyzer;
 use super::name::NameAnalyzer;
+use super::offload::Offload;
 use super::wallet::WalletAnalyzer;
 use super::{read_full, Analyzer, FileCtx, Signal};
 use crate::image::FileEntry;
@@ -60,22 +61,26 @@ pub(crate) struct AnalyzerSet {
 }
 
 impl AnalyzerSet {
-    /// `threaded`: run the content analyzer on its own thread (depth 0 only: nested
-    /// archives are rare and small next to the layer itself).
+    /// `threaded`: run the analyzers that read every byte (content, wallet) on their own
+    /// thread (depth 0 only: nested archives are rare and small next to the layer itself).
     fn new(sigs: &Arc<Signatures>, threaded: bool) -> Self {
-        let content: Box<dyn Analyzer> = match threaded
-            .then(|| AsyncContentAnalyzer::spawn(Arc::clone(sigs)))
+        let streaming = || -> Vec<Box<dyn Analyzer>> {
+            vec![
+                Box::new(ContentAnalyzer::new(Arc::clone(sigs))),
+                Box::new(WalletAnalyzer::default()),
+            ]
+        };
+        let mut analyzers: Vec<Box<dyn Analyzer>> = vec![
+            Box::new(NameAnalyzer::new(Arc::clone(sigs))),
+            Box::new(BinaryAnalyzer::default()),
+        ];
+        match threaded
+            .then(|| Offload::spawn("content", streaming()))
             .flatten()
         {
-            Some(a) => Box::new(a),
-            None => Box::new(ContentAnalyzer::new(Arc::clone(sigs))),
-        };
-        let analyzers: Vec<Box<dyn Analyzer>> = vec![
-            Box::new(NameAnalyzer::new(Arc::clone(sigs))),
-            content,
-            Box::new(BinaryAnalyzer::default()),
-            Box::new(WalletAnalyzer::default()),
-        ];
+            Some(o) => analyzers.push(Box::new(o)),
+            None => analyzers.extend(streaming()),
+        }
         let wants = vec![false; analyzers.len()];
         AnalyzerSet { analyzers, wants }
     }
@@ -124,8 +129,8 @@ impl ScanVisitor {
         }
     }
 
-    /// Run the content analyzer of top-level files on a second thread (see
-    /// [`AsyncContentAnalyzer`]); call [`ScanVisitor::finish`] after the walk.
+    /// Run the content and wallet analyzers of top-level files on a second thread (see
+    /// [`Offload`]); call [`ScanVisitor::finish`] after the walk.
     pub fn threaded(mut self) -> Self {
         self.threaded = true;
         self
@@ -232,7 +237,7 @@ impl ScanVisitor {
         };
         set.end(&ctx, total < entry.size, &mut out);
         // Facts that mean nothing alone (an ordinary ELF) are dropped here, unless the
-        // content analyzer runs on its own thread and may still add to this file.
+        // streaming analyzers run on their own thread and may still add to this file.
         if self.threaded && depth == 0 || out.iter().any(|s| !s.kind.informational()) {
             push_capped(&mut self.scan, out);
         }
@@ -286,7 +291,7 @@ pub fn display_path(inside: &[String], path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzers::collate;
+    use crate::analyzers::{collate, Subject};
     use crate::findings::{Location, Severity};
     use crate::image::EntryKind;
     use crate::samples::{self, Entry};
@@ -333,12 +338,29 @@ mod tests {
         let mut big = vec![b'a'; (1 << 20) + 5000];
         big.extend_from_slice(b"\nstratum+tcp://pool.minexmr.com:4444\n");
         layer.push(Entry::file("var/lib/big.log", 0o644, big));
-        let one = ids(&scan_layer_with(&layer, &Limits::default(), false));
-        let two = ids(&scan_layer_with(&layer, &Limits::default(), true));
-        assert_eq!(one, two);
-        assert!(one
+        // A wallet (run on the same thread as content) split across the first chunk's end.
+        let wallet = b"43zqYTWj1JG1H1idZFQWwJZLTos3hbJ5iR3tJpEtwEi43UBbzPeaQxCRysdjYTtdc8aHao7csiWa5BTP9PfNYzyfSbbrwoR";
+        let mut split = vec![b' '; CHUNK - 40];
+        split.extend_from_slice(wallet);
+        split.extend_from_slice(b"\n");
+        layer.push(Entry::file("srv/notes.txt", 0o644, split));
+        let one = scan_layer_with(&layer, &Limits::default(), false);
+        let two = scan_layer_with(&layer, &Limits::default(), true);
+        assert_eq!(ids(&one), ids(&two));
+        assert!(ids(&one)
             .iter()
             .any(|f| f.0 == "var/lib/big.log" && f.1 == "IMG-POOL-ENDPOINT"));
+        for scan in [&one, &two] {
+            let w: Vec<_> = scan
+                .signals
+                .iter()
+                .filter(
+                    |s| matches!(&s.subject, Subject::File { path, .. } if path == "srv/notes.txt"),
+                )
+                .map(|s| (s.signature.as_str(), s.offset))
+                .collect();
+            assert_eq!(w, [("wallet:monero-standard", Some(CHUNK as u64 - 40))]);
+        }
     }
 
     fn ids(scan: &LayerScan) -> Vec<(String, String, Severity)> {
