@@ -228,7 +228,7 @@ fn walk_layer_inner(
 
     // The raw (compressed) stream, counted, shared between the decoder and the final drain.
     let counter = Counter::default();
-    let raw = SharedRaw::new(blob, counter.clone());
+    let raw = SharedRaw::new(read::read_ahead(blob), counter.clone());
     let mut head = [0u8; 4];
     let mut got = 0;
     let mut raw_reader = raw.clone();

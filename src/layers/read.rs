@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, Read};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Counts bytes pulled from the blob.
@@ -265,5 +265,203 @@ impl Read for Limited<'_> {
             s.meta_read += n as u64;
         }
         Ok(n)
+    }
+}
+
+/// Bytes per read-ahead block, and blocks in flight.
+const AHEAD_BLOCK: usize = 256 << 10;
+const AHEAD_QUEUE: usize = 4;
+
+/// Reads the blob on its own thread, ahead of the decoder: the source's reads (file or
+/// network) and its digest check (SHA-256 over every compressed byte) then overlap with
+/// decompression instead of adding to it. At most [`AHEAD_QUEUE`] blocks of
+/// [`AHEAD_BLOCK`] bytes wait at a time. An error from the source is returned in order,
+/// after the bytes before it, and again on every later read. When the reader is dropped
+/// early the thread stops at its next block.
+pub(super) struct ReadAhead {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    back: mpsc::Sender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+/// `blob` behind a [`ReadAhead`], or `blob` itself when no thread can be started.
+pub(super) fn read_ahead(blob: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+    let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(AHEAD_QUEUE);
+    let (back, back_rx) = mpsc::channel::<Vec<u8>>();
+    let slot = Arc::new(Mutex::new(Some(blob)));
+    let theirs = Arc::clone(&slot);
+    let spawned = std::thread::Builder::new()
+        .name("imgscan-blob".into())
+        .spawn(move || {
+            let Some(mut blob) = theirs.lock().ok().and_then(|mut s| s.take()) else {
+                return;
+            };
+            loop {
+                let mut buf = back_rx.try_recv().unwrap_or_default();
+                buf.resize(AHEAD_BLOCK, 0);
+                let msg = match blob.read(&mut buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) => Err(e),
+                };
+                let last = !matches!(&msg, Ok(b) if !b.is_empty());
+                if tx.send(msg).is_err() || last {
+                    return;
+                }
+            }
+        });
+    match spawned {
+        Ok(_) => Box::new(ReadAhead {
+            rx,
+            back,
+            cur: Vec::new(),
+            pos: 0,
+            eof: false,
+            failed: None,
+        }),
+        // No thread: read in place (the blob never left the slot).
+        Err(_) => match slot.lock().ok().and_then(|mut s| s.take()) {
+            Some(blob) => blob,
+            None => Box::new(io::empty()),
+        },
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some((kind, msg)) = &self.failed {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
+        if out.is_empty() || self.eof {
+            return Ok(0);
+        }
+        if self.pos == self.cur.len() {
+            let used = std::mem::take(&mut self.cur);
+            let _ = self.back.send(used);
+            self.pos = 0;
+            match self.rx.recv() {
+                Ok(Ok(b)) if b.is_empty() => {
+                    self.eof = true;
+                    return Ok(0);
+                }
+                Ok(Ok(b)) => self.cur = b,
+                Ok(Err(e)) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+                Err(_) => {
+                    let e = (io::ErrorKind::BrokenPipe, "the blob reader thread stopped");
+                    self.failed = Some((e.0, e.1.to_string()));
+                    return Err(io::Error::new(e.0, e.1));
+                }
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gives `data` in small pieces, then fails (or ends).
+    struct Source {
+        data: Vec<u8>,
+        at: usize,
+        fail: bool,
+    }
+
+    impl Read for Source {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.at == self.data.len() {
+                return if self.fail {
+                    Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "digest mismatch: x",
+                    ))
+                } else {
+                    Ok(0)
+                };
+            }
+            let n = buf.len().min(1000).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn data() -> Vec<u8> {
+        (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn passes_every_byte_in_order() {
+        let src = Source {
+            data: data(),
+            at: 0,
+            fail: false,
+        };
+        let mut r = read_ahead(Box::new(src));
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        assert_eq!(got, data());
+        assert_eq!(r.read(&mut [0u8; 16]).unwrap(), 0);
+    }
+
+    #[test]
+    fn error_comes_after_the_bytes_before_it_and_stays() {
+        let src = Source {
+            data: data(),
+            at: 0,
+            fail: true,
+        };
+        let mut r = read_ahead(Box::new(src));
+        let mut got = Vec::new();
+        let e = r.read_to_end(&mut got).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(e.to_string(), "digest mismatch: x");
+        assert_eq!(got, data());
+        assert_eq!(
+            r.read(&mut [0u8; 16]).unwrap_err().to_string(),
+            "digest mismatch: x"
+        );
+    }
+
+    #[test]
+    fn dropping_early_stops_the_thread() {
+        // An endless source that says when it is dropped (the thread's end drops it).
+        struct Endless(Arc<AtomicBool>);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                Ok(buf.len())
+            }
+        }
+        impl Drop for Endless {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let gone = Arc::new(AtomicBool::new(false));
+        let mut r = read_ahead(Box::new(Endless(Arc::clone(&gone))));
+        r.read_exact(&mut [0u8; 10]).unwrap();
+        assert!(!gone.load(Ordering::SeqCst));
+        drop(r);
+        // Bounded wait, not a timing assertion: the thread must end at all.
+        for _ in 0..600 {
+            if gone.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the read-ahead thread kept running after its reader was dropped");
     }
 }
