@@ -165,6 +165,12 @@ pub trait Analyzer: Send {
     }
     /// The next chunk of the file that started last; `offset` is its position in the file.
     fn file_chunk(&mut self, _data: &[u8], _offset: u64) {}
+    /// [`Analyzer::file_chunk`] for `buf[..len]`, where the analyzer may keep `buf` itself
+    /// (to hand it to another thread without a copy), leaving in its place another
+    /// buffer at least as long. The visitor calls this for the chunks it reads itself.
+    fn file_chunk_owned(&mut self, buf: &mut Vec<u8>, len: usize, offset: u64) {
+        self.file_chunk(&buf[..len], offset);
+    }
     /// The file ended (called for every entry, wanted or not). `truncated` means the
     /// content stopped at a bound before the file's end.
     fn file_end(&mut self, _file: &FileCtx, _truncated: bool, _out: &mut Vec<Signal>) {}

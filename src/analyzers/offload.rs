@@ -1,14 +1,15 @@
-//! Runs analyzers that read every byte (content, wallet) on a second thread, so one large
+//! Runs the analyzers that read file bytes (content, wallet, binary) on a second thread, so one large
 //! layer uses both cores: the walker's thread decompresses and reads the tar while this one
 //! searches. It owns the hand-off only; the analyzers it runs are the same ones the
 //! single-threaded path runs, with the same results.
 //!
-//! File bytes are copied into batches (about [`BATCH_BYTES`] each, recycled) sent over a
-//! bounded channel (at most [`QUEUE`] in flight), so memory stays bounded. A batch carries
-//! many files' starts, bytes and ends, so small files cost no more than large ones to send.
-//! The first chunk of a file is its head (the visitor's contract): it travels once, with
-//! the start, and the worker replays it as chunk 0. Signals arrive from
-//! [`Analyzer::finish`].
+//! Small chunks are copied into batches (about [`BATCH_BYTES`] each, recycled); a batch
+//! carries many files' starts, bytes and ends, so small files cost no more than large ones
+//! to send. A large chunk the visitor read itself is not copied: its buffer travels as a
+//! batch of its own and a recycled one takes its place ([`Analyzer::file_chunk_owned`]).
+//! At most [`QUEUE`] batches are in flight, so memory stays bounded. The worker starts a
+//! file on its first chunk (the visitor's contract: chunk 0 is the head) or, for an empty
+//! file, at its end. Signals arrive from [`Analyzer::finish`].
 
 use super::{Analyzer, FileCtx, Signal};
 use crate::image::FileEntry;
@@ -16,22 +17,23 @@ use std::ops::Range;
 use std::sync::mpsc;
 
 /// Batches queued between the reading thread and the worker.
-pub const QUEUE: usize = 4;
+pub const QUEUE: usize = 16;
 /// A batch is sent once it holds this many bytes (a chunk may take it past).
 pub const BATCH_BYTES: usize = 256 << 10;
 /// ... or this many messages (many empty-ish files).
 const BATCH_MSGS: usize = 4096;
 /// Bytes of the head kept for `file_end` (what the visitor keeps too).
 const HEAD_KEEP: usize = 8192;
+/// Chunks at least this long travel in their own buffer instead of being copied.
+const OWNED_MIN: usize = 32 << 10;
 
 enum Msg {
-    /// A file starts; its head is this range of the batch's `data`.
+    /// A file starts.
     Start {
         entry: FileEntry,
         inside: Vec<String>,
-        head: Range<usize>,
     },
-    /// A later chunk: a range of the batch's `data`, at this file offset.
+    /// A chunk: a range of the batch's `data`, at this file offset.
     Data(Range<usize>, u64),
     End {
         truncated: bool,
@@ -40,7 +42,10 @@ enum Msg {
 
 #[derive(Default)]
 struct Batch {
+    /// Bytes; only `..used` of it is meaningful (its length stays, so a recycled batch
+    /// can be read into without clearing it first).
     data: Vec<u8>,
+    used: usize,
     msgs: Vec<Msg>,
 }
 
@@ -48,42 +53,51 @@ struct Batch {
 struct Worker {
     analyzers: Vec<Box<dyn Analyzer>>,
     wants: Vec<bool>,
+    /// A file that started but whose head has not arrived yet.
+    pending: Option<(FileEntry, Vec<String>)>,
+    /// The current file and the start of its head.
     file: Option<(FileEntry, Vec<String>, Vec<u8>)>,
     out: Vec<Signal>,
 }
 
 impl Worker {
+    /// Start the pending file with `head` (its chunk 0, or nothing).
+    fn start(&mut self, head: &[u8]) {
+        let Some((entry, inside)) = self.pending.take() else {
+            return;
+        };
+        let ctx = FileCtx {
+            entry: &entry,
+            inside: &inside,
+            head,
+        };
+        for (a, w) in self.analyzers.iter_mut().zip(self.wants.iter_mut()) {
+            *w = a.file_start(&ctx);
+        }
+        let keep = head[..head.len().min(HEAD_KEEP)].to_vec();
+        self.file = Some((entry, inside, keep));
+    }
+
     fn run(&mut self, b: &Batch) {
         for msg in &b.msgs {
             match msg {
-                Msg::Start {
-                    entry,
-                    inside,
-                    head,
-                } => {
-                    let head = &b.data[head.clone()];
-                    let ctx = FileCtx {
-                        entry,
-                        inside,
-                        head,
-                    };
-                    for (a, w) in self.analyzers.iter_mut().zip(self.wants.iter_mut()) {
-                        *w = a.file_start(&ctx);
-                        if *w && !head.is_empty() {
-                            a.file_chunk(head, 0);
-                        }
-                    }
-                    let keep = head[..head.len().min(HEAD_KEEP)].to_vec();
-                    self.file = Some((entry.clone(), inside.clone(), keep));
+                Msg::Start { entry, inside } => {
+                    self.pending = Some((entry.clone(), inside.clone()));
+                    self.file = None;
                 }
                 Msg::Data(r, offset) => {
+                    let data = &b.data[r.clone()];
+                    if *offset == 0 {
+                        self.start(data);
+                    }
                     for (a, &w) in self.analyzers.iter_mut().zip(&self.wants) {
                         if w {
-                            a.file_chunk(&b.data[r.clone()], *offset);
+                            a.file_chunk(data, *offset);
                         }
                     }
                 }
                 Msg::End { truncated } => {
+                    self.start(&[]);
                     if let Some((entry, inside, head)) = self.file.take() {
                         let ctx = FileCtx {
                             entry: &entry,
@@ -122,12 +136,13 @@ impl Offload {
                 let mut w = Worker {
                     analyzers,
                     wants,
+                    pending: None,
                     file: None,
                     out: Vec::new(),
                 };
                 for mut b in rx {
                     w.run(&b);
-                    b.data.clear();
+                    b.used = 0;
                     b.msgs.clear();
                     let _ = back_tx.send(b);
                 }
@@ -154,8 +169,12 @@ impl Offload {
         }
         let next = self.recycled.try_recv().unwrap_or_default();
         let full = std::mem::replace(&mut self.batch, next);
+        self.send(full);
+    }
+
+    fn send(&mut self, b: Batch) {
         if let Some(tx) = &self.tx {
-            if tx.send(full).is_err() {
+            if tx.send(b).is_err() {
                 self.failed = true;
             }
         }
@@ -163,15 +182,21 @@ impl Offload {
 
     fn push(&mut self, m: Msg) {
         self.batch.msgs.push(m);
-        if self.batch.data.len() >= BATCH_BYTES || self.batch.msgs.len() >= BATCH_MSGS {
+        if self.batch.used >= BATCH_BYTES || self.batch.msgs.len() >= BATCH_MSGS {
             self.flush();
         }
     }
 
     fn copy(&mut self, data: &[u8]) -> Range<usize> {
-        let start = self.batch.data.len();
-        self.batch.data.extend_from_slice(data);
-        start..self.batch.data.len()
+        let b = &mut self.batch;
+        let end = b.used + data.len();
+        if b.data.len() < end {
+            b.data.resize(end, 0);
+        }
+        b.data[b.used..end].copy_from_slice(data);
+        let r = b.used..end;
+        b.used = end;
+        r
     }
 }
 
@@ -180,21 +205,32 @@ impl Analyzer for Offload {
         self.name
     }
     fn file_start(&mut self, file: &FileCtx) -> bool {
-        let head = self.copy(file.head);
         self.push(Msg::Start {
             entry: file.entry.clone(),
             inside: file.inside.to_vec(),
-            head,
         });
         !file.head.is_empty()
     }
     fn file_chunk(&mut self, data: &[u8], offset: u64) {
-        // Chunk 0 is the head, already sent with the start.
-        if offset == 0 {
-            return;
-        }
         let r = self.copy(data);
         self.push(Msg::Data(r, offset));
+    }
+    fn file_chunk_owned(&mut self, buf: &mut Vec<u8>, len: usize, offset: u64) {
+        if len < OWNED_MIN {
+            return self.file_chunk(&buf[..len], offset);
+        }
+        // What is queued goes first, then this buffer as a batch of its own.
+        self.flush();
+        let mut spare = self.recycled.try_recv().unwrap_or_default();
+        if spare.data.len() < buf.len() {
+            spare.data.resize(buf.len(), 0);
+        }
+        let own = Batch {
+            data: std::mem::replace(buf, std::mem::take(&mut spare.data)),
+            used: len,
+            msgs: vec![Msg::Data(0..len, offset)],
+        };
+        self.send(own);
     }
     fn file_end(&mut self, _file: &FileCtx, truncated: bool, _out: &mut Vec<Signal>) {
         self.push(Msg::End { truncated });

@@ -61,19 +61,19 @@ pub(crate) struct AnalyzerSet {
 }
 
 impl AnalyzerSet {
-    /// `threaded`: run the analyzers that read every byte (content, wallet) on their own
-    /// thread (depth 0 only: nested archives are rare and small next to the layer itself).
+    /// `threaded`: run the analyzers that read file bytes (content, wallet, binary) on their
+    /// own thread (depth 0 only: nested archives are rare and small next to the layer
+    /// itself).
     fn new(sigs: &Arc<Signatures>, threaded: bool) -> Self {
         let streaming = || -> Vec<Box<dyn Analyzer>> {
             vec![
                 Box::new(ContentAnalyzer::new(Arc::clone(sigs))),
                 Box::new(WalletAnalyzer::default()),
+                Box::new(BinaryAnalyzer::default()),
             ]
         };
-        let mut analyzers: Vec<Box<dyn Analyzer>> = vec![
-            Box::new(NameAnalyzer::new(Arc::clone(sigs))),
-            Box::new(BinaryAnalyzer::default()),
-        ];
+        let mut analyzers: Vec<Box<dyn Analyzer>> =
+            vec![Box::new(NameAnalyzer::new(Arc::clone(sigs)))];
         match threaded
             .then(|| Offload::spawn("content", streaming()))
             .flatten()
@@ -96,6 +96,18 @@ impl AnalyzerSet {
         for (a, &w) in self.analyzers.iter_mut().zip(&self.wants) {
             if w {
                 a.file_chunk(data, offset);
+            }
+        }
+    }
+    /// `buf[..len]` to every analyzer that wants it; the last one may keep `buf` (see
+    /// [`Analyzer::file_chunk_owned`]), so its content is gone afterwards.
+    fn chunk_owned(&mut self, buf: &mut Vec<u8>, len: usize, offset: u64) {
+        let last = self.wants.iter().rposition(|&w| w);
+        for (i, (a, &w)) in self.analyzers.iter_mut().zip(&self.wants).enumerate() {
+            if Some(i) == last {
+                a.file_chunk_owned(buf, len, offset);
+            } else if w {
+                a.file_chunk(&buf[..len], offset);
             }
         }
     }
@@ -129,7 +141,7 @@ impl ScanVisitor {
         }
     }
 
-    /// Run the content and wallet analyzers of top-level files on a second thread (see
+    /// Run the content, wallet and binary analyzers of top-level files on a second thread (see
     /// [`Offload`]); call [`ScanVisitor::finish`] after the walk.
     pub fn threaded(mut self) -> Self {
         self.threaded = true;
@@ -179,14 +191,18 @@ impl ScanVisitor {
     fn visit_with(
         &mut self,
         set: &mut AnalyzerSet,
-        buf: &mut [u8],
+        buf: &mut Vec<u8>,
         entry: &FileEntry,
         inside: &[String],
         content: &mut dyn Read,
         depth: usize,
     ) -> std::io::Result<()> {
         let is_file = entry.kind == crate::image::EntryKind::File;
-        let n = if is_file { read_full(content, buf)? } else { 0 };
+        let n = if is_file {
+            read_full(content, &mut buf[..CHUNK])?
+        } else {
+            0
+        };
         let head_keep = buf[..n.min(HEAD_KEEP)].to_vec();
         let ctx = FileCtx {
             entry,
@@ -194,20 +210,34 @@ impl ScanVisitor {
             head: &buf[..n],
         };
         let wants = set.start(&ctx);
-        if wants && n > 0 {
-            set.chunk(&buf[..n], 0);
-        }
         let mut total = n as u64;
         let nested = if is_file && n > 0 {
             super::archive::detect(&entry.path, &buf[..n])
         } else {
             None
         };
+        // The nested reader needs the head again; the analyzers may take `buf` itself.
+        let nested_head = match nested {
+            Some(_) if depth < self.limits.nesting as usize => buf[..n].to_vec(),
+            _ => Vec::new(),
+        };
+        let more = n == CHUNK;
+        if wants && n > 0 {
+            set.chunk_owned(buf, n, 0);
+        }
         let mut out = Vec::new();
         match nested {
             Some(kind) if depth < self.limits.nesting as usize => {
-                let head = buf[..n].to_vec();
-                total += self.nested(kind, set, entry, inside, &head, content, depth, &mut out)?;
+                total += self.nested(
+                    kind,
+                    set,
+                    entry,
+                    inside,
+                    &nested_head,
+                    content,
+                    depth,
+                    &mut out,
+                )?;
             }
             Some(_) => {
                 self.scan.limits.push(LimitHit {
@@ -223,7 +253,7 @@ impl ScanVisitor {
                 });
                 total += self.pump(set, buf, content, n as u64, wants)?;
             }
-            None if n == buf.len() => total += self.pump(set, buf, content, n as u64, wants)?,
+            None if more => total += self.pump(set, buf, content, n as u64, wants)?,
             None => {}
         }
         if is_file {
@@ -248,22 +278,22 @@ impl ScanVisitor {
     fn pump(
         &mut self,
         set: &mut AnalyzerSet,
-        buf: &mut [u8],
+        buf: &mut Vec<u8>,
         content: &mut dyn Read,
         mut offset: u64,
         wants: bool,
     ) -> std::io::Result<u64> {
         let start = offset;
         loop {
-            let k = read_full(content, buf)?;
+            let k = read_full(content, &mut buf[..CHUNK])?;
             if k == 0 {
                 break;
             }
             if wants {
-                set.chunk(&buf[..k], offset);
+                set.chunk_owned(buf, k, offset);
             }
             offset += k as u64;
-            if k < buf.len() {
+            if k < CHUNK {
                 break;
             }
         }
