@@ -5,13 +5,14 @@
 # cached outside the repo), makes a gzip
 # and a zstd layer of it, then prints the walker's time (decompress + tar + digest check,
 # no analysis) beside `gzip -dc`, `libdeflate-gunzip -c` and `zstd -dc` on the same bytes,
-# as ratios, plus the walker's peak RSS. Best of $RUNS runs each. No pass/fail: figures.
+# as ratios, plus the walker's peak RSS. Commands run interleaved, $RUNS rounds; best and
+# median are printed. No pass/fail: figures.
 #
-# Usage: bash scripts/bench-walk.sh        (RUNS=5 to change the repeat count)
+# Usage: bash scripts/bench-image.sh        (RUNS=9 to change the repeat count)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 # The rootfs itself comes from scripts/debian-rootfs.sh (one cached copy for tests and
 # benchmarks); the compressed layers made from it are cached here, keyed by that path.
 ROOTFS=$(bash scripts/debian-rootfs.sh)
@@ -32,16 +33,26 @@ cargo build --quiet --profile bench --example bench_walk
 BIN="${CARGO_TARGET_DIR:-target}/release/examples/bench_walk"
 [ -x "$BIN" ] || BIN="${CARGO_TARGET_DIR:-target}/bench/examples/bench_walk"
 
-# best TIME_SECONDS of $RUNS runs of "$@" (stdout discarded)
-best() {
-  local best=""
-  for _ in $(seq "$RUNS"); do
-    local s e t
-    s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N)
-    t=$(echo "$e - $s" | bc -l)
-    if [ -z "$best" ] || (( $(echo "$t < $best" | bc -l) )); then best=$t; fi
+# Time commands interleaved (one run of each per round, $RUNS rounds), so a slow spell
+# of this shared machine hits all of them alike. Usage: interleave NAME1 "CMD1" NAME2 "CMD2"...
+# Sets T_best_NAME and T_med_NAME (seconds).
+interleave() {
+  local names=() cmds=() i r
+  while [ $# -gt 0 ]; do names+=("$1"); cmds+=("$2"); shift 2; done
+  local dir; dir=$(mktemp -d)
+  for r in $(seq "$RUNS"); do
+    for i in "${!names[@]}"; do
+      local s e
+      s=$(date +%s.%N); eval "${cmds[$i]}" > /dev/null 2>&1; e=$(date +%s.%N)
+      echo "$e - $s" | bc -l >> "$dir/${names[$i]}"
+    done
   done
-  printf '%.3f' "$best"
+  for i in "${!names[@]}"; do
+    local sorted; sorted=$(sort -g "$dir/${names[$i]}")
+    printf -v "T_best_${names[$i]}" '%.3f' "$(echo "$sorted" | head -1)"
+    printf -v "T_med_${names[$i]}" '%.3f' "$(echo "$sorted" | sed -n "$(( (RUNS + 1) / 2 ))p")"
+  done
+  rm -rf "$dir"
 }
 
 peak_rss_kib() {
@@ -55,24 +66,25 @@ peak_rss_kib() {
 UNC=$(stat -c %s "$ROOTFS")
 GZ=$(stat -c %s "$CACHE/layer.tar.gz")
 ZS=$(stat -c %s "$CACHE/layer.tar.zst")
-echo "rootfs: $((UNC / 1048576)) MiB uncompressed; gzip layer $((GZ / 1048576)) MiB; zstd layer $((ZS / 1048576)) MiB; best of $RUNS"
+echo "rootfs: $((UNC / 1048576)) MiB uncompressed; gzip layer $((GZ / 1048576)) MiB; zstd layer $((ZS / 1048576)) MiB"
 
-t_gzip=$(best gzip -dc "$CACHE/layer.tar.gz")
-t_libdeflate=$(best libdeflate-gunzip -c "$CACHE/layer.tar.gz")
-t_walk_gz=$(best "$BIN" "$CACHE/layer.tar.gz")
-t_zstd=$(best zstd -q -dc "$CACHE/layer.tar.zst")
-t_walk_zst=$(best "$BIN" "$CACHE/layer.tar.zst")
+t_gzip=$( { /usr/bin/time -f %e gzip -dc "$CACHE/layer.tar.gz" > /dev/null; } 2>&1 )
+interleave libdeflate "libdeflate-gunzip -c '$CACHE/layer.tar.gz'" walkgz "'$BIN' '$CACHE/layer.tar.gz'" \
+  zstd "zstd -q -dc '$CACHE/layer.tar.zst'" walkzst "'$BIN' '$CACHE/layer.tar.zst'"
 rss_gz=$(peak_rss_kib "$BIN" "$CACHE/layer.tar.gz")
 rss_zst=$(peak_rss_kib "$BIN" "$CACHE/layer.tar.zst")
 
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
-printf '%-28s %8s s\n' "gzip -dc" "$t_gzip"
-printf '%-28s %8s s\n' "libdeflate-gunzip -c" "$t_libdeflate"
-printf '%-28s %8s s   %sx libdeflate (target <= 1.0)   %sx gzip   peak RSS %s KiB\n' \
-  "imgscan walk (gzip layer)" "$t_walk_gz" "$(ratio "$t_walk_gz" "$t_libdeflate")" "$(ratio "$t_walk_gz" "$t_gzip")" "$rss_gz"
-printf '%-28s %8s s\n' "zstd -dc" "$t_zstd"
-printf '%-28s %8s s   %sx zstd (target <= 1.2)   peak RSS %s KiB\n' \
-  "imgscan walk (zstd layer)" "$t_walk_zst" "$(ratio "$t_walk_zst" "$t_zstd")" "$rss_zst"
+echo "times: best / median of $RUNS interleaved runs; ratios: best/best (median/median)"
+printf '%-28s %8s s (one run)\n' "gzip -dc" "$t_gzip"
+printf '%-28s %s / %s s\n' "libdeflate-gunzip -c" "$T_best_libdeflate" "$T_med_libdeflate"
+printf '%-28s %s / %s s   %sx (%sx) libdeflate (target <= 1.0)   peak RSS %s KiB\n' \
+  "imgscan walk (gzip layer)" "$T_best_walkgz" "$T_med_walkgz" "$(ratio "$T_best_walkgz" "$T_best_libdeflate")" \
+  "$(ratio "$T_med_walkgz" "$T_med_libdeflate")" "$rss_gz"
+printf '%-28s %s / %s s\n' "zstd -dc" "$T_best_zstd" "$T_med_zstd"
+printf '%-28s %s / %s s   %sx (%sx) zstd (target <= 1.2)   peak RSS %s KiB\n' \
+  "imgscan walk (zstd layer)" "$T_best_walkzst" "$T_med_walkzst" "$(ratio "$T_best_walkzst" "$T_best_zstd")" \
+  "$(ratio "$T_med_walkzst" "$T_med_zstd")" "$rss_zst"
 echo "RSS target: <= 65536 KiB"
 
 # Full scan (every analyzer, the YARA-L rules, one read of the bytes) against the walk
@@ -97,9 +109,13 @@ fi
 cargo build --quiet --profile bench --bin imgscan
 IMG="${CARGO_TARGET_DIR:-target}/release/imgscan"
 [ -x "$IMG" ] || IMG="${CARGO_TARGET_DIR:-target}/bench/imgscan"
-t_inspect=$(best "$IMG" inspect -q "oci-dir:$LAYOUT")
-t_scan=$(best "$IMG" scan -q --format json --fail-on none "oci-dir:$LAYOUT")
+interleave inspect "'$IMG' inspect -q 'oci-dir:$LAYOUT'" \
+  scan "'$IMG' scan -q --format json --fail-on none 'oci-dir:$LAYOUT'" \
+  libdeflate "libdeflate-gunzip -c '$CACHE/layer.tar.gz'"
 rss_scan=$(peak_rss_kib "$IMG" scan -q --format json --fail-on none "oci-dir:$LAYOUT")
-printf '%-28s %8s s\n' "imgscan inspect (walk)" "$t_inspect"
-printf '%-28s %8s s   %sx walk (target <= 1.3)   %sx libdeflate   peak RSS %s KiB\n' \
-  "imgscan scan (full)" "$t_scan" "$(ratio "$t_scan" "$t_inspect")" "$(ratio "$t_scan" "$t_libdeflate")" "$rss_scan"
+printf '%-28s %s / %s s\n' "libdeflate-gunzip -c" "$T_best_libdeflate" "$T_med_libdeflate"
+printf '%-28s %s / %s s\n' "imgscan inspect (walk)" "$T_best_inspect" "$T_med_inspect"
+printf '%-28s %s / %s s   %sx (%sx) walk (target <= 1.3)   %sx (%sx) libdeflate   peak RSS %s KiB\n' \
+  "imgscan scan (full)" "$T_best_scan" "$T_med_scan" "$(ratio "$T_best_scan" "$T_best_inspect")" \
+  "$(ratio "$T_med_scan" "$T_med_inspect")" "$(ratio "$T_best_scan" "$T_best_libdeflate")" \
+  "$(ratio "$T_med_scan" "$T_med_libdeflate")" "$rss_scan"
