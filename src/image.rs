@@ -122,6 +122,11 @@ pub struct Image {
     pub platform: Platform,
     pub config: ImageConfig,
     pub layers: Vec<LayerInfo>,
+    /// Names the source recorded for this image besides the reference: a docker-archive's
+    /// `RepoTags`, an OCI layout's name annotation when it is a full name (`a/b:tag`).
+    /// The scan judges them as it judges a registry name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
     /// Things the source noticed and worked around, for the user (e.g. a manifest entry
     /// skipped because its media type is an attestation, not a filesystem layer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -535,6 +535,7 @@ mod tests {
                 ..Default::default()
             },
             layers: vec![],
+            names: vec![],
             notes: vec![],
         }
     }

@@ -290,3 +290,73 @@ fn missing_local_target_is_a_clear_error() {
         )
     );
 }
+
+/// `(id, severity, reference)` of every name finding of a `scan --format json` document.
+fn name_findings(doc: &Value) -> Vec<(String, String, String)> {
+    let mut v = Vec::new();
+    for r in doc["reports"].as_array().unwrap() {
+        for f in r["findings"].as_array().unwrap() {
+            for e in f["evidence"].as_array().unwrap() {
+                if let Some(name) = e["location"]["reference"].as_str() {
+                    v.push((
+                        f["id"].as_str().unwrap().to_string(),
+                        f["severity"].as_str().unwrap().to_string(),
+                        name.to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    v
+}
+
+fn scan_json(target: &str) -> (i32, Value) {
+    let o = imgscan(&["scan", target, "--format", "json", "--quiet"]);
+    let (out, err, code) = outs(&o);
+    let doc = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    (code, doc)
+}
+
+#[test]
+fn names_recorded_in_local_images_are_judged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    single_image_layout(&layout, &sample_image_with(Comp::Gzip), "v1");
+
+    // `docker save xoolu/ubuntu` keeps the name in RepoTags: the image is judged by it.
+    let saved = tmp.path().join("saved.tar");
+    docker_archive(&layout, "v1", &saved, "xoolu/ubuntu:latest");
+    let (code, doc) = scan_json(saved.to_str().unwrap());
+    assert_eq!(
+        name_findings(&doc),
+        [(
+            "IMG-NAME-KNOWN-BAD".to_string(),
+            "CRITICAL".to_string(),
+            "docker.io/xoolu/ubuntu:latest".to_string()
+        )]
+    );
+    assert_eq!(code, 1);
+
+    // A legitimate name gives nothing; neither does a bare tag in an OCI layout.
+    let fine = tmp.path().join("fine.tar");
+    docker_archive(&layout, "v1", &fine, "docker.io/library/debian:bookworm");
+    assert_eq!(name_findings(&scan_json(fine.to_str().unwrap()).1), []);
+    let (_, doc) = scan_json(&format!("oci-dir:{}", layout.display()));
+    assert_eq!(name_findings(&doc), []);
+
+    // A full name annotation (containerd's export writes io.containerd.image.name) counts.
+    let named = tmp.path().join("named");
+    let mut l = Layout::new(&named);
+    let d = l.add_image(&sample_image_with(Comp::Gzip));
+    l.list(&d, Some("docker.io/gakeaws/nginx:1.0"));
+    let (code, doc) = scan_json(&format!("oci-dir:{}", named.display()));
+    assert_eq!(
+        name_findings(&doc),
+        [(
+            "IMG-NAME-KNOWN-BAD".to_string(),
+            "CRITICAL".to_string(),
+            "docker.io/gakeaws/nginx:1.0".to_string()
+        )]
+    );
+    assert_eq!(code, 1);
+}

@@ -191,6 +191,7 @@ mod tests {
             platform: Default::default(),
             config: cfg,
             layers: vec![],
+            names: vec![],
             notes: vec![],
         }
     }

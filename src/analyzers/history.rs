@@ -56,6 +56,7 @@ mod tests {
             platform: Platform::default(),
             config,
             layers: vec![],
+            names: vec![],
             notes: vec![],
         }
     }

@@ -112,8 +112,8 @@ pub fn run(args: Args) -> i32 {
                 continue;
             }
         };
-        // The name is judged from the reference alone, once per target (local archives
-        // and layouts have no registry name to judge).
+        // A registry name is judged from the reference alone, once per target; a local
+        // archive or layout by the names it records for each image (below).
         let name_findings = match &target {
             Target::Registry(r) => crate::reputation::judge(r, &corpus),
             Target::Local { .. } => Vec::new(),
@@ -130,6 +130,8 @@ pub fn run(args: Args) -> i32 {
             let (mut r, _stats) =
                 crate::scan::scan_image(img, &sigs, &rules, &limits, args.image.parallel());
             r.findings.extend(name_findings.iter().cloned());
+            r.findings
+                .extend(recorded_name_findings(&img.image.names, &corpus));
             crate::reputation::escalate_namespace_squat(&mut r.findings);
             let applied = ignore.apply(&r.target, std::mem::take(&mut r.findings), today);
             r.findings = applied.kept;
@@ -171,6 +173,22 @@ pub fn run(args: Args) -> i32 {
         return EXIT_ERROR;
     }
     report::exit_code(&reports, fail_on, args.allow_incomplete)
+}
+
+/// Name findings for the names a local image records (`RepoTags`): each parsed as a
+/// reference and judged; one that does not parse is no name.
+fn recorded_name_findings(names: &[String], corpus: &Corpus) -> Vec<crate::findings::Finding> {
+    let mut out: Vec<crate::findings::Finding> = Vec::new();
+    for n in names {
+        if let Ok(r) = crate::reference::Reference::parse(n) {
+            for f in crate::reputation::judge(&r, corpus) {
+                if !out.contains(&f) {
+                    out.push(f);
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

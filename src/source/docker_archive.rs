@@ -206,6 +206,7 @@ pub(crate) fn open(
         platform,
         config,
         layers,
+        names: chosen.repo_tags.clone().unwrap_or_default(),
         notes: Vec::new(),
     };
     Ok(vec![OpenedImage {

@@ -73,6 +73,8 @@ fn is_index(mt: &str) -> bool {
 struct Candidate {
     desc: Descriptor,
     platform: Option<Platform>,
+    /// The name annotation on it or on the index entry that led to it.
+    name: Option<String>,
 }
 
 fn ref_name(d: &Descriptor) -> Option<&str> {
@@ -125,7 +127,13 @@ impl Ctx<'_> {
     }
 
     /// Expand descriptors into manifests, following nested indexes.
-    fn expand(&self, ds: &[Descriptor], depth: usize, out: &mut Vec<Candidate>) -> Result<()> {
+    fn expand(
+        &self,
+        ds: &[Descriptor],
+        depth: usize,
+        parent: Option<&str>,
+        out: &mut Vec<Candidate>,
+    ) -> Result<()> {
         if depth > MAX_INDEX_DEPTH {
             return Err(self.err(
                 Step::ReadingManifest,
@@ -136,13 +144,15 @@ impl Ctx<'_> {
             if is_attestation(d) {
                 continue;
             }
+            let name = ref_name(d).or(parent);
             if is_index(&d.media_type) {
                 let inner = self.read_index(d)?;
-                self.expand(&inner, depth + 1, out)?;
+                self.expand(&inner, depth + 1, name, out)?;
             } else {
                 out.push(Candidate {
                     desc: d.clone(),
                     platform: d.platform.as_ref().map(PlatformJson::to_platform),
+                    name: name.map(str::to_string),
                 });
             }
         }
@@ -280,7 +290,7 @@ pub(crate) fn open(
     };
 
     let mut cands = Vec::new();
-    cx.expand(&chosen, 0, &mut cands)?;
+    cx.expand(&chosen, 0, None, &mut cands)?;
     let picked: Vec<Candidate> = if cands.len() <= 1 || opts.all_platforms {
         cands
     } else {
@@ -405,6 +415,8 @@ fn open_manifest(
         platform,
         config,
         layers,
+        // A bare tag (`latest`, what skopeo writes for `oci:DIR:tag`) names nothing.
+        names: c.name.iter().filter(|n| n.contains('/')).cloned().collect(),
         notes,
     };
     Ok(OpenedImage {

@@ -267,6 +267,7 @@ impl Session {
             platform: platform.or(cfg_platform).unwrap_or_default(),
             config,
             layers,
+            names: Vec::new(),
             notes: Vec::new(),
         })
     }
