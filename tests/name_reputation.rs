@@ -562,3 +562,57 @@ fn name_command_exit_codes_and_formats() {
     assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], NS);
     assert_eq!(sarif["runs"][0]["results"][0]["level"], "error");
 }
+
+/// A registry that cannot be reached: every request goes to a proxy on a closed loopback
+/// port (reqwest honours HTTPS_PROXY), so the test stays on loopback and fails fast.
+fn scan_unreachable(reference: &str) -> (i32, serde_json::Value, String) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .args(["scan", reference, "--format", "json", "--quiet"])
+        .env("HTTPS_PROXY", &proxy)
+        .env("HTTP_PROXY", &proxy)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let doc = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (
+        out.status.code().unwrap_or(-1),
+        doc,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn scan_reports_the_name_verdict_when_the_image_cannot_be_pulled() {
+    let (code, doc, err) = scan_unreachable("docker.io/xoolu/ubuntu:latest");
+    assert_eq!(code, 2, "not read, so never clean: {err}");
+    assert!(err.contains("cannot connect"), "{err}");
+    let r = &doc["reports"][0];
+    assert_eq!(r["target"], "docker.io/xoolu/ubuntu:latest");
+    let ids: Vec<(&str, &str)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["id"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("IMG-NAME-KNOWN-BAD", "CRITICAL"),
+            ("IMG-SCAN-INCOMPLETE", "LOW")
+        ]
+    );
+    assert!(r["incomplete"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("the image could not be read: "));
+
+    // A name with nothing to say gives no report of its own: only the error.
+    let (code, doc, _) = scan_unreachable("docker.io/library/debian:bookworm");
+    assert_eq!(code, 2);
+    assert_eq!(doc["reports"].as_array().unwrap().len(), 0);
+}

@@ -151,8 +151,8 @@ pub fn describe(
         ),
         _ => (
             "Scan incomplete",
-            "The scan stopped at a bound or could not read part of the image, so it did not see everything.",
-            "Raise the named bound (see the flag in the detail) or fix the image, then scan again.",
+            "The scan stopped at a bound or could not read part (or all) of the image, so it did not see everything.",
+            "Raise the named bound (see the flag in the detail), or fix what kept the image from being read (access, network, a damaged image), then scan again.",
             &[],
         ),
     }

@@ -121,6 +121,21 @@ pub fn run(args: Args) -> i32 {
         let images = match crate::source::open(&target, &opts) {
             Ok(i) => i,
             Err(e) => {
+                // What the name alone says still stands (it needs no network): report
+                // it, with the image marked as not read.
+                if !name_findings.is_empty() {
+                    let why = vec![format!("the image could not be read: {e}")];
+                    let mut findings = name_findings.clone();
+                    findings.extend(crate::analyzers::collate::incomplete_finding(&why));
+                    reports.push(Report {
+                        target: target.to_string(),
+                        manifest_digest: None,
+                        platform: None,
+                        findings,
+                        suppressed: vec![],
+                        incomplete: why,
+                    });
+                }
                 fail(e);
                 errors = true;
                 continue;
@@ -132,22 +147,24 @@ pub fn run(args: Args) -> i32 {
             r.findings.extend(name_findings.iter().cloned());
             r.findings
                 .extend(recorded_name_findings(&img.image.names, &corpus));
-            crate::reputation::escalate_namespace_squat(&mut r.findings);
-            let applied = ignore.apply(&r.target, std::mem::take(&mut r.findings), today);
-            r.findings = applied.kept;
-            r.findings.extend(applied.expired);
-            if args.show_suppressed {
-                r.suppressed = applied.suppressed;
-            } else if !applied.suppressed.is_empty() {
-                eprintln!(
-                    "imgscan: {}: {} finding(s) suppressed by ignore rules (--show-suppressed lists them)",
-                    r.target,
-                    applied.suppressed.len()
-                );
-            }
-            r.sort();
             reports.push(r);
         }
+    }
+    for r in &mut reports {
+        crate::reputation::escalate_namespace_squat(&mut r.findings);
+        let applied = ignore.apply(&r.target, std::mem::take(&mut r.findings), today);
+        r.findings = applied.kept;
+        r.findings.extend(applied.expired);
+        if args.show_suppressed {
+            r.suppressed = applied.suppressed;
+        } else if !applied.suppressed.is_empty() {
+            eprintln!(
+                "imgscan: {}: {} finding(s) suppressed by ignore rules (--show-suppressed lists them)",
+                r.target,
+                applied.suppressed.len()
+            );
+        }
+        r.sort();
     }
     let written = match &args.output {
         Some(p) => std::fs::File::create(p)
