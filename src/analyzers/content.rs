@@ -1,13 +1,14 @@
 //! Content analyzer: every regular file's bytes go through ONE literal search
-//! ([`crate::signatures::literals::LiteralSet`]) that holds every literal signature and every
-//! pool domain. Literals that are not enough on
-//! their own carry a `confirm` regex, run only on the line around a hit. The scan streams
-//! over the walker's chunks: a window of `max_literal_len + 256` bytes is carried from one
-//! chunk to the next, so a match that straddles a chunk boundary is found exactly once, and
-//! regex confirmation sees up to 256 bytes either side of the hit.
+//! ([`crate::signatures::literals::LiteralSet`]) that holds every literal signature and
+//! every pool domain. Literals that are not enough on their own carry a `confirm` regex,
+//! run only on the line around a hit. The scan streams over the walker's chunks: a window
+//! of `max_literal_len + 256` bytes is carried from one chunk to the next, so a match that
+//! straddles a chunk boundary is found exactly once, and regex confirmation sees up to 256
+//! bytes either side of the hit.
 //!
-//! The search is leftmost-longest and non-overlapping: a literal wholly inside a longer one at the same place (`xmrig` inside
-//! `Usage: xmrig [OPTIONS]`) is reported as the longer one only.
+//! The search is leftmost-longest and non-overlapping: a literal wholly inside a longer
+//! one at the same place (`xmrig` inside `Usage: xmrig [OPTIONS]`) is reported as the
+//! longer one only.
 //!
 //! Memory per file is bounded: one hit (the first) per signature is kept.
 

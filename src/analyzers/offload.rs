@@ -1,7 +1,7 @@
-//! Runs the analyzers that read file bytes (content, wallet, binary) on a second thread, so one large
-//! layer uses both cores: the walker's thread decompresses and reads the tar while this one
-//! searches. It owns the hand-off only; the analyzers it runs are the same ones the
-//! single-threaded path runs, with the same results.
+//! Runs the analyzers that read file bytes (content, wallet, binary) on a second thread,
+//! so one large layer uses both cores: the walker's thread decompresses and reads the tar
+//! while this one searches. It owns the hand-off only; the analyzers it runs are the same
+//! ones the single-threaded path runs, with the same results.
 //!
 //! Small chunks are copied into batches (about [`BATCH_BYTES`] each, recycled); a batch
 //! carries many files' starts, bytes and ends, so small files cost no more than large ones
@@ -11,6 +11,7 @@
 //! file on its first chunk (the visitor's contract: chunk 0 is the head) or, for an empty
 //! file, at its end. Signals arrive from [`Analyzer::finish`].
 
+use super::visitor::HEAD_KEEP;
 use super::{Analyzer, FileCtx, Signal};
 use crate::image::FileEntry;
 use std::ops::Range;
@@ -22,8 +23,6 @@ pub const QUEUE: usize = 16;
 pub const BATCH_BYTES: usize = 256 << 10;
 /// ... or this many messages (many empty-ish files).
 const BATCH_MSGS: usize = 4096;
-/// Bytes of the head kept for `file_end` (what the visitor keeps too).
-const HEAD_KEEP: usize = 8192;
 /// Chunks at least this long travel in their own buffer instead of being copied.
 const OWNED_MIN: usize = 32 << 10;
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// Bytes read from a file per chunk.
 pub const CHUNK: usize = 256 << 10;
 /// Bytes of the head kept for `file_end` (text/binary sniffing).
-const HEAD_KEEP: usize = 8192;
+pub(crate) const HEAD_KEEP: usize = 8192;
 
 /// Everything one layer's files produced.
 #[derive(Debug, Default, Clone, Serialize)]
