@@ -337,6 +337,26 @@ fn names_recorded_in_local_images_are_judged() {
     );
     assert_eq!(code, 1);
 
+    // An archive listing more names than are judged says so (incomplete, exit 2).
+    let many = tmp.path().join("many.tar");
+    rewrite_repo_tags(
+        &saved,
+        &many,
+        (0..70).map(|i| format!("acme/app:{i}")).collect(),
+    );
+    let (code, doc) = scan_json(many.to_str().unwrap());
+    assert_eq!(code, 2);
+    let incomplete: Vec<&str> = doc["reports"][0]["incomplete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        incomplete,
+        ["the image records 70 names; only the first 64 were judged"]
+    );
+
     // A legitimate name gives nothing; neither does a bare tag in an OCI layout.
     let fine = tmp.path().join("fine.tar");
     docker_archive(&layout, "v1", &fine, "docker.io/library/debian:bookworm");
@@ -359,4 +379,25 @@ fn names_recorded_in_local_images_are_judged() {
         )]
     );
     assert_eq!(code, 1);
+}
+
+/// Copy a docker-archive, replacing the `RepoTags` of its manifest.json.
+fn rewrite_repo_tags(from: &std::path::Path, to: &std::path::Path, tags: Vec<String>) {
+    let mut out = tar::Builder::new(std::fs::File::create(to).unwrap());
+    let mut ar = tar::Archive::new(std::fs::File::open(from).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        let mut h = e.header().clone();
+        if e.path().unwrap().to_str() == Some("manifest.json") {
+            let mut m: Value = serde_json::from_slice(&data).unwrap();
+            m[0]["RepoTags"] = serde_json::json!(tags);
+            data = serde_json::to_vec(&m).unwrap();
+            h.set_size(data.len() as u64);
+            h.set_cksum();
+        }
+        out.append(&h, data.as_slice()).unwrap();
+    }
+    out.finish().unwrap();
 }

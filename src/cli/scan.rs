@@ -145,8 +145,22 @@ pub fn run(args: Args) -> i32 {
             let (mut r, _stats) =
                 crate::scan::scan_image(img, &sigs, &rules, &limits, args.image.parallel());
             r.findings.extend(name_findings.iter().cloned());
-            r.findings
-                .extend(recorded_name_findings(&img.image.names, &corpus));
+            let names = &img.image.names;
+            r.findings.extend(recorded_name_findings(
+                &names[..names.len().min(MAX_RECORDED_NAMES)],
+                &corpus,
+            ));
+            if names.len() > MAX_RECORDED_NAMES {
+                let note = format!(
+                    "the image records {} names; only the first {MAX_RECORDED_NAMES} were judged",
+                    names.len()
+                );
+                r.findings
+                    .retain(|f| f.id != crate::analyzers::collate::SCAN_INCOMPLETE);
+                r.incomplete.push(note);
+                r.findings
+                    .extend(crate::analyzers::collate::incomplete_finding(&r.incomplete));
+            }
             reports.push(r);
         }
     }
@@ -191,6 +205,10 @@ pub fn run(args: Args) -> i32 {
     }
     report::exit_code(&reports, fail_on, args.allow_incomplete)
 }
+
+/// Names of one local image judged at most (a hostile archive can list millions of tags);
+/// more makes the scan incomplete.
+const MAX_RECORDED_NAMES: usize = 64;
 
 /// Name findings for the names a local image records (`RepoTags`): each parsed as a
 /// reference and judged; one that does not parse is no name.
