@@ -430,7 +430,7 @@ mod tests {
                     let at = if next(2) == 0 && data.len() > CHUNK + 10 {
                         CHUNK - 1 - next(n.len() as u64) as usize
                     } else {
-                        64 + next((data.len() - n.len() - 64).max(1) as u64) as usize
+                        64 + next(data.len().saturating_sub(n.len() + 64).max(1) as u64) as usize
                     };
                     let at = at.min(data.len() - n.len() - 1);
                     data[at - 1] = b'\n';
