@@ -277,19 +277,28 @@ const AHEAD_QUEUE: usize = 4;
 /// decompression instead of adding to it. At most [`AHEAD_QUEUE`] blocks of
 /// [`AHEAD_BLOCK`] bytes wait at a time. An error from the source is returned in order,
 /// after the bytes before it, and again on every later read. When the reader is dropped
-/// early the thread stops at its next block.
+/// early the thread stops at its next block. A block is filled by as many source reads
+/// as it takes (a network body arrives in pieces of a few KiB), and buffers come back to
+/// the thread with their length kept, so none is zeroed again.
 pub(super) struct ReadAhead {
-    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    rx: mpsc::Receiver<io::Result<Block>>,
     back: mpsc::Sender<Vec<u8>>,
-    cur: Vec<u8>,
+    cur: Block,
     pos: usize,
     eof: bool,
     failed: Option<(io::ErrorKind, String)>,
 }
 
+/// A buffer and how much of it holds bytes; `len` 0 is the end of the blob.
+#[derive(Default)]
+pub(super) struct Block {
+    buf: Vec<u8>,
+    len: usize,
+}
+
 /// `blob` behind a [`ReadAhead`], or `blob` itself when no thread can be started.
 pub(super) fn read_ahead(blob: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
-    let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(AHEAD_QUEUE);
+    let (tx, rx) = mpsc::sync_channel::<io::Result<Block>>(AHEAD_QUEUE);
     let (back, back_rx) = mpsc::channel::<Vec<u8>>();
     let slot = Arc::new(Mutex::new(Some(blob)));
     let theirs = Arc::clone(&slot);
@@ -301,17 +310,33 @@ pub(super) fn read_ahead(blob: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
             };
             loop {
                 let mut buf = back_rx.try_recv().unwrap_or_default();
-                buf.resize(AHEAD_BLOCK, 0);
-                let msg = match blob.read(&mut buf) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Ok(n) => {
-                        buf.truncate(n);
-                        Ok(buf)
+                if buf.len() < AHEAD_BLOCK {
+                    buf.resize(AHEAD_BLOCK, 0);
+                }
+                let mut len = 0;
+                let mut failed = None;
+                while len < AHEAD_BLOCK {
+                    match blob.read(&mut buf[len..AHEAD_BLOCK]) {
+                        Ok(0) => break,
+                        Ok(n) => len += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
                     }
-                    Err(e) => Err(e),
-                };
-                let last = !matches!(&msg, Ok(b) if !b.is_empty());
-                if tx.send(msg).is_err() || last {
+                }
+                // The bytes before an error go first; a short block without one is the
+                // last (the source ended), followed by the empty end block.
+                let end = failed.is_some() || len < AHEAD_BLOCK;
+                if len > 0 && tx.send(Ok(Block { buf, len })).is_err() {
+                    return;
+                }
+                if end {
+                    let _ = tx.send(match failed {
+                        Some(e) => Err(e),
+                        None => Ok(Block::default()),
+                    });
                     return;
                 }
             }
@@ -320,7 +345,7 @@ pub(super) fn read_ahead(blob: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
         Ok(_) => Box::new(ReadAhead {
             rx,
             back,
-            cur: Vec::new(),
+            cur: Block::default(),
             pos: 0,
             eof: false,
             failed: None,
@@ -341,12 +366,12 @@ impl Read for ReadAhead {
         if out.is_empty() || self.eof {
             return Ok(0);
         }
-        if self.pos == self.cur.len() {
+        if self.pos == self.cur.len {
             let used = std::mem::take(&mut self.cur);
-            let _ = self.back.send(used);
+            let _ = self.back.send(used.buf);
             self.pos = 0;
             match self.rx.recv() {
-                Ok(Ok(b)) if b.is_empty() => {
+                Ok(Ok(b)) if b.len == 0 => {
                     self.eof = true;
                     return Ok(0);
                 }
@@ -362,8 +387,8 @@ impl Read for ReadAhead {
                 }
             }
         }
-        let n = out.len().min(self.cur.len() - self.pos);
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        let n = out.len().min(self.cur.len - self.pos);
+        out[..n].copy_from_slice(&self.cur.buf[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
     }
