@@ -85,6 +85,10 @@ pub enum Location {
         /// e.g. `["opt/x.tar.gz"]` for `opt/x.tar.gz!xmrig-6.21/xmrig`.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         inside: Vec<String>,
+        /// SHA-256 (hex) of the file's content, when it was computed (executables and
+        /// scripts).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
     },
     /// A field of the image config (`Entrypoint`, `Cmd`, `Env[3]`, `User`, ...).
     Config { field: String },
@@ -105,6 +109,9 @@ pub struct Evidence {
     /// Byte offset in the file where the signature matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
+    /// 1-based line in the file (scripts, crontabs, units) where it matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
     /// Name of the matched signature or rule (e.g. `xmrig-usage`, `pool-domain:minexmr.com`).
     pub signature: String,
     /// A short, printable excerpt of what matched.

@@ -220,6 +220,7 @@ impl IgnoreFile {
                     remediation: "Review the finding again; extend or delete the rule.".into(),
                     attack: vec![],
                     evidence: vec![Evidence {
+                        line: None,
                         location: Location::Scan,
                         offset: None,
                         signature: "ignore-rule".into(),
@@ -258,12 +259,14 @@ mod tests {
             remediation: String::new(),
             attack: vec![],
             evidence: vec![Evidence {
+                line: None,
                 location: Location::File {
                     layer: 0,
                     layer_digest: "sha256:a".into(),
                     path: path.into(),
                     hidden_by: None,
                     inside: vec![],
+                    sha256: None,
                 },
                 offset: None,
                 signature: "s".into(),

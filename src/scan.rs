@@ -7,7 +7,9 @@
 use crate::analyzers::collate::{incomplete_finding, path_traversal_finding};
 use crate::analyzers::config::ConfigAnalyzer;
 use crate::analyzers::history::HistoryAnalyzer;
-use crate::analyzers::{collate, Analyzer, ScanVisitor, Signal, SignalKind, Subject};
+use crate::analyzers::{
+    collate, Analyzer, ImageFacts, LayerFacts, ScanVisitor, Signal, SignalKind, Subject,
+};
 use crate::findings::{Finding, Location};
 use crate::image::Image;
 use crate::layers::walk_image;
@@ -56,8 +58,10 @@ pub fn scan_image(
     };
     let mut incomplete = walk.incomplete();
     let mut signals = Vec::new();
+    let mut layer_facts: Vec<LayerFacts> = Vec::with_capacity(walk.visitors.len());
     for v in &mut walk.visitors {
         v.finish();
+        layer_facts.push(std::mem::take(&mut v.scan.facts));
         incomplete.append(&mut v.scan.errors);
         stats.files_read += v.scan.files;
         stats.bytes_read += v.scan.bytes;
@@ -75,8 +79,11 @@ pub fn scan_image(
         Box::new(ConfigAnalyzer::new(Arc::clone(sigs))),
         Box::new(HistoryAnalyzer::new(Arc::clone(sigs))),
     ];
+    let facts = ImageFacts {
+        layers: &layer_facts,
+    };
     for a in &image_analyzers {
-        a.image(image, &walk.fs, &mut signals);
+        a.image(image, &walk.fs, &facts, &mut signals);
     }
     stats.signals = signals.len();
     let mut findings = collate(&signals, &|layer, path| walk.fs.hidden_by(layer, path));
@@ -124,6 +131,7 @@ fn run_rules(
             path: path.to_string(),
             hidden_by: fs.hidden_by(layer, path),
             inside: inside.to_vec(),
+            sha256: None,
         };
     let mut notes = Vec::new();
     let mut all_exec = fs.entries().filter(|e| e.is_executable());

@@ -460,6 +460,7 @@ pub fn rule_findings(rules: &RuleSet, events: &[ImageEvent]) -> (Vec<Finding>, V
                 format!("{kind}: {} ({outcomes})", ev.excerpt)
             };
             Evidence {
+                line: None,
                 location: ev.origin.clone(),
                 offset: None,
                 signature: d.rule.clone(),

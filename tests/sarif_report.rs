@@ -35,6 +35,7 @@ const DIGEST: &str = "sha256:4c0fdaa8b6341bfdeca5f18f7837462c80cff90527ee35ef185
 
 fn ev(location: Location, offset: Option<u64>, sig: &str, excerpt: &str) -> Evidence {
     Evidence {
+        line: None,
         location,
         offset,
         signature: sig.into(),
@@ -66,6 +67,7 @@ fn rich_reports() -> Vec<Report> {
                     path: "usr/local/bin/kworker ds".into(),
                     hidden_by: Some(3),
                     inside: vec![],
+                    sha256: None,
                 },
                 Some(4096),
                 "xmrig-usage",
@@ -78,6 +80,7 @@ fn rich_reports() -> Vec<Report> {
                     path: "xmrig-6.21/xmrig".into(),
                     hidden_by: None,
                     inside: vec!["opt/x.tar.gz".into()],
+                    sha256: None,
                 },
                 None,
                 "xmrig-name",

@@ -182,6 +182,7 @@ impl ScanVisitor {
             }),
             Ok(false) => {}
             Err(why) => out.push(Signal {
+                line: None,
                 subject: Subject::File {
                     layer: entry.layer,
                     layer_digest: entry.layer_digest.clone(),

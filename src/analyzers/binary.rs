@@ -214,6 +214,7 @@ impl Analyzer for BinaryAnalyzer {
         match analyze(&self.buf, truncated) {
             Ok(f) => {
                 out.push(Signal {
+                    line: None,
                     subject: subject.clone(),
                     kind: SignalKind::Binary,
                     signature: format!("binary:{}", f.format.to_ascii_lowercase()),
@@ -222,6 +223,7 @@ impl Analyzer for BinaryAnalyzer {
                 });
                 if f.upx_sections {
                     out.push(Signal {
+                        line: None,
                         subject,
                         kind: SignalKind::Packed,
                         signature: "upx-sections".into(),
@@ -231,6 +233,7 @@ impl Analyzer for BinaryAnalyzer {
                 }
             }
             Err(why) => out.push(Signal {
+                line: None,
                 subject,
                 kind: SignalKind::Malformed,
                 signature: "malformed-header".into(),

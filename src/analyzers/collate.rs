@@ -306,6 +306,7 @@ fn location(subject: &Subject, hidden_by: &dyn Fn(usize, &str) -> Option<usize>)
             path: path.clone(),
             hidden_by: hidden_by(*layer, inside.first().unwrap_or(path)),
             inside: inside.clone(),
+            sha256: None,
         },
         Subject::Config { field } => Location::Config {
             field: field.clone(),
@@ -407,6 +408,7 @@ pub fn collate(
             evidence: sigs
                 .iter()
                 .map(|s| Evidence {
+                    line: s.line,
                     location: loc.clone(),
                     offset: s.offset,
                     signature: s.signature.clone(),
@@ -434,6 +436,7 @@ pub fn incomplete_finding(reasons: &[String]) -> Option<Finding> {
         evidence: reasons
             .iter()
             .map(|r| Evidence {
+                line: None,
                 location: Location::Scan,
                 offset: None,
                 signature: "limit".into(),
@@ -456,12 +459,14 @@ pub fn path_traversal_finding(layer: usize, digest: &str, names: &[String], tota
         evidence: names
             .iter()
             .map(|n| Evidence {
+                line: None,
                 location: Location::File {
                     layer,
                     layer_digest: digest.into(),
                     path: n.clone(),
                     hidden_by: None,
                     inside: vec![],
+                    sha256: None,
                 },
                 offset: None,
                 signature: "unsafe-path".into(),
@@ -486,6 +491,7 @@ mod tests {
 
     fn sig(kind: SignalKind, name: &str) -> Signal {
         Signal {
+            line: None,
             subject: file(),
             kind,
             signature: name.into(),

@@ -7,7 +7,7 @@
 //!   together with `AWS_SECRET_ACCESS_KEY`).
 //! - ExposedPorts: ports pools listen on (LOW on their own).
 
-use super::{content, wallet, Analyzer, FsLookup, Signal, SignalKind, Subject};
+use super::{content, wallet, Analyzer, FsLookup, ImageFacts, Signal, SignalKind, Subject};
 use crate::image::{EntryKind, Image};
 use crate::signatures::Signatures;
 use regex::Regex;
@@ -86,7 +86,7 @@ impl Analyzer for ConfigAnalyzer {
     fn name(&self) -> &'static str {
         "config"
     }
-    fn image(&self, image: &Image, fs: &dyn FsLookup, out: &mut Vec<Signal>) {
+    fn image(&self, image: &Image, fs: &dyn FsLookup, _facts: &ImageFacts, out: &mut Vec<Signal>) {
         let cfg = &image.config;
         let argv: Vec<String> = cfg.entrypoint.iter().chain(&cfg.cmd).cloned().collect();
         if !argv.is_empty() {
@@ -121,6 +121,7 @@ impl Analyzer for ConfigAnalyzer {
                         None => format!("{prog} (not found in the image)"),
                     };
                     out.push(Signal {
+                        line: None,
                         subject: subject.clone(),
                         kind: SignalKind::MinerName(n.kind),
                         signature: format!("runs-miner:{}", n.name),
@@ -146,6 +147,7 @@ impl Analyzer for ConfigAnalyzer {
             if let Some(m) = AWS_KEY_ID.find(v) {
                 let key = m.as_str();
                 out.push(Signal {
+                    line: None,
                     subject: subject.clone(),
                     kind: SignalKind::CloudKey(secret),
                     signature: if secret {
@@ -162,6 +164,7 @@ impl Analyzer for ConfigAnalyzer {
             let num = p.split('/').next().and_then(|n| n.parse::<u16>().ok());
             if num.is_some_and(|n| self.sigs.ports.contains(&n)) {
                 out.push(Signal {
+                    line: None,
                     subject: Subject::Config {
                         field: "ExposedPorts".into(),
                     },
@@ -220,7 +223,7 @@ mod tests {
     fn run(cfg: ImageConfig, files: &[&str]) -> Vec<(String, Severity)> {
         let a = ConfigAnalyzer::new(Arc::new(Signatures::embedded().unwrap()));
         let mut out = Vec::new();
-        a.image(&image(cfg), &fs(files), &mut out);
+        a.image(&image(cfg), &fs(files), &ImageFacts::default(), &mut out);
         collate(&out, &|_, _| None)
             .into_iter()
             .map(|f| (f.id, f.severity))

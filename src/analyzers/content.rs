@@ -218,6 +218,7 @@ impl Matcher {
             .iter()
             .chain(self.ports.iter())
             .map(move |h| Signal {
+                line: None,
                 subject: subject.clone(),
                 kind: h.kind,
                 signature: h.signature.clone(),

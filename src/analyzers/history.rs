@@ -3,7 +3,7 @@
 //! Metadata-only steps (`ENV`, `CMD`, `ENTRYPOINT`, `EXPOSE` with no layer) are left to the
 //! config analyzer, which sees their final values, so one fact is not reported twice.
 
-use super::{content, wallet, Analyzer, FsLookup, Signal, Subject};
+use super::{content, wallet, Analyzer, FsLookup, ImageFacts, Signal, Subject};
 use crate::image::Image;
 use crate::signatures::Signatures;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ impl Analyzer for HistoryAnalyzer {
     fn name(&self) -> &'static str {
         "history"
     }
-    fn image(&self, image: &Image, _fs: &dyn FsLookup, out: &mut Vec<Signal>) {
+    fn image(&self, image: &Image, _fs: &dyn FsLookup, _facts: &ImageFacts, out: &mut Vec<Signal>) {
         for (step, h) in image.config.history.iter().enumerate() {
             if h.created_by.is_empty() || (h.empty_layer && metadata_step(&h.created_by)) {
                 continue;
@@ -87,6 +87,7 @@ mod tests {
         a.image(
             &image_with(cfg),
             &std::collections::HashMap::new(),
+            &ImageFacts::default(),
             &mut out,
         );
         assert_eq!(out.len(), 1, "{out:?}");

@@ -24,13 +24,17 @@ pub mod binary;
 pub mod collate;
 pub mod config;
 pub mod content;
+pub mod facts;
+pub mod hash;
 pub mod history;
 pub mod name;
 pub mod offload;
+pub mod script;
 pub mod visitor;
 pub mod wallet;
 
 pub use collate::collate;
+pub use facts::{ImageFacts, LayerFacts};
 pub use visitor::{LayerScan, ScanVisitor};
 
 /// What a signal is about: one file (possibly inside nested archives), one config field,
@@ -104,6 +108,8 @@ pub struct Signal {
     /// Signature name, e.g. `xmrig-usage`, `pool-domain:minexmr.com`, `miner-name:xmrig`.
     pub signature: String,
     pub offset: Option<u64>,
+    /// 1-based line, for signals from line-oriented text (scripts, crontabs, units).
+    pub line: Option<u32>,
     pub excerpt: String,
 }
 
@@ -179,8 +185,19 @@ pub trait Analyzer: Send {
     fn finish(&mut self) -> Result<Vec<Signal>, String> {
         Ok(Vec::new())
     }
-    /// Image-level analysis (config, history).
-    fn image(&self, _image: &Image, _fs: &dyn FsLookup, _out: &mut Vec<Signal>) {}
+    /// After [`Analyzer::finish`]: move what the analyzer learned about the layer (besides
+    /// signals) into `out`, for the image-level steps.
+    fn facts(&mut self, _out: &mut LayerFacts) {}
+    /// Image-level analysis (config, history, the final filesystem): `facts` holds every
+    /// layer's [`LayerFacts`].
+    fn image(
+        &self,
+        _image: &Image,
+        _fs: &dyn FsLookup,
+        _facts: &ImageFacts,
+        _out: &mut Vec<Signal>,
+    ) {
+    }
 }
 
 /// Reads `r` into `buf` until it is full or `r` ends; returns the bytes read.

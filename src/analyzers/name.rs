@@ -28,6 +28,7 @@ impl Analyzer for NameAnalyzer {
         }
         if let Some(n) = self.sigs.miner_name(e.basename()) {
             out.push(Signal {
+                line: None,
                 subject: file.subject(),
                 kind: SignalKind::MinerName(n.kind),
                 signature: format!("miner-name:{}", n.name),

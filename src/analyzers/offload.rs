@@ -12,7 +12,7 @@
 //! file, at its end. Signals arrive from [`Analyzer::finish`].
 
 use super::visitor::HEAD_KEEP;
-use super::{Analyzer, FileCtx, Signal};
+use super::{Analyzer, FileCtx, LayerFacts, Signal};
 use crate::image::FileEntry;
 use std::ops::Range;
 use std::sync::mpsc;
@@ -119,9 +119,13 @@ pub struct Offload {
     batch: Batch,
     tx: Option<mpsc::SyncSender<Batch>>,
     recycled: mpsc::Receiver<Batch>,
-    worker: Option<std::thread::JoinHandle<Result<Vec<Signal>, String>>>,
+    worker: Option<std::thread::JoinHandle<WorkerResult>>,
     failed: bool,
+    facts: LayerFacts,
 }
+
+/// What the worker thread hands back: its signals and facts, or why it could not finish.
+type WorkerResult = Result<(Vec<Signal>, LayerFacts), String>;
 
 impl Offload {
     /// Start the worker thread running `analyzers`; `None` when no thread can be started.
@@ -146,10 +150,12 @@ impl Offload {
                     let _ = back_tx.send(b);
                 }
                 let mut out = w.out;
+                let mut facts = LayerFacts::default();
                 for a in w.analyzers.iter_mut() {
                     out.extend(a.finish().map_err(|e| format!("{}: {e}", a.name()))?);
+                    a.facts(&mut facts);
                 }
-                Ok(out)
+                Ok((out, facts))
             })
             .ok()?;
         Some(Offload {
@@ -159,6 +165,7 @@ impl Offload {
             recycled: back_rx,
             worker: Some(handle),
             failed: false,
+            facts: LayerFacts::default(),
         })
     }
 
@@ -238,14 +245,21 @@ impl Analyzer for Offload {
         self.flush();
         self.tx = None;
         let out = match self.worker.take() {
-            Some(h) => h
-                .join()
-                .map_err(|_| format!("the {} thread failed", self.name))??,
+            Some(h) => {
+                let (out, mut facts) = h
+                    .join()
+                    .map_err(|_| format!("the {} thread failed", self.name))??;
+                self.facts.append(&mut facts);
+                out
+            }
             None => Vec::new(),
         };
         if self.failed {
             return Err(format!("the {} thread stopped early", self.name));
         }
         Ok(out)
+    }
+    fn facts(&mut self, out: &mut LayerFacts) {
+        out.append(&mut self.facts);
     }
 }

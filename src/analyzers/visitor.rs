@@ -33,6 +33,8 @@ pub struct LayerScan {
     pub bytes: u64,
     /// Analyzers that could not finish (makes the scan incomplete).
     pub errors: Vec<String>,
+    /// What the analyzers learned besides signals (digests, scripts, ...).
+    pub facts: super::LayerFacts,
 }
 
 /// Signals kept per layer at most. Each file contributes at most one signal per
@@ -156,6 +158,7 @@ impl ScanVisitor {
                     Ok(s) => push_capped(&mut self.scan, s),
                     Err(e) => self.scan.errors.push(format!("{}: {e}", a.name())),
                 }
+                a.facts(&mut self.scan.facts);
             }
         }
     }

@@ -104,6 +104,7 @@ pub fn scan_text(text: &str, subject: &Subject) -> Vec<Signal> {
     find_addresses(text.as_bytes())
         .into_iter()
         .map(|(s, e, k)| Signal {
+            line: None,
             subject: subject.clone(),
             kind: SignalKind::Wallet,
             signature: format!("wallet:{}", k.as_str()),
@@ -185,6 +186,7 @@ impl Analyzer for WalletAnalyzer {
         let subject = file.subject();
         for (off, text, k) in self.found.drain(..) {
             out.push(Signal {
+                line: None,
                 subject: subject.clone(),
                 kind: SignalKind::Wallet,
                 signature: format!("wallet:{}", k.as_str()),

@@ -193,6 +193,7 @@ pub fn run(a: Args) -> i32 {
         .iter()
         .map(|d| {
             crate::udm::detection_finding(d, &|line, excerpt| Evidence {
+                line: None,
                 location: Location::Event { line: line as u64 },
                 offset: None,
                 signature: d.rule.clone(),

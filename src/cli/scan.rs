@@ -37,8 +37,8 @@ pub struct Args {
     /// layers); the report still lists what was missed.
     #[arg(long)]
     pub allow_incomplete: bool,
-    /// Load signatures from DIR (miner-names.toml, pools.toml, strings.toml) instead of
-    /// the embedded set.
+    /// Extend the embedded signatures with the files in DIR (any of the files under
+    /// `signatures/`, e.g. miner-names.toml, pools.toml, strings.toml; each optional).
     #[arg(long, value_name = "DIR")]
     pub signatures: Option<PathBuf>,
     /// YARA-L 2.0 rule files or directories to run on the image's events instead of the

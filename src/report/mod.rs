@@ -142,6 +142,7 @@ mod tests {
             remediation: String::new(),
             attack: vec![],
             evidence: vec![Evidence {
+                line: None,
                 location: Location::Scan,
                 offset: None,
                 signature: "s".into(),
@@ -160,18 +161,21 @@ mod tests {
         f.attack = vec!["T1496".into()];
         f.evidence = vec![
             Evidence {
+                line: None,
                 location: Location::File {
                     layer: 1,
                     layer_digest: d.clone(),
                     path: "usr/bin/x".into(),
                     hidden_by: Some(2),
                     inside: vec!["opt/a.tar.gz".into()],
+                    sha256: None,
                 },
                 offset: Some(7),
                 signature: "sig".into(),
                 excerpt: "ex".into(),
             },
             Evidence {
+                line: None,
                 location: Location::Config {
                     field: "Cmd".into(),
                 },

@@ -67,6 +67,7 @@ fn location(e: &Evidence) -> Option<Value> {
             path,
             hidden_by,
             inside,
+            sha256,
         } => {
             // `DIGEST/path`, or `DIGEST/opt/x.tar.gz!/member` inside nested archives.
             let chain: Vec<&str> = inside
@@ -85,11 +86,14 @@ fn location(e: &Evidence) -> Option<Value> {
             if let Some(off) = e.offset {
                 region.insert("byteOffset".into(), json!(off));
             }
+            if let Some(line) = e.line {
+                region.insert("startLine".into(), json!(line));
+            }
             if !e.excerpt.is_empty() {
                 region.insert("snippet".into(), json!({ "text": e.excerpt }));
             }
             if !region.is_empty() {
-                if !region.contains_key("byteOffset") {
+                if !region.contains_key("byteOffset") && !region.contains_key("startLine") {
                     // A region needs a start; the snippet alone does not locate it.
                     region.insert("byteOffset".into(), json!(0));
                 }
@@ -104,6 +108,9 @@ fn location(e: &Evidence) -> Option<Value> {
             }
             if !inside.is_empty() {
                 props.insert("inside".into(), json!(inside));
+            }
+            if let Some(h) = sha256 {
+                props.insert("sha256".into(), json!(h));
             }
             props.insert("signature".into(), json!(e.signature));
             json!({ "physicalLocation": phys, "properties": props })

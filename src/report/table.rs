@@ -72,6 +72,7 @@ pub(crate) fn where_(e: &Evidence) -> String {
             path,
             hidden_by,
             inside,
+            sha256,
         } => {
             let mut s = format!(
                 "layer {layer} {} {}",
@@ -85,6 +86,9 @@ pub(crate) fn where_(e: &Evidence) -> String {
             if let Some(n) = hidden_by {
                 let _ = write!(s, " (hidden by layer {n})");
             }
+            if let Some(h) = sha256 {
+                let _ = write!(s, " sha256:{}", h.get(..16).unwrap_or(h));
+            }
             s
         }
         Location::Config { field } => format!("config {}", clean(field)),
@@ -93,7 +97,9 @@ pub(crate) fn where_(e: &Evidence) -> String {
         Location::Event { line } => format!("event line {line}"),
         Location::Scan => "scan".to_string(),
     };
-    if let Some(off) = e.offset {
+    if let Some(line) = e.line {
+        let _ = write!(s, " line {line}");
+    } else if let Some(off) = e.offset {
         let _ = write!(s, " @ offset {off}");
     }
     s
@@ -214,18 +220,21 @@ mod tests {
             attack: vec!["T1496".into()],
             evidence: vec![
                 Evidence {
+                    line: None,
                     location: Location::File {
                         layer: 2,
                         layer_digest: format!("sha256:{}", "ab".repeat(32)),
                         path: "usr/bin/kworker\x1b[2J".into(),
                         hidden_by: Some(3),
                         inside: vec!["opt/x.tar.gz".into()],
+                        sha256: None,
                     },
                     offset: Some(4096),
                     signature: "xmrig-usage".into(),
                     excerpt: "--donate-level".into(),
                 },
                 Evidence {
+                    line: None,
                     location: Location::Config {
                         field: "Env[3]".into(),
                     },
@@ -243,6 +252,7 @@ mod tests {
         low.id = "IMG-NAME-NAMESPACE-SQUAT".into();
         low.severity = Severity::Low;
         low.evidence = vec![Evidence {
+            line: None,
             location: Location::Name {
                 reference: "docker.io/acme/nginx:latest".into(),
             },

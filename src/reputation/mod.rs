@@ -348,6 +348,7 @@ fn finding(
             ATTACK_MASQUERADE_NAME.to_string(),
         ],
         evidence: vec![Evidence {
+            line: None,
             location: Location::Name {
                 reference: location.to_string(),
             },

@@ -212,157 +212,263 @@ fn invalid(file: &str, text: &str, at: usize, why: impl std::fmt::Display) -> Er
     )
 }
 
+/// Largest signature file read from `--signatures DIR`.
+const MAX_SIGNATURE_FILE: u64 = 64 << 20;
+
 /// Line of the first occurrence of `needle` (for errors about arrays parsed without spans).
 fn find_line_of(text: &str, needle: &str) -> usize {
     text.find(needle).unwrap_or(0)
 }
 
-impl Signatures {
-    /// The signatures compiled into the binary.
-    pub fn embedded() -> Result<Signatures> {
-        let files: Vec<(String, String)> = EMBEDDED
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect();
-        Self::from_files(&files)
-    }
+/// One signature file to load: which file it is (a name in [`EMBEDDED`]), a label for
+/// errors (its path), and its text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub file: String,
+    pub label: String,
+    pub text: String,
+}
 
-    /// Load `miner-names.toml`, `pools.toml` and `strings.toml` from `dir` (all three must
-    /// exist: a partial override would silently drop detections).
-    pub fn from_dir(dir: &Path) -> Result<Signatures> {
-        let mut files = Vec::new();
-        for (name, _) in EMBEDDED {
-            let path = dir.join(name);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| Error::new(Step::LoadingSignatures, path.display().to_string(), e))?;
-            files.push((path.display().to_string(), text));
+impl Source {
+    pub fn new(file: &str, label: impl Into<String>, text: impl Into<String>) -> Source {
+        Source {
+            file: file.to_string(),
+            label: label.into(),
+            text: text.into(),
         }
-        Self::from_files(&files)
     }
+}
 
-    /// Parse and validate `(file name, text)` pairs, in the order of [`EMBEDDED`].
-    pub fn from_files(files: &[(String, String)]) -> Result<Signatures> {
-        let [(nf, nt), (pf, pt), (sf, st)] = files else {
-            return Err(Error::new(
-                Step::LoadingSignatures,
-                "signatures",
-                "expected miner-names.toml, pools.toml and strings.toml",
-            ));
-        };
-        let names_file: NamesFile = parse(nf, nt)?;
-        let pools_file: PoolsFile = parse(pf, pt)?;
-        let strings_file: StringsFile = parse(sf, st)?;
+/// The embedded files as [`Source`]s.
+pub fn embedded_sources() -> Vec<Source> {
+    EMBEDDED
+        .iter()
+        .map(|(n, t)| Source::new(n, *n, *t))
+        .collect()
+}
 
-        let mut names = Vec::new();
-        let mut name_index = HashMap::new();
-        for g in names_file.name {
-            if g.source.trim().is_empty() {
-                return Err(invalid(nf, nt, find_line_of(nt, "source"), "empty source"));
+/// What the files of one kind hold before compiling. Entries of later files extend those
+/// of earlier ones (a name or domain already listed is kept once; a string signature with
+/// an id already defined replaces it).
+#[derive(Default)]
+struct Parts {
+    names: Vec<MinerName>,
+    domains: Vec<PoolDomain>,
+    ports: HashSet<u16>,
+    strings: Vec<(StringSig, Vec<String>)>,
+}
+
+fn add_names(p: &mut Parts, nf: &str, nt: &str) -> Result<()> {
+    let names_file: NamesFile = parse(nf, nt)?;
+    let mut seen = HashSet::new();
+    for g in names_file.name {
+        if g.source.trim().is_empty() {
+            return Err(invalid(nf, nt, find_line_of(nt, "source"), "empty source"));
+        }
+        for n in g.names {
+            let at = find_line_of(nt, &format!("\"{n}\""));
+            if n.is_empty() || n.contains('/') {
+                return Err(invalid(nf, nt, at, format!("bad file name {n:?}")));
             }
-            for n in g.names {
-                let at = find_line_of(nt, &format!("\"{n}\""));
-                if n.is_empty() || n.contains('/') {
-                    return Err(invalid(nf, nt, at, format!("bad file name {n:?}")));
-                }
-                let key = n.to_ascii_lowercase();
-                if name_index.contains_key(&key) {
-                    return Err(invalid(nf, nt, at, format!("duplicate name {n:?}")));
-                }
-                name_index.insert(key, names.len());
-                names.push(MinerName {
-                    name: n,
-                    kind: g.kind,
-                    prefix: g.prefix,
-                    source: g.source.clone(),
+            let key = n.to_ascii_lowercase();
+            if !seen.insert(key.clone()) {
+                return Err(invalid(nf, nt, at, format!("duplicate name {n:?}")));
+            }
+            p.names.retain(|m| m.name.to_ascii_lowercase() != key);
+            p.names.push(MinerName {
+                name: n,
+                kind: g.kind,
+                prefix: g.prefix,
+                source: g.source.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn add_pools(p: &mut Parts, pf: &str, pt: &str) -> Result<()> {
+    let pools_file: PoolsFile = parse(pf, pt)?;
+    let mut seen = HashSet::new();
+    for g in pools_file.domains {
+        for d in g.domains {
+            let at = find_line_of(pt, &format!("\"{d}\""));
+            let ok = d.len() >= 4
+                && d.contains('.')
+                && d.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
                 });
+            if !ok {
+                return Err(invalid(pf, pt, at, format!("bad domain {d:?}")));
             }
-        }
-
-        let mut domains = Vec::new();
-        let mut seen = HashSet::new();
-        for g in pools_file.domains {
-            for d in g.domains {
-                let at = find_line_of(pt, &format!("\"{d}\""));
-                let ok = d.len() >= 4
-                    && d.contains('.')
-                    && d.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
-                    });
-                if !ok {
-                    return Err(invalid(pf, pt, at, format!("bad domain {d:?}")));
-                }
-                if !seen.insert(d.clone()) {
-                    return Err(invalid(pf, pt, at, format!("duplicate domain {d:?}")));
-                }
-                domains.push(PoolDomain {
+            if !seen.insert(d.clone()) {
+                return Err(invalid(pf, pt, at, format!("duplicate domain {d:?}")));
+            }
+            if !p.domains.iter().any(|x| x.domain == d) {
+                p.domains.push(PoolDomain {
                     domain: d,
                     source: g.source.clone(),
                 });
             }
         }
-        let mut ports = HashSet::new();
-        for g in pools_file.ports {
-            if g.source.trim().is_empty() {
-                return Err(invalid(pf, pt, find_line_of(pt, "ports"), "empty source"));
-            }
-            for p in g.ports {
-                if p == 0 {
-                    return Err(invalid(pf, pt, find_line_of(pt, "ports"), "port 0"));
-                }
-                ports.insert(p);
-            }
+    }
+    for g in pools_file.ports {
+        if g.source.trim().is_empty() {
+            return Err(invalid(pf, pt, find_line_of(pt, "ports"), "empty source"));
         }
+        for port in g.ports {
+            if port == 0 {
+                return Err(invalid(pf, pt, find_line_of(pt, "ports"), "port 0"));
+            }
+            p.ports.insert(port);
+        }
+    }
+    Ok(())
+}
 
-        let mut strings = Vec::new();
-        let mut literals: Vec<(Vec<u8>, PatternRef)> = Vec::new();
-        let mut ids = HashSet::new();
-        for spanned in strings_file.signature {
-            let at = spanned.span().start;
-            let r = spanned.into_inner();
-            if r.id.is_empty() || !ids.insert(r.id.clone()) {
-                return Err(invalid(
-                    sf,
-                    st,
-                    at,
-                    format!("empty or duplicate id {:?}", r.id),
-                ));
-            }
-            if r.source.trim().is_empty() {
-                return Err(invalid(sf, st, at, format!("{}: empty source", r.id)));
-            }
-            let mut lits = r.literals;
-            lits.extend(r.literal);
-            if lits.is_empty() {
-                return Err(invalid(sf, st, at, format!("{}: no literal", r.id)));
-            }
-            // Short literals hit too often to be worth a lookup unless a regex confirms them.
-            let min = if r.confirm.is_some() { 3 } else { 4 };
-            if let Some(l) = lits.iter().find(|l| l.len() < min) {
-                return Err(invalid(
-                    sf,
-                    st,
-                    at,
-                    format!("{}: literal {l:?} is shorter than {min} bytes", r.id),
-                ));
-            }
-            let confirm = match r.confirm {
+fn add_strings(p: &mut Parts, sf: &str, st: &str) -> Result<()> {
+    let strings_file: StringsFile = parse(sf, st)?;
+    let mut ids = HashSet::new();
+    for spanned in strings_file.signature {
+        let at = spanned.span().start;
+        let r = spanned.into_inner();
+        if r.id.is_empty() || !ids.insert(r.id.clone()) {
+            return Err(invalid(
+                sf,
+                st,
+                at,
+                format!("empty or duplicate id {:?}", r.id),
+            ));
+        }
+        if r.source.trim().is_empty() {
+            return Err(invalid(sf, st, at, format!("{}: empty source", r.id)));
+        }
+        let mut lits = r.literals;
+        lits.extend(r.literal);
+        if lits.is_empty() {
+            return Err(invalid(sf, st, at, format!("{}: no literal", r.id)));
+        }
+        // Short literals hit too often to be worth a lookup unless a regex confirms them.
+        let min = if r.confirm.is_some() { 3 } else { 4 };
+        if let Some(l) = lits.iter().find(|l| l.len() < min) {
+            return Err(invalid(
+                sf,
+                st,
+                at,
+                format!("{}: literal {l:?} is shorter than {min} bytes", r.id),
+            ));
+        }
+        let confirm =
+            match r.confirm {
                 Some(re) => Some(Regex::new(&re).map_err(|e| {
                     invalid(sf, st, at, format!("{}: bad confirm regex: {e}", r.id))
                 })?),
                 None => None,
             };
-            let idx = strings.len();
-            for l in lits {
-                literals.push((l.into_bytes(), PatternRef::String(idx)));
-            }
-            strings.push(StringSig {
+        p.strings.retain(|(s, _)| s.id != r.id);
+        p.strings.push((
+            StringSig {
                 id: r.id,
                 category: r.category,
                 strength: r.strength,
                 confirm,
                 binary_only: r.binary_only,
                 source: r.source,
-            });
+            },
+            lits,
+        ));
+    }
+    Ok(())
+}
+
+impl Signatures {
+    /// The signatures compiled into the binary.
+    pub fn embedded() -> Result<Signatures> {
+        Self::from_sources(&embedded_sources())
+    }
+
+    /// The embedded set extended by the signature files in `dir`: any of the names in
+    /// [`EMBEDDED`] (each optional); another `*.toml` there is an error, so a misspelt
+    /// file is not silently ignored.
+    pub fn from_dir(dir: &Path) -> Result<Signatures> {
+        let mut sources = embedded_sources();
+        let listing = std::fs::read_dir(dir)
+            .map_err(|e| Error::new(Step::LoadingSignatures, dir.display().to_string(), e))?;
+        let mut extra = Vec::new();
+        for ent in listing {
+            let ent =
+                ent.map_err(|e| Error::new(Step::LoadingSignatures, dir.display().to_string(), e))?;
+            let path = ent.path();
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".toml") {
+                continue;
+            }
+            if !EMBEDDED.iter().any(|(n, _)| *n == name) {
+                let known: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
+                return Err(Error::new(
+                    Step::LoadingSignatures,
+                    path.display().to_string(),
+                    format!("unknown signature file (known: {})", known.join(", ")),
+                ));
+            }
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| Error::new(Step::LoadingSignatures, path.display().to_string(), e))?;
+            if meta.len() > MAX_SIGNATURE_FILE {
+                return Err(Error::new(
+                    Step::LoadingSignatures,
+                    path.display().to_string(),
+                    format!("larger than {} MiB", MAX_SIGNATURE_FILE >> 20),
+                ));
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Error::new(Step::LoadingSignatures, path.display().to_string(), e))?;
+            extra.push(Source::new(&name, path.display().to_string(), text));
+        }
+        extra.sort_by(|a, b| a.label.cmp(&b.label));
+        sources.extend(extra);
+        Self::from_sources(&sources)
+    }
+
+    /// Parse, validate and compile `sources` in order (later files extend earlier ones).
+    pub fn from_sources(sources: &[Source]) -> Result<Signatures> {
+        let mut p = Parts::default();
+        for src in sources {
+            let (f, t) = (src.label.as_str(), src.text.as_str());
+            match src.file.as_str() {
+                "miner-names.toml" => add_names(&mut p, f, t)?,
+                "pools.toml" => add_pools(&mut p, f, t)?,
+                "strings.toml" => add_strings(&mut p, f, t)?,
+                other => {
+                    return Err(Error::new(
+                        Step::LoadingSignatures,
+                        f,
+                        format!("unknown signature file {other:?}"),
+                    ))
+                }
+            }
+        }
+        Self::compile(p)
+    }
+
+    fn compile(p: Parts) -> Result<Signatures> {
+        let Parts {
+            names,
+            domains,
+            ports,
+            strings: string_parts,
+        } = p;
+        let name_index: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.to_ascii_lowercase(), i))
+            .collect();
+        let mut strings = Vec::new();
+        let mut literals: Vec<(Vec<u8>, PatternRef)> = Vec::new();
+        for (sig, lits) in string_parts {
+            let idx = strings.len();
+            for l in lits {
+                literals.push((l.into_bytes(), PatternRef::String(idx)));
+            }
+            strings.push(sig);
         }
         for (i, d) in domains.iter().enumerate() {
             literals.push((d.domain.as_bytes().to_vec(), PatternRef::Domain(i)));
@@ -370,7 +476,7 @@ impl Signatures {
         let max_literal_len = literals.iter().map(|(l, _)| l.len()).max().unwrap_or(1);
         let bytes: Vec<Vec<u8>> = literals.iter().map(|(l, _)| l.clone()).collect();
         let literal_set = LiteralSet::new(&bytes)
-            .map_err(|e| Error::new(Step::LoadingSignatures, sf.clone(), e))?;
+            .map_err(|e| Error::new(Step::LoadingSignatures, "strings.toml", e))?;
         Ok(Signatures {
             names,
             domains,
@@ -421,11 +527,11 @@ impl Signatures {
 mod tests {
     use super::*;
 
-    fn files(n: &str, p: &str, s: &str) -> Vec<(String, String)> {
+    fn files(n: &str, p: &str, s: &str) -> Vec<Source> {
         vec![
-            ("n.toml".into(), n.into()),
-            ("p.toml".into(), p.into()),
-            ("s.toml".into(), s.into()),
+            Source::new("miner-names.toml", "n.toml", n),
+            Source::new("pools.toml", "p.toml", p),
+            Source::new("strings.toml", "s.toml", s),
         ]
     }
 
@@ -448,27 +554,39 @@ mod tests {
         let ok_n = "[[name]]\nnames=[\"a1\"]\nkind=\"miner\"\nsource=\"x\"\n";
         let ok_p = "";
         let bad_s = "[[signature]]\nid = \"a\"\ncategory = \"miner\"\nstrength = \"strong\"\nliteral = \"abcd\"\nsource = \"x\"\n\n[[signature]]\nid = \"b\"\ncategory = \"nonsense\"\n";
-        let e = Signatures::from_files(&files(ok_n, ok_p, bad_s)).unwrap_err();
+        let e = Signatures::from_sources(&files(ok_n, ok_p, bad_s)).unwrap_err();
         assert_eq!(e.target, "s.toml:10", "{e}");
         let bad_re = "\n[[signature]]\nid = \"a\"\ncategory = \"miner\"\nstrength = \"strong\"\nliteral = \"abcd\"\nconfirm = \"(\"\nsource = \"x\"\n";
-        let e = Signatures::from_files(&files(ok_n, ok_p, bad_re)).unwrap_err();
+        let e = Signatures::from_sources(&files(ok_n, ok_p, bad_re)).unwrap_err();
         assert_eq!(e.target, "s.toml:2", "{e}");
         assert!(e.cause.contains("regex"), "{e}");
         let dup = "[[name]]\nnames=[\"a1\"]\nkind=\"miner\"\nsource=\"x\"\n[[name]]\nnames=[\"a2\", \"a1\"]\nkind=\"miner\"\nsource=\"x\"\n";
-        let e = Signatures::from_files(&files(dup, ok_p, "")).unwrap_err();
+        let e = Signatures::from_sources(&files(dup, ok_p, "")).unwrap_err();
         assert!(e.cause.contains("duplicate"), "{e}");
         let bad_dom = "[[domains]]\ndomains=[\"ok.com\",\n \"Bad Domain\"]\nsource=\"x\"\n";
-        let e = Signatures::from_files(&files(ok_n, bad_dom, "")).unwrap_err();
+        let e = Signatures::from_sources(&files(ok_n, bad_dom, "")).unwrap_err();
         assert_eq!(e.target, "p.toml:3", "{e}");
     }
 
     #[test]
-    fn loads_from_dir_and_requires_all_files() {
+    fn a_directory_extends_the_embedded_set() {
         let d = tempfile::tempdir().unwrap();
-        assert!(Signatures::from_dir(d.path()).is_err());
-        for (n, t) in EMBEDDED {
-            std::fs::write(d.path().join(n), t).unwrap();
-        }
-        assert!(Signatures::from_dir(d.path()).is_ok());
+        // Empty: the embedded set.
+        let base = Signatures::from_dir(d.path()).unwrap();
+        assert!(base.miner_name("xmrig").is_some());
+        std::fs::write(
+            d.path().join("miner-names.toml"),
+            "[[name]]\nnames = [\"mycorpminer\", \"xmrig\"]\nkind = \"miner\"\nsource = \"local\"\n",
+        )
+        .unwrap();
+        let ext = Signatures::from_dir(d.path()).unwrap();
+        assert!(ext.miner_name("mycorpminer").is_some());
+        assert!(ext.miner_name("xmrig").is_some());
+        assert_eq!(ext.names.len(), base.names.len() + 1, "xmrig is kept once");
+        assert_eq!(ext.miner_name("xmrig").unwrap().source, "local");
+        // A misspelt file is an error, not silently ignored.
+        std::fs::write(d.path().join("minernames.toml"), "").unwrap();
+        let e = Signatures::from_dir(d.path()).unwrap_err();
+        assert!(e.cause.contains("unknown signature file"), "{e}");
     }
 }
