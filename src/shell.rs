@@ -236,6 +236,18 @@ pub fn script_commands(script: &str) -> Vec<ShellCommand> {
         {
             w.pop();
         }
+        // A subshell's parentheses glued to the words: `(curl x` ... `y)`.
+        if let Some(first) = w.first_mut() {
+            if first.starts_with('(') && !first.starts_with("((") {
+                first.remove(0);
+            }
+        }
+        if let Some(last) = w.last_mut() {
+            if last.ends_with(')') && !last.contains('(') {
+                last.pop();
+            }
+        }
+        w.retain(|x| !x.is_empty());
         let header = matches!(
             w.first().map(String::as_str),
             Some("for" | "case" | "select" | "in")
@@ -598,6 +610,14 @@ mod tests {
         ] {
             let _ = script_commands(s);
         }
+        assert_eq!(
+            cmds("(curl -s http://h/x || wget -qO- http://h/x) | sh"),
+            vec![
+                (1, Sep::Start, v(&["curl", "-s", "http://h/x"])),
+                (1, Sep::Or, v(&["wget", "-qO-", "http://h/x"])),
+                (1, Sep::Pipe, v(&["sh"])),
+            ]
+        );
         assert_eq!(
             cmds("for f in a b; do rm \"$f\"; done"),
             vec![(1, Sep::Start, v(&["rm", "$f"]))]

@@ -20,6 +20,10 @@
 //! - evasion: clearing history, killing rival miners → LOW alone but a threat component
 //!   (raises what it accompanies); huge-pages tuning → LOW.
 //! - packed binary (UPX) → MEDIUM; malformed header → LOW; unreadable nested archive → LOW.
+//! - persistence: a cron entry, unit, supervisord program, boot or shell start-up script
+//!   that downloads and runs code → HIGH (`IMG-PERSISTENCE`).
+//! - "run by": the file is run by the image (start command chain, cron, init) — it only
+//!   explains the others.
 //!
 //! Two or more threat components raise the top severity one step (a renamed ELF with XMRig
 //! strings and a pool domain is CRITICAL). The id is the top component's (ties broken in
@@ -44,11 +48,13 @@ pub const MALFORMED_BINARY: &str = "IMG-MALFORMED-BINARY";
 pub const ARCHIVE_UNREADABLE: &str = "IMG-ARCHIVE-UNREADABLE";
 pub const PATH_TRAVERSAL: &str = "IMG-PATH-TRAVERSAL";
 pub const SCAN_INCOMPLETE: &str = "IMG-SCAN-INCOMPLETE";
+pub const PERSISTENCE: &str = "IMG-PERSISTENCE";
 
 /// Tie-break order of ids.
 const PRIORITY: &[&str] = &[
     MINER_BINARY,
     MINER_CONFIG,
+    PERSISTENCE,
     DROPPER,
     CRED_THEFT,
     CLOUD_CREDENTIALS,
@@ -143,6 +149,12 @@ pub fn describe(
             "Inspect the archive by hand; remove it if nothing needs it.",
             &[],
         ),
+        PERSISTENCE => (
+            "Persistence that downloads and runs code",
+            "A cron entry, systemd unit, supervisord program, boot script or shell start-up file downloads code and runs it: every time it fires, whatever the remote host serves then executes (miner droppers re-install themselves this way).",
+            "Remove the entry and what it fetches; rebuild from a trusted base; on hosts that ran the image, check crontabs and units for the same line.",
+            &["T1053.003", "T1543.002", "T1105"],
+        ),
         PATH_TRAVERSAL => (
             "Layer entry escapes the root",
             "A layer holds entries with absolute names or `..` components, which can write outside the target directory when a naive tool extracts the layer.",
@@ -172,6 +184,7 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     let (mut domains, mut ports, mut wallets, mut packed, mut malformed, mut unreadable) =
         (0, 0, 0, false, false, false);
     let (mut key_full, mut key_part) = (false, false);
+    let mut persistence: Vec<&'static str> = Vec::new();
     for s in sigs {
         match s.kind {
             SignalKind::MinerName(NameKind::Miner) => name_miner = true,
@@ -195,6 +208,8 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
             SignalKind::Packed => packed = true,
             SignalKind::Malformed => malformed = true,
             SignalKind::ArchiveUnreadable => unreadable = true,
+            SignalKind::Persistence(kind) => persistence.push(kind.attack()),
+            SignalKind::RunBy => {}
         }
     }
     let n = |m: &BTreeMap<Category, BTreeSet<&str>>, c| m.get(&c).map_or(0, |s| s.len());
@@ -288,6 +303,11 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     }
     if unreadable {
         push(ARCHIVE_UNREADABLE, Severity::Low, false, &[]);
+    }
+    if !persistence.is_empty() {
+        persistence.extend(["T1105", "T1059.004"]);
+        persistence.dedup();
+        push(PERSISTENCE, Severity::High, true, &persistence);
     }
     out
 }

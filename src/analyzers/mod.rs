@@ -16,7 +16,7 @@
 //! - `history.rs`: `created_by` of every history step
 
 use crate::image::{FileEntry, Image};
-use crate::signatures::{Category, NameKind, Strength};
+use crate::signatures::{Category, NameKind, Signatures, Strength};
 use serde::Serialize;
 
 pub mod archive;
@@ -84,6 +84,12 @@ pub enum SignalKind {
     Malformed,
     /// A nested archive that could not be read to the end.
     ArchiveUnreadable,
+    /// A cron entry, unit, supervisor program, boot or profile script that downloads and
+    /// runs something (`script.rs`).
+    Persistence(#[serde(skip)] script::ScriptKind),
+    /// The file is run by the image: by its start command through the scripts it runs, or
+    /// by cron/init/a login shell (`runs.rs`). Informational: it explains other signals.
+    RunBy,
 }
 
 impl SignalKind {
@@ -92,6 +98,7 @@ impl SignalKind {
         matches!(
             self,
             SignalKind::Binary
+                | SignalKind::RunBy
                 | SignalKind::Literal {
                     category: Category::Exfil,
                     ..
@@ -198,6 +205,18 @@ pub trait Analyzer: Send {
         _out: &mut Vec<Signal>,
     ) {
     }
+}
+
+/// What a sequence of commands that run together does (`crate::behaviour`), as signals
+/// about `subject`; `run` = the image runs them (start command, a script it runs, cron, a
+/// unit, a history step) rather than merely containing them.
+pub fn behaviour_signals(
+    _sigs: &Signatures,
+    _cmds: &[crate::shell::ShellCommand],
+    _subject: &Subject,
+    _run: bool,
+) -> Vec<Signal> {
+    Vec::new()
 }
 
 /// Reads `r` into `buf` until it is full or `r` ends; returns the bytes read.
