@@ -7,6 +7,7 @@
 use crate::analyzers::collate::{incomplete_finding, path_traversal_finding};
 use crate::analyzers::config::ConfigAnalyzer;
 use crate::analyzers::history::HistoryAnalyzer;
+use crate::analyzers::runs::{run_files, RunFile};
 use crate::analyzers::{
     collate, Analyzer, ImageFacts, LayerFacts, ScanVisitor, Signal, SignalKind, Subject,
 };
@@ -85,9 +86,21 @@ pub fn scan_image(
     for a in &image_analyzers {
         a.image(image, &walk.fs, &facts, &mut signals);
     }
+    let (runs, run_notes) = run_files(image, &walk.fs, &facts);
+    incomplete.extend(run_notes);
+    mark_run(image, &runs, &mut signals);
+    for (i, lf) in layer_facts.iter().enumerate() {
+        if lf.scripts_dropped > 0 {
+            incomplete.push(format!(
+                "layer {i}: the commands of {} scripts were not kept (more than {} MiB of commands in one layer): they were searched but not followed",
+                lf.scripts_dropped,
+                crate::analyzers::script::MAX_LAYER_COMMAND_BYTES >> 20
+            ));
+        }
+    }
     stats.signals = signals.len();
     let mut findings = collate(&signals, &|layer, path| walk.fs.hidden_by(layer, path));
-    let (rule_findings, rule_notes) = run_rules(image, &walk.fs, &signals, rules);
+    let (rule_findings, rule_notes) = run_rules(image, &walk.fs, &signals, &runs, &facts, rules);
     findings.extend(rule_findings);
     incomplete.extend(rule_notes);
     for l in &walk.layers {
@@ -119,6 +132,8 @@ fn run_rules(
     image: &Image,
     fs: &FsView,
     signals: &[Signal],
+    runs: &[RunFile],
+    facts: &ImageFacts,
     rules: &RuleSet,
 ) -> (Vec<Finding>, Vec<String>) {
     if rules.is_empty() {
@@ -174,10 +189,75 @@ fn run_rules(
         texts.push((text, file_location(*layer, layer_digest, path, inside)));
     }
     let resolve = |p: &str| fs.resolve(p).map(|e| format!("/{}", e.path));
-    let events = udm::image_events(image, &resolve, &executables, &texts);
+    let mut events = udm::image_events(image, &resolve, &executables, &texts);
+    // The commands of every file the image runs, as the processes it would start.
+    let path_env = image
+        .config
+        .env_var("PATH")
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let locate = |prog: &str| udm::locate(prog, path_env, &resolve);
+    for r in runs {
+        let Some(script) = facts.script(r.layer, &r.path) else {
+            continue;
+        };
+        let digest = image.layers.get(r.layer).map_or("", |l| l.digest.as_str());
+        let origin = file_location(r.layer, digest, &r.path, &[]);
+        let description = format!("{} run by the image", r.kind.as_str());
+        events.extend(udm::script_events(
+            &script.commands,
+            r.kind.event_type(),
+            &description,
+            &origin,
+            &locate,
+        ));
+    }
     let (findings, rule_notes) = udm::rule_findings(rules, &events);
     notes.extend(rule_notes);
     (findings, notes)
+}
+
+/// Tell the signals about files the image runs that they are run: a `RunBy` signal per
+/// run file (the finding then says who runs it), and behaviour signals found in a run
+/// file count as run.
+fn mark_run(image: &Image, runs: &[RunFile], signals: &mut Vec<Signal>) {
+    let run: std::collections::HashSet<(usize, &str)> =
+        runs.iter().map(|r| (r.layer, r.path.as_str())).collect();
+    for s in signals.iter_mut() {
+        let Subject::File {
+            layer,
+            path,
+            inside,
+            ..
+        } = &s.subject
+        else {
+            continue;
+        };
+        if !inside.is_empty() || !run.contains(&(*layer, path.as_str())) {
+            continue;
+        }
+        crate::analyzers::mark_signal_run(s);
+    }
+    for r in runs {
+        signals.push(Signal {
+            subject: Subject::File {
+                layer: r.layer,
+                layer_digest: image
+                    .layers
+                    .get(r.layer)
+                    .map_or(String::new(), |l| l.digest.clone()),
+                path: r.path.clone(),
+                inside: vec![],
+            },
+            kind: SignalKind::RunBy,
+            signature: format!(
+                "run-by:{}",
+                r.kind.event_type().trim_start_matches("image.")
+            ),
+            offset: None,
+            line: None,
+            excerpt: r.why.clone(),
+        });
+    }
 }
 
 /// Executable files turned into `PROCESS_LAUNCH` events at most (each event is a small

@@ -25,6 +25,8 @@ pub struct ImageEvent {
     pub origin: Location,
     /// What the event was made from, for the finding's excerpt.
     pub excerpt: String,
+    /// Line in the file it came from (a script's command).
+    pub line: Option<u32>,
 }
 
 /// A host (name or literal IP) and optional port found in text.
@@ -197,12 +199,14 @@ pub fn network_events(
         };
         if ep.host.parse::<IpAddr>().is_err() {
             out.push(ImageEvent {
+                line: None,
                 event: network_dns(product_event_type, description, &ep.host),
                 origin: origin.clone(),
                 excerpt: ep.host.clone(),
             });
         }
         out.push(ImageEvent {
+            line: None,
             event: network_connection(product_event_type, description, &ep, process_path),
             origin: origin.clone(),
             excerpt,
@@ -217,6 +221,19 @@ pub struct Executable {
     pub path: String,
     pub sha256: Option<String>,
     pub origin: Location,
+}
+
+/// Where `prog` runs from in the image: a path as given (resolved by `resolve`), a bare
+/// name through `path_env`; the name itself when the image does not have it.
+pub fn locate(prog: &str, path_env: &str, resolve: &dyn Fn(&str) -> Option<String>) -> String {
+    if prog.contains('/') {
+        return resolve(prog).unwrap_or_else(|| prog.to_string());
+    }
+    path_env
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .find_map(|d| resolve(&format!("{}/{prog}", d.trim_end_matches('/'))))
+        .unwrap_or_else(|| prog.to_string())
 }
 
 /// Events for everything an image declares and contains:
@@ -239,16 +256,7 @@ pub fn image_events(
     let path_env = cfg
         .env_var("PATH")
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    let locate = |prog: &str| -> String {
-        if prog.contains('/') {
-            return resolve(prog).unwrap_or_else(|| prog.to_string());
-        }
-        path_env
-            .split(':')
-            .filter(|d| !d.is_empty())
-            .find_map(|d| resolve(&format!("{}/{prog}", d.trim_end_matches('/'))))
-            .unwrap_or_else(|| prog.to_string())
-    };
+    let locate = |prog: &str| locate(prog, path_env, resolve);
     let mut out = Vec::new();
 
     let field = if cfg.entrypoint.is_empty() {
@@ -264,6 +272,7 @@ pub fn image_events(
         let Some(prog) = words.first() else { continue };
         let full_path = locate(prog);
         out.push(ImageEvent {
+            line: None,
             event: process_launch("image.start", "start command", &full_path, &command, None),
             origin: origin.clone(),
             excerpt: command.clone(),
@@ -291,6 +300,7 @@ pub fn image_events(
                 locate(prog)
             };
             out.push(ImageEvent {
+                line: None,
                 event: process_launch(
                     "image.build.run",
                     "build-time RUN step",
@@ -328,6 +338,7 @@ pub fn image_events(
     for exe in executables {
         let path = format!("/{}", exe.path.trim_start_matches('/'));
         out.push(ImageEvent {
+            line: None,
             event: process_launch(
                 "image.file.executable",
                 "executable file in the image",
@@ -348,6 +359,43 @@ pub fn image_events(
             None,
             origin,
         ));
+    }
+    out
+}
+
+/// Events for the commands of a file the image runs (a script the start command runs, a
+/// crontab, a unit, ...): a `PROCESS_LAUNCH` per command (`principal.process.file.full_path`
+/// = its program resolved by `locate`), and the network events of its text, each pointing
+/// at the file and line.
+pub fn script_events(
+    commands: &[crate::shell::ShellCommand],
+    product_event_type: &str,
+    description: &str,
+    origin: &Location,
+    locate: &dyn Fn(&str) -> String,
+) -> Vec<ImageEvent> {
+    let mut out = Vec::new();
+    for c in commands {
+        let Some(prog) = crate::analyzers::config::program(&c.words) else {
+            continue;
+        };
+        let full_path = locate(prog);
+        out.push(ImageEvent {
+            event: process_launch(product_event_type, description, &full_path, &c.text, None),
+            origin: origin.clone(),
+            excerpt: c.text.clone(),
+            line: Some(c.line),
+        });
+        for mut e in network_events(
+            &c.text,
+            product_event_type,
+            description,
+            Some(&full_path),
+            origin,
+        ) {
+            e.line = Some(c.line);
+            out.push(e);
+        }
     }
     out
 }
@@ -460,7 +508,7 @@ pub fn rule_findings(rules: &RuleSet, events: &[ImageEvent]) -> (Vec<Finding>, V
                 format!("{kind}: {} ({outcomes})", ev.excerpt)
             };
             Evidence {
-                line: None,
+                line: ev.line,
                 location: ev.origin.clone(),
                 offset: None,
                 signature: d.rule.clone(),

@@ -76,7 +76,7 @@ pub fn resolve<'a>(
             .collect()
     };
     candidates.into_iter().find_map(|c| {
-        let norm = c.trim_start_matches('/').to_string();
+        let norm = crate::layers::normalize_path(&c).0;
         let e = fs.resolve(&norm)?;
         (e.kind == EntryKind::File).then_some((norm, e))
     })

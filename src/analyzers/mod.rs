@@ -29,6 +29,7 @@ pub mod hash;
 pub mod history;
 pub mod name;
 pub mod offload;
+pub mod runs;
 pub mod script;
 pub mod visitor;
 pub mod wallet;
@@ -218,6 +219,10 @@ pub fn behaviour_signals(
 ) -> Vec<Signal> {
     Vec::new()
 }
+
+/// Make a signal found in a file count as run by the image (the file turned out to be run by
+/// its start command, cron, init, ...).
+pub fn mark_signal_run(_s: &mut Signal) {}
 
 /// Reads `r` into `buf` until it is full or `r` ends; returns the bytes read.
 pub(crate) fn read_full(r: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
