@@ -84,6 +84,12 @@ pub enum SignalKind {
     Malformed,
     /// A nested archive that could not be read to the end.
     ArchiveUnreadable,
+    /// What a command sequence does (`crate::behaviour`); `run` = the image runs it
+    /// (start command, history step, a script it runs) rather than only carrying it.
+    Behaviour {
+        kind: crate::behaviour::BehaviourKind,
+        run: bool,
+    },
 }
 
 impl SignalKind {
