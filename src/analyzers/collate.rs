@@ -666,7 +666,7 @@ mod tests {
         use crate::behaviour::BehaviourKind as B;
         let m = behaviour(B::MinerCommand, true, "miner-cmdline:pool+user");
         assert_eq!(
-            one(&[m.clone()]),
+            one(std::slice::from_ref(&m)),
             Some((MINER_COMMAND.into(), Severity::High))
         );
         let f = behaviour(B::ReverseShell, false, "reverse-shell:nc-exec");

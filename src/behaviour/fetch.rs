@@ -306,7 +306,7 @@ impl State<'_> {
                 break;
             }
         }
-        let downloader = g.downloaders.iter().any(|d| *d == prog);
+        let downloader = g.downloaders.contains(&prog);
         let target = if downloader {
             download_target(&prog, args, w)
         } else {

@@ -179,7 +179,7 @@ mod tests {
             "exec ./systemd-helper --algo=rx/0 --donate-level=0 -c /etc/c.json".into(),
             "./t -a kawpow -o stratum+tcp://rvn.example.org:3333 -u RVNaddr -p x -w w1".into(),
             "./SRBMiner-MULTI --algorithm ghostrider --pool pool.example.org:5040 --wallet X --cpu-threads $(nproc)".into(),
-            format!("./lol --algo ETHASH --pool eu1.example.org:14444 --user 0x27cd1fe7c5946611d70f45d0d89c514f4106a08f.w --tls 0"),
+            "./lol --algo ETHASH --pool eu1.example.org:14444 --user 0x27cd1fe7c5946611d70f45d0d89c514f4106a08f.w --tls 0".into(),
             format!("./p -pool ssl://eu1.example.org:5555 -wal {W} -coin etc"),
             "./cpuminer -a sha256d -o stratum+tcp://s.example.org:3333 -u me@example.org -t 2".into(),
             "./g --algo kawpow --server rvn.example.org:6060 --user RVNx".into(),
