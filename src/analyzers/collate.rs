@@ -27,6 +27,10 @@
 //!   fetched), `IMG-DROPPER` (fetch, make executable, run), `IMG-REVERSE-SHELL`,
 //!   `IMG-DOCKER-SOCKET`, `IMG-CONTAINER-ESCAPE`, `IMG-MASS-SCANNER`, `IMG-CRED-THEFT`
 //!   (credentials read then uploaded).
+//! - persistence: a cron entry, unit, supervisord program, boot or shell start-up script
+//!   that downloads and runs code → HIGH (`IMG-PERSISTENCE`).
+//! - "run by": the file is run by the image (start command chain, cron, init) — it only
+//!   explains the others.
 //!
 //! Two or more threat components raise the top severity one step (a renamed ELF with XMRig
 //! strings and a pool domain is CRITICAL). The id is the top component's (ties broken in
@@ -57,6 +61,7 @@ pub const REVERSE_SHELL: &str = "IMG-REVERSE-SHELL";
 pub const DOCKER_SOCKET: &str = "IMG-DOCKER-SOCKET";
 pub const CONTAINER_ESCAPE: &str = "IMG-CONTAINER-ESCAPE";
 pub const MASS_SCANNER: &str = "IMG-MASS-SCANNER";
+pub const PERSISTENCE: &str = "IMG-PERSISTENCE";
 
 /// Tie-break order of ids.
 const PRIORITY: &[&str] = &[
@@ -66,6 +71,7 @@ const PRIORITY: &[&str] = &[
     REVERSE_SHELL,
     CONTAINER_ESCAPE,
     DOCKER_SOCKET,
+    PERSISTENCE,
     DROPPER,
     CRED_THEFT,
     CLOUD_CREDENTIALS,
@@ -162,6 +168,12 @@ pub fn describe(
             "Inspect the archive by hand; remove it if nothing needs it.",
             &[],
         ),
+        PERSISTENCE => (
+            "Persistence that downloads and runs code",
+            "A cron entry, systemd unit, supervisord program, boot script or shell start-up file downloads code and runs it: every time it fires, whatever the remote host serves then executes (miner droppers re-install themselves this way).",
+            "Remove the entry and what it fetches; rebuild from a trusted base; on hosts that ran the image, check crontabs and units for the same line.",
+            &["T1053.003", "T1543.002", "T1105"],
+        ),
         PATH_TRAVERSAL => (
             "Layer entry escapes the root",
             "A layer holds entries with absolute names or `..` components, which can write outside the target directory when a naive tool extracts the layer.",
@@ -228,6 +240,7 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
         (0, 0, 0, false, false, false);
     let (mut key_full, mut key_part) = (false, false);
     let mut behaviours = BTreeMap::<crate::behaviour::BehaviourKind, (bool, bool)>::new();
+    let mut persistence: Vec<&'static str> = Vec::new();
     for s in sigs {
         match s.kind {
             SignalKind::MinerName(NameKind::Miner) => name_miner = true,
@@ -256,6 +269,8 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
                 e.0 |= run;
                 e.1 |= s.signature.starts_with("reverse-shell:python");
             }
+            SignalKind::Persistence(kind) => persistence.push(kind.attack()),
+            SignalKind::RunBy => {}
         }
     }
     let n = |m: &BTreeMap<Category, BTreeSet<&str>>, c| m.get(&c).map_or(0, |s| s.len());
@@ -369,6 +384,11 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
             B::CredHarvest => (CRED_THEFT, &["T1552.001", "T1552.005"]),
         };
         push(id, sev, true, attack);
+    }
+    if !persistence.is_empty() {
+        persistence.extend(["T1105", "T1059.004"]);
+        persistence.dedup();
+        push(PERSISTENCE, Severity::High, true, &persistence);
     }
     out
 }

@@ -17,6 +17,8 @@ pub struct LayerFacts {
     /// Scripts, crontabs, units and other files whose commands the image may run
     /// (`script.rs`).
     pub scripts: Vec<super::script::ScriptFacts>,
+    /// Script files whose commands were not kept (the layer's budget was spent).
+    pub scripts_dropped: u64,
 }
 
 impl LayerFacts {
@@ -24,6 +26,7 @@ impl LayerFacts {
     pub fn append(&mut self, other: &mut LayerFacts) {
         self.digests.append(&mut other.digests);
         self.scripts.append(&mut other.scripts);
+        self.scripts_dropped += other.scripts_dropped;
     }
 }
 

@@ -16,7 +16,7 @@
 //! - `history.rs`: `created_by` of every history step
 
 use crate::image::{FileEntry, Image};
-use crate::signatures::{Category, NameKind, Strength};
+use crate::signatures::{Category, NameKind, Signatures, Strength};
 use serde::Serialize;
 
 pub mod archive;
@@ -90,6 +90,12 @@ pub enum SignalKind {
         kind: crate::behaviour::BehaviourKind,
         run: bool,
     },
+    /// A cron entry, unit, supervisor program, boot or profile script that downloads and
+    /// runs something (`script.rs`).
+    Persistence(#[serde(skip)] script::ScriptKind),
+    /// The file is run by the image: by its start command through the scripts it runs, or
+    /// by cron/init/a login shell (`runs.rs`). Informational: it explains other signals.
+    RunBy,
 }
 
 impl SignalKind {
@@ -98,6 +104,7 @@ impl SignalKind {
         matches!(
             self,
             SignalKind::Binary
+                | SignalKind::RunBy
                 | SignalKind::Literal {
                     category: Category::Exfil,
                     ..
@@ -204,6 +211,19 @@ pub trait Analyzer: Send {
         _out: &mut Vec<Signal>,
     ) {
     }
+}
+
+/// What a sequence of commands that run together does (`crate::behaviour`), as signals
+/// about `subject`; `run` = the image runs them (start command, a script it runs, cron, a
+/// unit, a history step) rather than merely containing them.
+pub fn behaviour_signals(
+    sigs: &Signatures,
+    cmds: &[crate::shell::ShellCommand],
+    subject: &Subject,
+    run: bool,
+) -> Vec<Signal> {
+    let found = crate::behaviour::judge(&sigs.behaviour, cmds);
+    crate::behaviour::signals(found, subject, run)
 }
 
 /// Reads `r` into `buf` until it is full or `r` ends; returns the bytes read.

@@ -8,6 +8,7 @@ use super::binary::BinaryAnalyzer;
 use super::content::ContentAnalyzer;
 use super::name::NameAnalyzer;
 use super::offload::Offload;
+use super::script::ScriptAnalyzer;
 use super::wallet::WalletAnalyzer;
 use super::{read_full, Analyzer, FileCtx, Signal};
 use crate::image::FileEntry;
@@ -72,6 +73,7 @@ impl AnalyzerSet {
                 Box::new(ContentAnalyzer::new(Arc::clone(sigs))),
                 Box::new(WalletAnalyzer::default()),
                 Box::new(BinaryAnalyzer::default()),
+                Box::new(ScriptAnalyzer::new(Arc::clone(sigs))),
             ]
         };
         let mut analyzers: Vec<Box<dyn Analyzer>> =

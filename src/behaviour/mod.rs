@@ -30,13 +30,12 @@ use crate::analyzers::{Signal, SignalKind, Subject};
 use serde::Serialize;
 
 mod backdoor;
-mod cmd;
 mod fetch;
 mod grammar;
 mod harvest;
 mod miner;
 
-pub use cmd::{script_commands, Sep, ShellCommand};
+pub use crate::shell::{script_commands, Sep, ShellCommand};
 pub use grammar::{Grammar, MinerOption, Role};
 
 /// Commands of one sequence examined; the rest are ignored.
