@@ -7,6 +7,7 @@
 //! image side turns what it finds into UDM events and hands them over.
 
 pub mod analyzers;
+pub mod behaviour;
 pub mod cli;
 pub mod digest;
 pub mod error;

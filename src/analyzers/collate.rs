@@ -20,6 +20,13 @@
 //! - evasion: clearing history, killing rival miners → LOW alone but a threat component
 //!   (raises what it accompanies); huge-pages tuning → LOW.
 //! - packed binary (UPX) → MEDIUM; malformed header → LOW; unreadable nested archive → LOW.
+//! - behaviour of commands (`crate::behaviour`): HIGH when the image runs them (start
+//!   command, history step), MEDIUM when they only sit in a file; each is a threat
+//!   component, so a miner command line with a pool or wallet signal is CRITICAL:
+//!   `IMG-MINER-COMMAND` (miner option grammar), `IMG-MINER-DOWNLOAD` (a miner release
+//!   fetched), `IMG-DROPPER` (fetch, make executable, run), `IMG-REVERSE-SHELL`,
+//!   `IMG-DOCKER-SOCKET`, `IMG-CONTAINER-ESCAPE`, `IMG-MASS-SCANNER`, `IMG-CRED-THEFT`
+//!   (credentials read then uploaded).
 //! - persistence: a cron entry, unit, supervisord program, boot or shell start-up script
 //!   that downloads and runs code → HIGH (`IMG-PERSISTENCE`).
 //! - "run by": the file is run by the image (start command chain, cron, init) — it only
@@ -48,19 +55,31 @@ pub const MALFORMED_BINARY: &str = "IMG-MALFORMED-BINARY";
 pub const ARCHIVE_UNREADABLE: &str = "IMG-ARCHIVE-UNREADABLE";
 pub const PATH_TRAVERSAL: &str = "IMG-PATH-TRAVERSAL";
 pub const SCAN_INCOMPLETE: &str = "IMG-SCAN-INCOMPLETE";
+pub const MINER_COMMAND: &str = "IMG-MINER-COMMAND";
+pub const MINER_DOWNLOAD: &str = "IMG-MINER-DOWNLOAD";
+pub const REVERSE_SHELL: &str = "IMG-REVERSE-SHELL";
+pub const DOCKER_SOCKET: &str = "IMG-DOCKER-SOCKET";
+pub const CONTAINER_ESCAPE: &str = "IMG-CONTAINER-ESCAPE";
+pub const MASS_SCANNER: &str = "IMG-MASS-SCANNER";
 pub const PERSISTENCE: &str = "IMG-PERSISTENCE";
 
 /// Tie-break order of ids.
 const PRIORITY: &[&str] = &[
     MINER_BINARY,
+    MINER_COMMAND,
     MINER_CONFIG,
+    REVERSE_SHELL,
+    CONTAINER_ESCAPE,
+    DOCKER_SOCKET,
     PERSISTENCE,
     DROPPER,
     CRED_THEFT,
     CLOUD_CREDENTIALS,
+    MINER_DOWNLOAD,
     MINER_STRINGS,
     WALLET,
     POOL_ENDPOINT,
+    MASS_SCANNER,
     EVASION,
     PACKED_BINARY,
     MALFORMED_BINARY,
@@ -161,6 +180,42 @@ pub fn describe(
             "Rebuild the layer with a standard tool; do not extract it with tools that follow such names.",
             &["T1204.003"],
         ),
+        MINER_COMMAND => (
+            "Cryptocurrency miner command line",
+            "A command runs a program with a miner's command line (a pool endpoint with a wallet, a mining algorithm, a coin or options only miners have), whatever the program is called.",
+            "Do not run this image. Find the step or script that starts the program, remove it and the binary it runs, and rebuild from a trusted base; block the pool at the egress firewall.",
+            &["T1496", "T1204.003"],
+        ),
+        MINER_DOWNLOAD => (
+            "Miner release download",
+            "A command downloads a release of a known cryptocurrency miner (XMRig, SRBMiner, lolMiner, T-Rex, ...).",
+            "Remove the download and whatever runs it; rebuild from a trusted base.",
+            &["T1105", "T1496"],
+        ),
+        REVERSE_SHELL => (
+            "Reverse shell",
+            "A command wires a shell to a network connection (bash -i on /dev/tcp, nc -e, socat exec:, a python/perl socket one-liner, mkfifo with nc): whoever listens at the other end controls the container.",
+            "Do not run the image; remove the command and rebuild from a trusted base. Block the address it connects to and check hosts that ran it.",
+            &["T1059.004", "T1059.006", "T1071"],
+        ),
+        DOCKER_SOCKET => (
+            "Docker API abuse",
+            "A command uses the Docker API (docker -H, the docker.sock socket, port 2375) to start a privileged container or one that mounts the host's root filesystem: that is root on the host.",
+            "Never mount the Docker socket into this container; remove the command and rebuild. Check hosts that ran it for unknown containers.",
+            &["T1610", "T1611"],
+        ),
+        CONTAINER_ESCAPE => (
+            "Container escape",
+            "A command leaves the container for the host: nsenter into PID 1's namespaces, chroot into the host's root, mounting a host disk, or a cgroup release_agent.",
+            "Do not run the image privileged (or at all); remove the command and rebuild. Check hosts that ran it for changes outside the container.",
+            &["T1611"],
+        ),
+        MASS_SCANNER => (
+            "Mass network scanner",
+            "A command runs an internet-wide port scanner (masscan, zmap, zgrab, pnscan) with ports and a rate: worms use them to find more exposed Docker and Kubernetes APIs to infect.",
+            "Remove the scanner and the step that runs it; check whether hosts that ran the image scanned others.",
+            &["T1046"],
+        ),
         _ => (
             "Scan incomplete",
             "The scan stopped at a bound or could not read part (or all) of the image, so it did not see everything.",
@@ -184,6 +239,7 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     let (mut domains, mut ports, mut wallets, mut packed, mut malformed, mut unreadable) =
         (0, 0, 0, false, false, false);
     let (mut key_full, mut key_part) = (false, false);
+    let mut behaviours = BTreeMap::<crate::behaviour::BehaviourKind, (bool, bool)>::new();
     let mut persistence: Vec<&'static str> = Vec::new();
     for s in sigs {
         match s.kind {
@@ -208,6 +264,11 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
             SignalKind::Packed => packed = true,
             SignalKind::Malformed => malformed = true,
             SignalKind::ArchiveUnreadable => unreadable = true,
+            SignalKind::Behaviour { kind, run } => {
+                let e = behaviours.entry(kind).or_default();
+                e.0 |= run;
+                e.1 |= s.signature.starts_with("reverse-shell:python");
+            }
             SignalKind::Persistence(kind) => persistence.push(kind.attack()),
             SignalKind::RunBy => {}
         }
@@ -303,6 +364,26 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     }
     if unreadable {
         push(ARCHIVE_UNREADABLE, Severity::Low, false, &[]);
+    }
+    for (kind, (run, python)) in behaviours {
+        use crate::behaviour::BehaviourKind as B;
+        let sev = if run {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        let (id, attack): (&'static str, &[&'static str]) = match kind {
+            B::MinerCommand => (MINER_COMMAND, miner_attack),
+            B::MinerDownload => (MINER_DOWNLOAD, &["T1105", "T1496"]),
+            B::FetchExec => (DROPPER, &["T1105", "T1059.004"]),
+            B::ReverseShell if python => (REVERSE_SHELL, &["T1059.006"]),
+            B::ReverseShell => (REVERSE_SHELL, &["T1059.004"]),
+            B::DockerSocket => (DOCKER_SOCKET, &["T1610", "T1611"]),
+            B::ContainerEscape => (CONTAINER_ESCAPE, &["T1611"]),
+            B::MassScanner => (MASS_SCANNER, &["T1046"]),
+            B::CredHarvest => (CRED_THEFT, &["T1552.001", "T1552.005"]),
+        };
+        push(id, sev, true, attack);
     }
     if !persistence.is_empty() {
         persistence.extend(["T1105", "T1059.004"]);
@@ -594,5 +675,42 @@ mod tests {
             lit(Category::Pool, Strength::Strong, "stratum-tcp-url"),
         ];
         assert_eq!(one(&drop), Some((DROPPER.into(), Severity::Critical)));
+    }
+
+    fn behaviour(kind: crate::behaviour::BehaviourKind, run: bool, name: &str) -> Signal {
+        sig(SignalKind::Behaviour { kind, run }, name)
+    }
+
+    #[test]
+    fn behaviours_are_high_when_run_medium_in_a_file() {
+        use crate::behaviour::BehaviourKind as B;
+        let m = behaviour(B::MinerCommand, true, "miner-cmdline:pool+user");
+        assert_eq!(
+            one(std::slice::from_ref(&m)),
+            Some((MINER_COMMAND.into(), Severity::High))
+        );
+        let f = behaviour(B::ReverseShell, false, "reverse-shell:nc-exec");
+        assert_eq!(one(&[f]), Some((REVERSE_SHELL.into(), Severity::Medium)));
+        // A miner command line with a pool URL combines like other miner signals.
+        let pool = lit(Category::Pool, Strength::Strong, "stratum-tcp-url");
+        assert_eq!(
+            one(&[m, pool]),
+            Some((MINER_COMMAND.into(), Severity::Critical))
+        );
+        let d = behaviour(B::FetchExec, true, "fetch-chmod-exec");
+        assert_eq!(one(&[d]), Some((DROPPER.into(), Severity::High)));
+        let h = behaviour(B::CredHarvest, false, "cred-read-upload");
+        assert_eq!(one(&[h]), Some((CRED_THEFT.into(), Severity::Medium)));
+        for id in [
+            MINER_COMMAND,
+            MINER_DOWNLOAD,
+            REVERSE_SHELL,
+            DOCKER_SOCKET,
+            CONTAINER_ESCAPE,
+            MASS_SCANNER,
+        ] {
+            assert_ne!(describe(id).0, "Scan incomplete", "{id}");
+            assert!(!describe(id).3.is_empty(), "{id}");
+        }
     }
 }

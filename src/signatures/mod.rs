@@ -32,6 +32,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "strings.toml",
         include_str!("../../signatures/strings.toml"),
     ),
+    (
+        "behaviour.toml",
+        include_str!("../../signatures/behaviour.toml"),
+    ),
 ];
 
 /// What a literal signature indicates.
@@ -117,6 +121,8 @@ pub struct Signatures {
     pub patterns: Vec<PatternRef>,
     /// Longest literal, in bytes (the content scanner's chunk overlap depends on it).
     pub max_literal_len: usize,
+    /// Command grammar of `behaviour.toml` (miner options, downloaders, scanners, ...).
+    pub behaviour: crate::behaviour::Grammar,
     name_index: HashMap<String, usize>,
 }
 
@@ -256,6 +262,7 @@ struct Parts {
     domains: Vec<PoolDomain>,
     ports: HashSet<u16>,
     strings: Vec<(StringSig, Vec<String>)>,
+    behaviour: crate::behaviour::Grammar,
 }
 
 fn add_names(p: &mut Parts, nf: &str, nt: &str) -> Result<()> {
@@ -437,6 +444,10 @@ impl Signatures {
                 "miner-names.toml" => add_names(&mut p, f, t)?,
                 "pools.toml" => add_pools(&mut p, f, t)?,
                 "strings.toml" => add_strings(&mut p, f, t)?,
+                "behaviour.toml" => p.behaviour.add(t).map_err(|e| {
+                    let line = e.span().map(|s| line_of(t, s.start)).unwrap_or(1);
+                    Error::new(Step::LoadingSignatures, format!("{f}:{line}"), e.message())
+                })?,
                 other => {
                     return Err(Error::new(
                         Step::LoadingSignatures,
@@ -455,6 +466,7 @@ impl Signatures {
             domains,
             ports,
             strings: string_parts,
+            behaviour,
         } = p;
         let name_index: HashMap<String, usize> = names
             .iter()
@@ -485,6 +497,7 @@ impl Signatures {
             literals: literal_set,
             patterns: literals.into_iter().map(|(_, r)| r).collect(),
             max_literal_len,
+            behaviour,
             name_index,
         })
     }
@@ -547,6 +560,26 @@ mod tests {
         assert!(s.ports.contains(&4444));
         assert!(s.strings.iter().any(|x| x.id == "xmrig-usage"));
         assert!(s.strings.iter().all(|x| !x.source.is_empty()));
+        assert!(s.behaviour.option("--donate-level").is_some());
+        assert!(s.behaviour.algorithms.iter().any(|a| a == "rx/0"));
+    }
+
+    #[test]
+    fn behaviour_file_errors_name_file_and_line() {
+        let bad = "[[option]]\nnames = [\"--x\"]\nrole = \"pool\"\nsource = \"s\"\n\n[[option]]\nnames = [\"y\"]\nrole = \"nonsense\"\nsource = \"s\"\n";
+        let mut src = embedded_sources();
+        src.push(Source::new("behaviour.toml", "b.toml", bad));
+        let e = Signatures::from_sources(&src).unwrap_err();
+        assert_eq!(e.target, "b.toml:8", "{e}");
+        let mut src = embedded_sources();
+        src.push(Source::new(
+            "behaviour.toml",
+            "b.toml",
+            "[[scanner]]\nnames = [\"myscan\"]\nsource = \"local\"\n",
+        ));
+        let s = Signatures::from_sources(&src).unwrap();
+        assert!(s.behaviour.scanners.iter().any(|x| x == "myscan"));
+        assert!(s.behaviour.scanners.iter().any(|x| x == "masscan"));
     }
 
     #[test]
