@@ -38,7 +38,11 @@ impl Analyzer for HistoryAnalyzer {
             }
             let subject = Subject::History { step };
             out.extend(content::scan_text(&self.sigs, &h.created_by, &subject));
-            out.extend(wallet::scan_text(&h.created_by, &subject));
+            out.extend(wallet::scan_text_with(
+                &self.sigs.wallets,
+                &h.created_by,
+                &subject,
+            ));
         }
     }
 }

@@ -7,6 +7,9 @@
 //! Files (format documented in `signatures/README.md`):
 //! - `miner-names.toml`: `[[name]]` groups (`names`, `kind` = miner|campaign, `prefix`, `source`)
 //! - `pools.toml`: `[[domains]]` groups (`domains`, `source`) and `[[ports]]` (`ports`, `source`)
+//! - `wallets.toml`: `[[cryptonote]]` (`coin`, `network`, `kind`, `prefix`, `length`,
+//!   `source`), `[[base58check]]` (`coin`, `kind`, `version`, `source`), `[[segwit]]`
+//!   (`coin`, `hrp`, `source`): the address formats the wallet analyzer checks
 //! - `strings.toml`: `[[signature]]` (`id`, `category`, `strength`, `literal`|`literals`,
 //!   optional `confirm` regex, optional `binary_only`, `source`)
 //!
@@ -20,6 +23,7 @@ use std::path::Path;
 
 pub mod literals;
 use literals::LiteralSet;
+pub mod wallets;
 
 /// The embedded signature files, `(file name, text)`.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -31,6 +35,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "strings.toml",
         include_str!("../../signatures/strings.toml"),
+    ),
+    (
+        "wallets.toml",
+        include_str!("../../signatures/wallets.toml"),
     ),
 ];
 
@@ -118,6 +126,8 @@ pub struct Signatures {
     /// Longest literal, in bytes (the content scanner's chunk overlap depends on it).
     pub max_literal_len: usize,
     name_index: HashMap<String, usize>,
+    /// Wallet address formats (`wallets.toml`).
+    pub wallets: wallets::WalletTable,
 }
 
 #[derive(Deserialize)]
@@ -256,6 +266,7 @@ struct Parts {
     domains: Vec<PoolDomain>,
     ports: HashSet<u16>,
     strings: Vec<(StringSig, Vec<String>)>,
+    wallets: wallets::WalletTable,
 }
 
 fn add_names(p: &mut Parts, nf: &str, nt: &str) -> Result<()> {
@@ -437,6 +448,9 @@ impl Signatures {
                 "miner-names.toml" => add_names(&mut p, f, t)?,
                 "pools.toml" => add_pools(&mut p, f, t)?,
                 "strings.toml" => add_strings(&mut p, f, t)?,
+                "wallets.toml" => {
+                    wallets::add_wallets(&mut p.wallets, f, t, &|at, why| invalid(f, t, at, why))?
+                }
                 other => {
                     return Err(Error::new(
                         Step::LoadingSignatures,
@@ -455,6 +469,7 @@ impl Signatures {
             domains,
             ports,
             strings: string_parts,
+            wallets,
         } = p;
         let name_index: HashMap<String, usize> = names
             .iter()
@@ -486,6 +501,7 @@ impl Signatures {
             patterns: literals.into_iter().map(|(_, r)| r).collect(),
             max_literal_len,
             name_index,
+            wallets,
         })
     }
 
