@@ -258,3 +258,36 @@ pub(super) fn add_wallets(
     t.index();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::signatures::{embedded_sources, Signatures, Source};
+
+    fn with(extra: &str) -> crate::error::Result<Signatures> {
+        let mut s = embedded_sources();
+        s.push(Source::new("wallets.toml", "w.toml", extra));
+        Signatures::from_sources(&s)
+    }
+
+    #[test]
+    fn errors_name_file_and_line_and_later_files_extend() {
+        let entry = |prefix: u64, len: usize| {
+            format!("[[cryptonote]]\ncoin = \"x\"\nkind = \"standard\"\nprefix = {prefix}\nlength = {len}\nsource = \"s\"\n")
+        };
+        let dup = format!("{}\n{}", entry(1000, 70), entry(1000, 70));
+        let e = with(&dup).unwrap_err();
+        assert_eq!(e.target, "w.toml:8", "{e}");
+        assert!(e.cause.contains("duplicate"), "{e}");
+        let e = with(&entry(1000, 20)).unwrap_err();
+        assert!(e.cause.contains("length"), "{e}");
+        // A new coin extends the table; Monero's own prefix replaces the embedded entry.
+        let s = with(&format!("{}\n{}", entry(1000, 70), entry(18, 69))).unwrap();
+        let base = Signatures::embedded().unwrap().wallets;
+        assert_eq!(s.wallets.cryptonote.len(), base.cryptonote.len() + 1);
+        assert_eq!(
+            s.wallets.cryptonote(18, 69).unwrap().signature,
+            "wallet:x-standard"
+        );
+        assert!(base.cryptonote.iter().all(|p| !p.source.is_empty()));
+    }
+}
