@@ -10,7 +10,14 @@
 //!   HIGH (`IMG-MINER-STRINGS`); a lone weak string → LOW.
 //! - pool: a stratum URL or Stratum method → HIGH; a pool domain → MEDIUM; a pool port or
 //!   weak Stratum text alone → LOW (`IMG-POOL-ENDPOINT`). A lone port is never MEDIUM+.
-//! - wallet: a checksum-valid Monero address → HIGH (`IMG-WALLET`).
+//! - wallet: a checksum-valid CryptoNote-family address (Monero, Wownero, Zephyr, Haven,
+//!   ...) → HIGH (`IMG-WALLET`); miners are paid to them. A checksum-valid Bitcoin
+//!   (base58check, bech32/bech32m) or EIP-55 Ethereum address → LOW, because donation
+//!   addresses and library test vectors are common; it is a threat component (raises the
+//!   finding) only beside a miner or pool signal on the same subject. An address shape
+//!   without a checksum (one-case Ethereum hex) produces nothing alone; beside a miner or
+//!   pool signal it is LOW and a threat component. (A lone pool port is not a pool signal
+//!   for this.)
 //! - dropper: download piped to a shell, base64 piped to a shell, cron + download → HIGH;
 //!   chmod on a fetched file alone → LOW (`IMG-DROPPER`).
 //! - credential theft: credential paths or the metadata IAM path together with an upload →
@@ -122,7 +129,7 @@ pub fn describe(
         ),
         WALLET => (
             "Cryptocurrency wallet address",
-            "A Monero address (checksum verified) is embedded; miners are configured with the wallet that receives the proceeds.",
+            "A cryptocurrency wallet address is embedded (the coin and format are in the signal name, e.g. wallet:monero-standard, wallet:wownero-subaddress, wallet:bitcoin-bech32, wallet:ethereum-eip55); miners are configured with the wallet that receives the proceeds. CryptoNote-family addresses (Monero, Wownero, Zephyr, Haven, Arqma, Conceal, TurtleCoin) are checksum-verified and HIGH; Bitcoin and EIP-55 Ethereum addresses are checksum-verified but also appear in legitimate software, so they are LOW unless a miner or pool signal sits beside them; one-case Ethereum hex cannot be checked and counts only beside a miner or pool signal.",
             "Remove the miner configuration that carries the wallet and rebuild; the wallet can be reported to the pool operator.",
             &["T1496"],
         ),
@@ -241,6 +248,7 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     let (mut key_full, mut key_part) = (false, false);
     let mut behaviours = BTreeMap::<crate::behaviour::BehaviourKind, (bool, bool)>::new();
     let mut persistence: Vec<&'static str> = Vec::new();
+    let (mut wallets_common, mut wallets_unchecked) = (0, 0);
     for s in sigs {
         match s.kind {
             SignalKind::MinerName(NameKind::Miner) => name_miner = true,
@@ -256,6 +264,8 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
             SignalKind::PoolDomain => domains += 1,
             SignalKind::PoolPort => ports += 1,
             SignalKind::Wallet => wallets += 1,
+            SignalKind::WalletCommon => wallets_common += 1,
+            SignalKind::WalletUnchecked => wallets_unchecked += 1,
             SignalKind::CloudKey(full) => {
                 key_full |= full;
                 key_part |= !full;
@@ -281,6 +291,14 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     binary |= packed || malformed;
     packed |= binary && n(&strong, Category::Packer) > 0;
 
+    // A miner or pool signal (a lone pool port does not count): what lets a Bitcoin or
+    // Ethereum address count as a threat.
+    let mining = name_miner
+        || name_campaign
+        || miner_strong + cfg + miner_weak > 0
+        || n(&strong, Category::Pool) + n(&strong, Category::Stratum) > 0
+        || domains > 0
+        || has(Category::Stratum);
     let mut out = Vec::new();
     let mut push = |id, sev, threat, attack: &[&'static str]| {
         out.push(Component {
@@ -318,6 +336,12 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     }
     if wallets > 0 {
         push(WALLET, Severity::High, true, &["T1496"]);
+    } else if wallets_common + wallets_unchecked > 0 {
+        // Bitcoin/Ethereum: LOW; it raises (and unchecked ones exist at all) only beside a
+        // miner or pool component of the same subject.
+        if wallets_common > 0 || mining {
+            push(WALLET, Severity::Low, mining, &["T1496"]);
+        }
     }
     if n(&strong, Category::Dropper) > 0 {
         let mut a = vec!["T1105", "T1059.004"];
@@ -712,5 +736,44 @@ mod tests {
             assert_ne!(describe(id).0, "Scan incomplete", "{id}");
             assert!(!describe(id).3.is_empty(), "{id}");
         }
+    }
+
+    #[test]
+    fn wallets_by_confidence() {
+        let xmr = sig(SignalKind::Wallet, "wallet:wownero-standard");
+        let btc = sig(SignalKind::WalletCommon, "wallet:bitcoin-bech32");
+        let eth = sig(SignalKind::WalletUnchecked, "wallet:ethereum-unchecked");
+        let pool = sig(SignalKind::PoolDomain, "pool-domain:minexmr.com");
+        let port = sig(SignalKind::PoolPort, "pool-port:3333");
+        let evasion = lit(Category::Evasion, Strength::Strong, "unset-histfile");
+        // A CryptoNote address alone is HIGH.
+        assert_eq!(
+            one(std::slice::from_ref(&xmr)),
+            Some((WALLET.into(), Severity::High))
+        );
+        // Bitcoin/EIP-55 alone: LOW, and not raised by an unrelated threat.
+        assert_eq!(
+            one(std::slice::from_ref(&btc)),
+            Some((WALLET.into(), Severity::Low))
+        );
+        assert_eq!(
+            one(&[btc.clone(), evasion.clone()]),
+            Some((WALLET.into(), Severity::Low))
+        );
+        // Beside a pool it raises the pool finding.
+        assert_eq!(
+            one(&[btc.clone(), pool.clone()]),
+            Some((POOL_ENDPOINT.into(), Severity::High))
+        );
+        // Unchecked: nothing alone, nothing beside a lone port, counts beside a pool.
+        assert_eq!(one(std::slice::from_ref(&eth)), None);
+        assert_eq!(
+            one(&[eth.clone(), port.clone()]),
+            Some((POOL_ENDPOINT.into(), Severity::Low))
+        );
+        assert_eq!(
+            one(&[eth, pool]),
+            Some((POOL_ENDPOINT.into(), Severity::High))
+        );
     }
 }

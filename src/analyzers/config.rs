@@ -117,7 +117,7 @@ impl Analyzer for ConfigAnalyzer {
             };
             let text = argv.join(" ");
             out.extend(content::scan_text(&self.sigs, &text, &subject));
-            out.extend(wallet::scan_text(&text, &subject));
+            out.extend(wallet::scan_text_with(&self.sigs.wallets, &text, &subject));
             let found = crate::behaviour::judge(&self.sigs.behaviour, &start_sequence(&argv));
             out.extend(crate::behaviour::signals(found, &subject, true));
             let path_var = cfg.env_var("PATH").unwrap_or(DEFAULT_PATH);
@@ -162,7 +162,7 @@ impl Analyzer for ConfigAnalyzer {
                 field: format!("Env[{i}] {k}"),
             };
             out.extend(content::scan_text(&self.sigs, v, &subject));
-            out.extend(wallet::scan_text(v, &subject));
+            out.extend(wallet::scan_text_with(&self.sigs.wallets, v, &subject));
             if let Some(m) = AWS_KEY_ID.find(v) {
                 let key = m.as_str();
                 out.push(Signal {

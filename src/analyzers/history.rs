@@ -40,7 +40,11 @@ impl Analyzer for HistoryAnalyzer {
             }
             let subject = Subject::History { step };
             out.extend(content::scan_text(&self.sigs, &h.created_by, &subject));
-            out.extend(wallet::scan_text(&h.created_by, &subject));
+            out.extend(wallet::scan_text_with(
+                &self.sigs.wallets,
+                &h.created_by,
+                &subject,
+            ));
             if let Some(script) = crate::shell::history_script(&h.created_by) {
                 let cmds = crate::behaviour::script_commands(script);
                 let found = crate::behaviour::judge(&self.sigs.behaviour, &cmds);

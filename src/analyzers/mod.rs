@@ -10,7 +10,8 @@
 //! - `content.rs`: one literal search over every literal signature, with regex
 //!   confirmation, streamed over chunks (matches across chunk boundaries are found)
 //! - `binary.rs`: ELF/PE/Mach-O facts with goblin (packing, malformed headers)
-//! - `wallet.rs`: Monero addresses confirmed by base58 + Keccak-256 checksum
+//! - `wallet/`: wallet addresses confirmed by their checksums (CryptoNote coins, Bitcoin,
+//!   Ethereum)
 //! - `offload.rs`: runs the analyzers that read every byte on a second thread
 //! - `config.rs`: entrypoint/cmd/env/ports of the image config
 //! - `history.rs`: `created_by` of every history step
@@ -73,8 +74,14 @@ pub enum SignalKind {
     PoolDomain,
     /// A port pools listen on (exposed, or in a `host:port`).
     PoolPort,
-    /// A Monero address with a valid checksum.
+    /// A CryptoNote-family address (Monero, Wownero, Zephyr, ...) with a valid checksum.
     Wallet,
+    /// A checksum-valid address of a coin legitimate software also quotes (Bitcoin,
+    /// EIP-55 Ethereum): LOW alone, raises miner or pool signals.
+    WalletCommon,
+    /// An address shape without a checksum (one-case Ethereum hex): counts only beside a
+    /// miner or pool signal.
+    WalletUnchecked,
     /// A cloud access key id; `true` when the matching secret is present too.
     CloudKey(bool),
     /// The file is an executable binary (ELF, PE, Mach-O). Informational on its own.

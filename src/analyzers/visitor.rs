@@ -71,7 +71,7 @@ impl AnalyzerSet {
         let streaming = || -> Vec<Box<dyn Analyzer>> {
             vec![
                 Box::new(ContentAnalyzer::new(Arc::clone(sigs))),
-                Box::new(WalletAnalyzer::default()),
+                Box::new(WalletAnalyzer::new(Arc::clone(sigs))),
                 Box::new(BinaryAnalyzer::default()),
                 Box::new(ScriptAnalyzer::new(Arc::clone(sigs))),
             ]

@@ -7,6 +7,9 @@
 //! Files (format documented in `signatures/README.md`):
 //! - `miner-names.toml`: `[[name]]` groups (`names`, `kind` = miner|campaign, `prefix`, `source`)
 //! - `pools.toml`: `[[domains]]` groups (`domains`, `source`) and `[[ports]]` (`ports`, `source`)
+//! - `wallets.toml`: `[[cryptonote]]` (`coin`, `network`, `kind`, `prefix`, `length`,
+//!   `source`), `[[base58check]]` (`coin`, `kind`, `version`, `source`), `[[segwit]]`
+//!   (`coin`, `hrp`, `source`): the address formats the wallet analyzer checks
 //! - `strings.toml`: `[[signature]]` (`id`, `category`, `strength`, `literal`|`literals`,
 //!   optional `confirm` regex, optional `binary_only`, `source`)
 //!
@@ -20,6 +23,7 @@ use std::path::Path;
 
 pub mod literals;
 use literals::LiteralSet;
+pub mod wallets;
 
 /// The embedded signature files, `(file name, text)`.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -35,6 +39,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "behaviour.toml",
         include_str!("../../signatures/behaviour.toml"),
+    ),
+    (
+        "wallets.toml",
+        include_str!("../../signatures/wallets.toml"),
     ),
 ];
 
@@ -124,6 +132,8 @@ pub struct Signatures {
     /// Command grammar of `behaviour.toml` (miner options, downloaders, scanners, ...).
     pub behaviour: crate::behaviour::Grammar,
     name_index: HashMap<String, usize>,
+    /// Wallet address formats (`wallets.toml`).
+    pub wallets: wallets::WalletTable,
 }
 
 #[derive(Deserialize)]
@@ -263,6 +273,7 @@ struct Parts {
     ports: HashSet<u16>,
     strings: Vec<(StringSig, Vec<String>)>,
     behaviour: crate::behaviour::Grammar,
+    wallets: wallets::WalletTable,
 }
 
 fn add_names(p: &mut Parts, nf: &str, nt: &str) -> Result<()> {
@@ -448,6 +459,9 @@ impl Signatures {
                     let line = e.span().map(|s| line_of(t, s.start)).unwrap_or(1);
                     Error::new(Step::LoadingSignatures, format!("{f}:{line}"), e.message())
                 })?,
+                "wallets.toml" => {
+                    wallets::add_wallets(&mut p.wallets, f, t, &|at, why| invalid(f, t, at, why))?
+                }
                 other => {
                     return Err(Error::new(
                         Step::LoadingSignatures,
@@ -467,6 +481,7 @@ impl Signatures {
             ports,
             strings: string_parts,
             behaviour,
+            wallets,
         } = p;
         let name_index: HashMap<String, usize> = names
             .iter()
@@ -499,6 +514,7 @@ impl Signatures {
             max_literal_len,
             behaviour,
             name_index,
+            wallets,
         })
     }
 
