@@ -20,6 +20,13 @@
 //! - evasion: clearing history, killing rival miners → LOW alone but a threat component
 //!   (raises what it accompanies); huge-pages tuning → LOW.
 //! - packed binary (UPX) → MEDIUM; malformed header → LOW; unreadable nested archive → LOW.
+//! - known-bad hash: the file's SHA-256 is a published IOC → CRITICAL (`IMG-KNOWN-BAD-HASH`).
+//! - package database: a system-path file whose digest differs from what its package
+//!   recorded → MEDIUM alone, HIGH with any other signal (`IMG-REPLACED-BINARY`); an
+//!   `/etc/ld.so.preload` entry naming a library outside the package database → MEDIUM,
+//!   HIGH with any other signal (`IMG-LD-PRELOAD`); a system-path executable no package
+//!   owns is informational alone but a threat component next to another one (it raises
+//!   them); a package database that could not be read → INFO (`IMG-PKGDB-SKIPPED`).
 //!
 //! Two or more threat components raise the top severity one step (a renamed ELF with XMRig
 //! strings and a pool domain is CRITICAL). The id is the top component's (ties broken in
@@ -44,9 +51,15 @@ pub const MALFORMED_BINARY: &str = "IMG-MALFORMED-BINARY";
 pub const ARCHIVE_UNREADABLE: &str = "IMG-ARCHIVE-UNREADABLE";
 pub const PATH_TRAVERSAL: &str = "IMG-PATH-TRAVERSAL";
 pub const SCAN_INCOMPLETE: &str = "IMG-SCAN-INCOMPLETE";
+pub const KNOWN_BAD_HASH: &str = "IMG-KNOWN-BAD-HASH";
+pub const REPLACED_BINARY: &str = "IMG-REPLACED-BINARY";
+pub const LD_PRELOAD: &str = "IMG-LD-PRELOAD";
+pub const PKGDB_SKIPPED: &str = "IMG-PKGDB-SKIPPED";
+pub const UNOWNED_EXECUTABLE: &str = "IMG-UNOWNED-EXECUTABLE";
 
 /// Tie-break order of ids.
 const PRIORITY: &[&str] = &[
+    KNOWN_BAD_HASH,
     MINER_BINARY,
     MINER_CONFIG,
     DROPPER,
@@ -59,6 +72,10 @@ const PRIORITY: &[&str] = &[
     PACKED_BINARY,
     MALFORMED_BINARY,
     ARCHIVE_UNREADABLE,
+    REPLACED_BINARY,
+    LD_PRELOAD,
+    PKGDB_SKIPPED,
+    UNOWNED_EXECUTABLE,
 ];
 
 /// What each id means, what to do, and its ATT&CK techniques.
@@ -149,6 +166,36 @@ pub fn describe(
             "Rebuild the layer with a standard tool; do not extract it with tools that follow such names.",
             &["T1204.003"],
         ),
+        KNOWN_BAD_HASH => (
+            "Known-bad file (published IOC hash)",
+            "The file's SHA-256 is listed in a published indicator-of-compromise report for a container miner or dropper campaign: it is that exact file.",
+            "Do not run this image. Find which layer and build step added the file, rebuild from a trusted base, and check hosts that ran the image for the campaign's other indicators.",
+            &["T1204.003", "T1496"],
+        ),
+        REPLACED_BINARY => (
+            "Replaced system binary",
+            "A file in a system path belongs to an installed package, but its content differs from the digest the package database recorded: it was replaced after installation (a miner dropped as /usr/bin/nginx, a trojaned ps, a patched library).",
+            "Compare the file with the package's (reinstall the package and diff); rebuild the image from a trusted base without the step that replaced it.",
+            &["T1036.005", "T1554"],
+        ),
+        LD_PRELOAD => (
+            "Library preloaded into every process",
+            "/etc/ld.so.preload names a library that no installed package provides: it is loaded into every dynamically linked program, the usual way rootkits hide miners and processes.",
+            "Remove the entry and the library; rebuild from a trusted base and find the build step that added them.",
+            &["T1574.006"],
+        ),
+        UNOWNED_EXECUTABLE => (
+            "System executable no package owns",
+            "An executable sits in a system path but no installed package lists it: something other than the package manager put it there.",
+            "Find the build step that added the file; install software through the package manager or outside system paths.",
+            &["T1036.005"],
+        ),
+        PKGDB_SKIPPED => (
+            "Package database not checked",
+            "The image has a package database imgscan could not read (an unsupported format, or one past a size bound), so its system binaries were not compared with what the packages installed.",
+            "Nothing to fix in the image; verify system binaries another way (e.g. `rpm -Va` in a throwaway container) if it matters.",
+            &[],
+        ),
         _ => (
             "Scan incomplete",
             "The scan stopped at a bound or could not read part (or all) of the image, so it did not see everything.",
@@ -172,6 +219,8 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     let (mut domains, mut ports, mut wallets, mut packed, mut malformed, mut unreadable) =
         (0, 0, 0, false, false, false);
     let (mut key_full, mut key_part) = (false, false);
+    let (mut bad_hash, mut replaced, mut unowned, mut preload, mut skipped) =
+        (false, false, false, false, false);
     for s in sigs {
         match s.kind {
             SignalKind::MinerName(NameKind::Miner) => name_miner = true,
@@ -195,8 +244,21 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
             SignalKind::Packed => packed = true,
             SignalKind::Malformed => malformed = true,
             SignalKind::ArchiveUnreadable => unreadable = true,
+            SignalKind::KnownBadHash => bad_hash = true,
+            SignalKind::ReplacedBinary => replaced = true,
+            SignalKind::UnownedExecutable => unowned = true,
+            SignalKind::LdPreload => preload = true,
+            SignalKind::PkgDbSkipped => skipped = true,
         }
     }
+    // Any signal that says something on its own, besides the package-database ones.
+    let others = sigs.iter().any(|s| {
+        !s.kind.informational()
+            && !matches!(
+                s.kind,
+                SignalKind::ReplacedBinary | SignalKind::LdPreload | SignalKind::PkgDbSkipped
+            )
+    });
     let n = |m: &BTreeMap<Category, BTreeSet<&str>>, c| m.get(&c).map_or(0, |s| s.len());
     let has = |c: Category| n(&strong, c) + n(&weak, c) > 0;
     let miner_strong = n(&strong, Category::Miner) + n(&strong, Category::Malware);
@@ -288,6 +350,42 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     }
     if unreadable {
         push(ARCHIVE_UNREADABLE, Severity::Low, false, &[]);
+    }
+    if bad_hash {
+        push(
+            KNOWN_BAD_HASH,
+            Severity::Critical,
+            true,
+            &["T1204.003", "T1496"],
+        );
+    }
+    if replaced {
+        let sev = if others || preload {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        push(REPLACED_BINARY, sev, true, &["T1036.005", "T1554"]);
+    }
+    if preload {
+        let sev = if others || replaced || unowned {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        push(LD_PRELOAD, sev, true, &["T1574.006"]);
+    }
+    if skipped {
+        push(PKGDB_SKIPPED, Severity::Info, false, &[]);
+    }
+    // Unowned alone says nothing; next to a threat it is one more (it raises them).
+    if unowned && out.iter().any(|c| c.threat) && !replaced {
+        out.push(Component {
+            id: UNOWNED_EXECUTABLE,
+            sev: Severity::Info,
+            threat: true,
+            attack: vec!["T1036.005"],
+        });
     }
     out
 }

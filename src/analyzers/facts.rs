@@ -17,6 +17,12 @@ pub struct LayerFacts {
     /// Scripts, crontabs, units and other files whose commands the image may run
     /// (`script.rs`).
     pub scripts: Vec<super::script::ScriptFacts>,
+    /// Files the hash analyzer would have hashed but that were cut at a bound (`hash.rs`).
+    pub hash: super::hash::HashFacts,
+    /// Package databases and `/etc/ld.so.preload` as read from this layer (`pkgdb/`).
+    pub pkgdb: crate::pkgdb::PkgDbFacts,
+    /// Bounds the fact producers hit: each becomes an incomplete-scan note.
+    pub notes: Vec<String>,
 }
 
 impl LayerFacts {
@@ -24,6 +30,9 @@ impl LayerFacts {
     pub fn append(&mut self, other: &mut LayerFacts) {
         self.digests.append(&mut other.digests);
         self.scripts.append(&mut other.scripts);
+        self.hash.cut.append(&mut other.hash.cut);
+        self.pkgdb.files.append(&mut other.pkgdb.files);
+        self.notes.append(&mut other.notes);
     }
 }
 

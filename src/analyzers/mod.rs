@@ -29,6 +29,8 @@ pub mod hash;
 pub mod history;
 pub mod name;
 pub mod offload;
+pub mod packages;
+pub mod pkgcapture;
 pub mod script;
 pub mod visitor;
 pub mod wallet;
@@ -84,6 +86,17 @@ pub enum SignalKind {
     Malformed,
     /// A nested archive that could not be read to the end.
     ArchiveUnreadable,
+    /// The file's SHA-256 is on the known-bad list (`known-bad-hashes.toml`).
+    KnownBadHash,
+    /// A system-path file a package owns whose digest differs from the recorded one.
+    ReplacedBinary,
+    /// A system-path executable no package owns. Informational: it raises the others.
+    UnownedExecutable,
+    /// `/etc/ld.so.preload` names a library outside the package database.
+    LdPreload,
+    /// A package database that could not be read (format not supported, bound hit):
+    /// the package check was skipped for it.
+    PkgDbSkipped,
 }
 
 impl SignalKind {
@@ -92,6 +105,7 @@ impl SignalKind {
         matches!(
             self,
             SignalKind::Binary
+                | SignalKind::UnownedExecutable
                 | SignalKind::Literal {
                     category: Category::Exfil,
                     ..

@@ -32,6 +32,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "strings.toml",
         include_str!("../../signatures/strings.toml"),
     ),
+    (
+        "known-bad-hashes.toml",
+        include_str!("../../signatures/known-bad-hashes.toml"),
+    ),
 ];
 
 /// What a literal signature indicates.
@@ -118,6 +122,52 @@ pub struct Signatures {
     /// Longest literal, in bytes (the content scanner's chunk overlap depends on it).
     pub max_literal_len: usize,
     name_index: HashMap<String, usize>,
+    /// Known-bad SHA-256 (lower-case hex) → what it is (`known-bad-hashes.toml`).
+    pub bad_hashes: HashMap<String, BadHash>,
+}
+
+/// A published IOC hash of a miner or dropper.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BadHash {
+    pub sha256: String,
+    /// Family or campaign, e.g. `kinsing`.
+    pub name: String,
+    /// What the file is, in a few words.
+    pub what: String,
+    pub source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HashesFile {
+    #[serde(default)]
+    hash: Vec<BadHash>,
+}
+
+fn add_hashes(p: &mut Parts, hf: &str, ht: &str) -> Result<()> {
+    let file: HashesFile = parse(hf, ht)?;
+    let mut seen = HashSet::new();
+    for mut h in file.hash {
+        let at = find_line_of(ht, &h.sha256);
+        h.sha256 = h.sha256.to_ascii_lowercase();
+        if h.sha256.len() != 64 || !h.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid(hf, ht, at, format!("bad sha256 {:?}", h.sha256)));
+        }
+        if h.source.trim().is_empty() || h.name.trim().is_empty() {
+            return Err(invalid(hf, ht, at, "empty name or source"));
+        }
+        if !seen.insert(h.sha256.clone()) {
+            return Err(invalid(
+                hf,
+                ht,
+                at,
+                format!("duplicate sha256 {}", h.sha256),
+            ));
+        }
+        p.hashes.insert(h.sha256.clone(), h);
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -256,6 +306,7 @@ struct Parts {
     domains: Vec<PoolDomain>,
     ports: HashSet<u16>,
     strings: Vec<(StringSig, Vec<String>)>,
+    hashes: HashMap<String, BadHash>,
 }
 
 fn add_names(p: &mut Parts, nf: &str, nt: &str) -> Result<()> {
@@ -437,6 +488,7 @@ impl Signatures {
                 "miner-names.toml" => add_names(&mut p, f, t)?,
                 "pools.toml" => add_pools(&mut p, f, t)?,
                 "strings.toml" => add_strings(&mut p, f, t)?,
+                "known-bad-hashes.toml" => add_hashes(&mut p, f, t)?,
                 other => {
                     return Err(Error::new(
                         Step::LoadingSignatures,
@@ -455,6 +507,7 @@ impl Signatures {
             domains,
             ports,
             strings: string_parts,
+            hashes: bad_hashes,
         } = p;
         let name_index: HashMap<String, usize> = names
             .iter()
@@ -486,7 +539,13 @@ impl Signatures {
             patterns: literals.into_iter().map(|(_, r)| r).collect(),
             max_literal_len,
             name_index,
+            bad_hashes,
         })
+    }
+
+    /// The known-bad entry for a SHA-256 (lower-case hex), if listed.
+    pub fn known_bad_hash(&self, sha256: &str) -> Option<&BadHash> {
+        self.bad_hashes.get(sha256)
     }
 
     /// Load from `dir` when given, else the embedded set.
