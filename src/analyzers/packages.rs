@@ -244,9 +244,29 @@ mod tests {
         }
     }
 
+    /// A map that follows merged /usr's `bin` → `usr/bin` (the real `FsView` follows
+    /// every symlink).
+    struct MergedUsr(HashMap<String, FileEntry>);
+
+    impl FsLookup for MergedUsr {
+        fn resolve(&self, path: &str) -> Option<&FileEntry> {
+            let p = path.trim_start_matches('/');
+            match p.strip_prefix("bin/") {
+                Some(rest) => self.0.get(&format!("usr/bin/{rest}")),
+                None => self.0.get(p),
+            }
+        }
+    }
+
+    impl MergedUsr {
+        fn insert(&mut self, k: String, v: FileEntry) {
+            self.0.insert(k, v);
+        }
+    }
+
     /// A merged-/usr Debian: `bin` → `usr/bin`, dpkg listing `/bin/ls` and `/usr/bin/ps`.
-    fn image(files: &[(&str, &[u8])]) -> (HashMap<String, FileEntry>, LayerFacts) {
-        let mut fs = HashMap::new();
+    fn image(files: &[(&str, &[u8])]) -> (MergedUsr, LayerFacts) {
+        let mut fs = MergedUsr(HashMap::new());
         fs.insert(
             "bin".into(),
             entry("bin", EntryKind::Symlink, Some("usr/bin")),
@@ -261,7 +281,7 @@ mod tests {
         (fs, lf)
     }
 
-    fn run(fs: &HashMap<String, FileEntry>, lf: &LayerFacts) -> (Vec<Signal>, PackageCheck) {
+    fn run(fs: &MergedUsr, lf: &LayerFacts) -> (Vec<Signal>, PackageCheck) {
         let layers = [lf.clone()];
         let mut out = Vec::new();
         let res = check(fs, &ImageFacts { layers: &layers }, &mut out);

@@ -97,7 +97,7 @@ pub fn parse_list(path: &str, data: &[u8]) -> (DbContent, Option<String>) {
     let text = String::from_utf8_lossy(data);
     let files: Vec<OwnedFile> = text
         .lines()
-        .filter(|l| l.starts_with('/') && l.len() > 1)
+        .filter(|l| l.starts_with('/') && !matches!(*l, "/" | "/."))
         .take(Limits::FILES)
         .map(|l| OwnedFile {
             path: norm(l),
@@ -186,6 +186,7 @@ mod tests {
         // Truncated mid-stanza, binary garbage, continuation lines with no package.
         let mut s = b" /etc/orphan x\nPackage: a\nConffiles:\n /etc/a 1".to_vec();
         s.extend_from_slice(&[0xff, 0x00, b'\n', b':', b'\n']);
+        s.extend_from_slice(b"no colon here\n");
         let (c, partial) = parse_status(&s);
         assert_eq!(pkgs(c).len(), 1);
         assert!(partial.is_some());
