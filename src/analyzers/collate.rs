@@ -379,7 +379,7 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
         push(PKGDB_SKIPPED, Severity::Info, false, &[]);
     }
     // Unowned alone says nothing; next to a threat it is one more (it raises them).
-    if unowned && out.iter().any(|c| c.threat) && !replaced {
+    if unowned && out.iter().any(|c| c.threat) && !replaced && !preload {
         out.push(Component {
             id: UNOWNED_EXECUTABLE,
             sev: Severity::Info,
@@ -672,5 +672,48 @@ mod tests {
             lit(Category::Pool, Strength::Strong, "stratum-tcp-url"),
         ];
         assert_eq!(one(&drop), Some((DROPPER.into(), Severity::Critical)));
+    }
+
+    #[test]
+    fn package_database_and_hash_signals() {
+        let replaced = sig(SignalKind::ReplacedBinary, "replaced-binary:procps");
+        let unowned = sig(SignalKind::UnownedExecutable, "unowned-system-executable");
+        let strings = lit(Category::Miner, Strength::Strong, "xmrig-usage");
+        assert_eq!(
+            one(&[replaced.clone(), sig(SignalKind::Binary, "binary:elf")]),
+            Some((REPLACED_BINARY.into(), Severity::Medium))
+        );
+        // Replaced + miner strings on a binary: both HIGH threats, raised to CRITICAL.
+        let f = one(&[
+            replaced.clone(),
+            sig(SignalKind::Binary, "binary:elf"),
+            strings.clone(),
+        ]);
+        assert_eq!(f, Some((MINER_BINARY.into(), Severity::Critical)));
+        // Unowned alone: nothing; beside a HIGH miner string it raises it.
+        assert_eq!(
+            one(&[unowned.clone(), sig(SignalKind::Binary, "binary:elf")]),
+            None
+        );
+        assert_eq!(
+            one(&[unowned.clone(), strings.clone()]),
+            Some((MINER_STRINGS.into(), Severity::Critical))
+        );
+        assert_eq!(
+            one(&[sig(SignalKind::KnownBadHash, "known-bad-hash:kinsing")]),
+            Some((KNOWN_BAD_HASH.into(), Severity::Critical))
+        );
+        assert_eq!(
+            one(&[sig(SignalKind::LdPreload, "ld-so-preload")]),
+            Some((LD_PRELOAD.into(), Severity::Medium))
+        );
+        assert_eq!(
+            one(&[sig(SignalKind::LdPreload, "ld-so-preload"), unowned]).map(|f| f.1),
+            Some(Severity::High)
+        );
+        assert_eq!(
+            one(&[sig(SignalKind::PkgDbSkipped, "pkgdb-unread")]),
+            Some((PKGDB_SKIPPED.into(), Severity::Info))
+        );
     }
 }
