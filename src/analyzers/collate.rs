@@ -673,47 +673,4 @@ mod tests {
         ];
         assert_eq!(one(&drop), Some((DROPPER.into(), Severity::Critical)));
     }
-
-    #[test]
-    fn package_database_and_hash_signals() {
-        let replaced = sig(SignalKind::ReplacedBinary, "replaced-binary:procps");
-        let unowned = sig(SignalKind::UnownedExecutable, "unowned-system-executable");
-        let strings = lit(Category::Miner, Strength::Strong, "xmrig-usage");
-        assert_eq!(
-            one(&[replaced.clone(), sig(SignalKind::Binary, "binary:elf")]),
-            Some((REPLACED_BINARY.into(), Severity::Medium))
-        );
-        // Replaced + miner strings on a binary: both HIGH threats, raised to CRITICAL.
-        let f = one(&[
-            replaced.clone(),
-            sig(SignalKind::Binary, "binary:elf"),
-            strings.clone(),
-        ]);
-        assert_eq!(f, Some((MINER_BINARY.into(), Severity::Critical)));
-        // Unowned alone: nothing; beside a HIGH miner string it raises it.
-        assert_eq!(
-            one(&[unowned.clone(), sig(SignalKind::Binary, "binary:elf")]),
-            None
-        );
-        assert_eq!(
-            one(&[unowned.clone(), strings.clone()]),
-            Some((MINER_STRINGS.into(), Severity::Critical))
-        );
-        assert_eq!(
-            one(&[sig(SignalKind::KnownBadHash, "known-bad-hash:kinsing")]),
-            Some((KNOWN_BAD_HASH.into(), Severity::Critical))
-        );
-        assert_eq!(
-            one(&[sig(SignalKind::LdPreload, "ld-so-preload")]),
-            Some((LD_PRELOAD.into(), Severity::Medium))
-        );
-        assert_eq!(
-            one(&[sig(SignalKind::LdPreload, "ld-so-preload"), unowned]).map(|f| f.1),
-            Some(Severity::High)
-        );
-        assert_eq!(
-            one(&[sig(SignalKind::PkgDbSkipped, "pkgdb-unread")]),
-            Some((PKGDB_SKIPPED.into(), Severity::Info))
-        );
-    }
 }

@@ -131,7 +131,7 @@ impl Analyzer for HashAnalyzer {
             }
         }
     }
-    fn file_end(&mut self, _file: &FileCtx, truncated: bool, out: &mut Vec<Signal>) {
+    fn file_end(&mut self, file: &FileCtx, truncated: bool, out: &mut Vec<Signal>) {
         let Some(c) = self.cur.take() else {
             return;
         };
@@ -146,7 +146,7 @@ impl Analyzer for HashAnalyzer {
         let sha256 = hex_of(&c.sha256.finalize());
         if let Some(bad) = self.sigs.known_bad_hash(&sha256) {
             out.push(Signal {
-                subject: _file.subject(),
+                subject: file.subject(),
                 kind: super::SignalKind::KnownBadHash,
                 signature: format!("known-bad-hash:{}", bad.name),
                 offset: None,

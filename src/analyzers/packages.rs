@@ -215,11 +215,13 @@ pub fn check(fs: &dyn FsLookup, facts: &ImageFacts, out: &mut Vec<Signal>) -> Pa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyzers::collate::*;
     use crate::analyzers::hash::FileDigest;
     use crate::analyzers::{collate, LayerFacts};
     use crate::findings::Severity;
     use crate::image::EntryKind;
     use crate::pkgdb::{self, DbFile, Kind};
+    use crate::signatures::{Category, Strength};
 
     fn entry(path: &str, kind: EntryKind, target: Option<&str>) -> FileEntry {
         FileEntry {
@@ -380,5 +382,81 @@ mod tests {
         });
         let (sigs, _) = run(&fs, &lf);
         assert!(sigs.iter().all(|s| s.kind != SignalKind::LdPreload));
+    }
+
+    fn sig(kind: SignalKind, name: &str) -> Signal {
+        Signal {
+            line: None,
+            subject: Subject::File {
+                layer: 1,
+                layer_digest: "sha256:aa".into(),
+                path: "usr/bin/app".into(),
+                inside: vec![],
+            },
+            kind,
+            signature: name.into(),
+            offset: Some(1),
+            excerpt: name.into(),
+        }
+    }
+
+    fn lit(c: Category, s: Strength, name: &str) -> Signal {
+        sig(
+            SignalKind::Literal {
+                category: c,
+                strength: s,
+            },
+            name,
+        )
+    }
+
+    fn one(signals: &[Signal]) -> Option<(String, Severity)> {
+        let f = collate(signals, &|_, _| None);
+        assert!(f.len() <= 1);
+        f.first().map(|f| (f.id.clone(), f.severity))
+    }
+
+    /// How the package-database and hash signals combine (policy in `collate.rs`).
+    #[test]
+    fn package_database_and_hash_signals() {
+        let replaced = sig(SignalKind::ReplacedBinary, "replaced-binary:procps");
+        let unowned = sig(SignalKind::UnownedExecutable, "unowned-system-executable");
+        let strings = lit(Category::Miner, Strength::Strong, "xmrig-usage");
+        assert_eq!(
+            one(&[replaced.clone(), sig(SignalKind::Binary, "binary:elf")]),
+            Some((REPLACED_BINARY.into(), Severity::Medium))
+        );
+        // Replaced + miner strings on a binary: both HIGH threats, raised to CRITICAL.
+        let f = one(&[
+            replaced.clone(),
+            sig(SignalKind::Binary, "binary:elf"),
+            strings.clone(),
+        ]);
+        assert_eq!(f, Some((MINER_BINARY.into(), Severity::Critical)));
+        // Unowned alone: nothing; beside a HIGH miner string it raises it.
+        assert_eq!(
+            one(&[unowned.clone(), sig(SignalKind::Binary, "binary:elf")]),
+            None
+        );
+        assert_eq!(
+            one(&[unowned.clone(), strings.clone()]),
+            Some((MINER_STRINGS.into(), Severity::Critical))
+        );
+        assert_eq!(
+            one(&[sig(SignalKind::KnownBadHash, "known-bad-hash:kinsing")]),
+            Some((KNOWN_BAD_HASH.into(), Severity::Critical))
+        );
+        assert_eq!(
+            one(&[sig(SignalKind::LdPreload, "ld-so-preload")]),
+            Some((LD_PRELOAD.into(), Severity::Medium))
+        );
+        assert_eq!(
+            one(&[sig(SignalKind::LdPreload, "ld-so-preload"), unowned]).map(|f| f.1),
+            Some(Severity::High)
+        );
+        assert_eq!(
+            one(&[sig(SignalKind::PkgDbSkipped, "pkgdb-unread")]),
+            Some((PKGDB_SKIPPED.into(), Severity::Info))
+        );
     }
 }
