@@ -76,9 +76,13 @@ pub fn scan_image(
             ));
         }
     }
-    let image_analyzers: [Box<dyn Analyzer>; 2] = [
+    for lf in &mut layer_facts {
+        incomplete.append(&mut lf.notes);
+    }
+    let image_analyzers: [Box<dyn Analyzer>; 3] = [
         Box::new(ConfigAnalyzer::new(Arc::clone(sigs))),
         Box::new(HistoryAnalyzer::new(Arc::clone(sigs))),
+        Box::new(crate::analyzers::packages::PackageAnalyzer),
     ];
     let facts = ImageFacts {
         layers: &layer_facts,
@@ -100,6 +104,7 @@ pub fn scan_image(
     }
     stats.signals = signals.len();
     let mut findings = collate(&signals, &|layer, path| walk.fs.hidden_by(layer, path));
+    fill_digests(&mut findings, &facts);
     let (rule_findings, rule_notes) = run_rules(image, &walk.fs, &signals, &runs, &facts, rules);
     findings.extend(rule_findings);
     incomplete.extend(rule_notes);
@@ -149,13 +154,26 @@ fn run_rules(
             sha256: None,
         };
     let mut notes = Vec::new();
+    let digests: std::collections::HashMap<(usize, &str), &str> = facts
+        .layers
+        .iter()
+        .enumerate()
+        .flat_map(|(li, l)| {
+            l.digests
+                .iter()
+                .filter(|d| d.inside.is_empty())
+                .map(move |d| ((li, d.path.as_str()), d.sha256.as_str()))
+        })
+        .collect();
     let mut all_exec = fs.entries().filter(|e| e.is_executable());
     let executables: Vec<Executable> = all_exec
         .by_ref()
         .take(MAX_EXECUTABLE_EVENTS)
         .map(|e| Executable {
             path: e.path.clone(),
-            sha256: None,
+            sha256: digests
+                .get(&(e.layer, e.path.as_str()))
+                .map(|h| h.to_string()),
             origin: file_location(e.layer, &e.layer_digest, &e.path, &[]),
         })
         .collect();
@@ -257,6 +275,34 @@ fn mark_run(image: &Image, runs: &[RunFile], signals: &mut Vec<Signal>) {
             line: None,
             excerpt: r.why.clone(),
         });
+    }
+}
+
+/// Fill `Location::File.sha256` of every file evidence from the hash analyzer's facts
+/// (layer + path, and the enclosing archives for files inside nested archives).
+fn fill_digests(findings: &mut [Finding], facts: &ImageFacts) {
+    for f in findings {
+        for ev in &mut f.evidence {
+            if let Location::File {
+                layer,
+                path,
+                inside,
+                sha256,
+                ..
+            } = &mut ev.location
+            {
+                if sha256.is_none() {
+                    *sha256 = facts
+                        .layer(*layer)
+                        .and_then(|l| {
+                            l.digests
+                                .iter()
+                                .find(|d| d.path == *path && d.inside == *inside)
+                        })
+                        .map(|d| d.sha256.clone());
+                }
+            }
+        }
     }
 }
 

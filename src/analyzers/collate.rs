@@ -38,6 +38,13 @@
 //!   that downloads and runs code → HIGH (`IMG-PERSISTENCE`).
 //! - "run by": the file is run by the image (start command chain, cron, init) — it only
 //!   explains the others.
+//! - known-bad hash: the file's SHA-256 is a published IOC → CRITICAL (`IMG-KNOWN-BAD-HASH`).
+//! - package database: a system-path file whose digest differs from what its package
+//!   recorded → MEDIUM alone, HIGH with any other signal (`IMG-REPLACED-BINARY`); an
+//!   `/etc/ld.so.preload` entry naming a library outside the package database → MEDIUM,
+//!   HIGH with any other signal (`IMG-LD-PRELOAD`); a system-path executable no package
+//!   owns is informational alone but a threat component next to another one (it raises
+//!   them); a package database that could not be read → INFO (`IMG-PKGDB-SKIPPED`).
 //!
 //! Two or more threat components raise the top severity one step (a renamed ELF with XMRig
 //! strings and a pool domain is CRITICAL). The id is the top component's (ties broken in
@@ -69,9 +76,15 @@ pub const DOCKER_SOCKET: &str = "IMG-DOCKER-SOCKET";
 pub const CONTAINER_ESCAPE: &str = "IMG-CONTAINER-ESCAPE";
 pub const MASS_SCANNER: &str = "IMG-MASS-SCANNER";
 pub const PERSISTENCE: &str = "IMG-PERSISTENCE";
+pub const KNOWN_BAD_HASH: &str = "IMG-KNOWN-BAD-HASH";
+pub const REPLACED_BINARY: &str = "IMG-REPLACED-BINARY";
+pub const LD_PRELOAD: &str = "IMG-LD-PRELOAD";
+pub const PKGDB_SKIPPED: &str = "IMG-PKGDB-SKIPPED";
+pub const UNOWNED_EXECUTABLE: &str = "IMG-UNOWNED-EXECUTABLE";
 
 /// Tie-break order of ids.
 const PRIORITY: &[&str] = &[
+    KNOWN_BAD_HASH,
     MINER_BINARY,
     MINER_COMMAND,
     MINER_CONFIG,
@@ -91,6 +104,10 @@ const PRIORITY: &[&str] = &[
     PACKED_BINARY,
     MALFORMED_BINARY,
     ARCHIVE_UNREADABLE,
+    REPLACED_BINARY,
+    LD_PRELOAD,
+    PKGDB_SKIPPED,
+    UNOWNED_EXECUTABLE,
 ];
 
 /// What each id means, what to do, and its ATT&CK techniques.
@@ -223,6 +240,36 @@ pub fn describe(
             "Remove the scanner and the step that runs it; check whether hosts that ran the image scanned others.",
             &["T1046"],
         ),
+        KNOWN_BAD_HASH => (
+            "Known-bad file (published IOC hash)",
+            "The file's SHA-256 is listed in a published indicator-of-compromise report for a container miner or dropper campaign: it is that exact file.",
+            "Do not run this image. Find which layer and build step added the file, rebuild from a trusted base, and check hosts that ran the image for the campaign's other indicators.",
+            &["T1204.003", "T1496"],
+        ),
+        REPLACED_BINARY => (
+            "Replaced system binary",
+            "A file in a system path belongs to an installed package, but its content differs from the digest the package database recorded: it was replaced after installation (a miner dropped as /usr/bin/nginx, a trojaned ps, a patched library).",
+            "Compare the file with the package's (reinstall the package and diff); rebuild the image from a trusted base without the step that replaced it.",
+            &["T1036.005", "T1554"],
+        ),
+        LD_PRELOAD => (
+            "Library preloaded into every process",
+            "/etc/ld.so.preload names a library that no installed package provides: it is loaded into every dynamically linked program, the usual way rootkits hide miners and processes.",
+            "Remove the entry and the library; rebuild from a trusted base and find the build step that added them.",
+            &["T1574.006"],
+        ),
+        UNOWNED_EXECUTABLE => (
+            "System executable no package owns",
+            "An executable sits in a system path but no installed package lists it: something other than the package manager put it there.",
+            "Find the build step that added the file; install software through the package manager or outside system paths.",
+            &["T1036.005"],
+        ),
+        PKGDB_SKIPPED => (
+            "Package database not checked",
+            "The image has a package database imgscan could not read (an unsupported format, or one past a size bound), so its system binaries were not compared with what the packages installed.",
+            "Nothing to fix in the image; verify system binaries another way (e.g. `rpm -Va` in a throwaway container) if it matters.",
+            &[],
+        ),
         _ => (
             "Scan incomplete",
             "The scan stopped at a bound or could not read part (or all) of the image, so it did not see everything.",
@@ -249,6 +296,8 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     let mut behaviours = BTreeMap::<crate::behaviour::BehaviourKind, (bool, bool)>::new();
     let mut persistence: Vec<&'static str> = Vec::new();
     let (mut wallets_common, mut wallets_unchecked) = (0, 0);
+    let (mut bad_hash, mut replaced, mut unowned, mut preload, mut skipped) =
+        (false, false, false, false, false);
     for s in sigs {
         match s.kind {
             SignalKind::MinerName(NameKind::Miner) => name_miner = true,
@@ -281,8 +330,21 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
             }
             SignalKind::Persistence(kind) => persistence.push(kind.attack()),
             SignalKind::RunBy => {}
+            SignalKind::KnownBadHash => bad_hash = true,
+            SignalKind::ReplacedBinary => replaced = true,
+            SignalKind::UnownedExecutable => unowned = true,
+            SignalKind::LdPreload => preload = true,
+            SignalKind::PkgDbSkipped => skipped = true,
         }
     }
+    // Any signal that says something on its own, besides the package-database ones.
+    let others = sigs.iter().any(|s| {
+        !s.kind.informational()
+            && !matches!(
+                s.kind,
+                SignalKind::ReplacedBinary | SignalKind::LdPreload | SignalKind::PkgDbSkipped
+            )
+    });
     let n = |m: &BTreeMap<Category, BTreeSet<&str>>, c| m.get(&c).map_or(0, |s| s.len());
     let has = |c: Category| n(&strong, c) + n(&weak, c) > 0;
     let miner_strong = n(&strong, Category::Miner) + n(&strong, Category::Malware);
@@ -414,6 +476,63 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
         persistence.dedup();
         push(PERSISTENCE, Severity::High, true, &persistence);
     }
+    if bad_hash {
+        push(
+            KNOWN_BAD_HASH,
+            Severity::Critical,
+            true,
+            &["T1204.003", "T1496"],
+        );
+    }
+    if replaced {
+        let sev = if others || preload {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        push(REPLACED_BINARY, sev, true, &["T1036.005", "T1554"]);
+    }
+    if preload {
+        let sev = if others || replaced || unowned {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        push(LD_PRELOAD, sev, true, &["T1574.006"]);
+    }
+    if skipped {
+        push(PKGDB_SKIPPED, Severity::Info, false, &[]);
+    }
+    // Unowned alone says nothing; next to a threat it is one more (it raises them).
+    if unowned && out.iter().any(|c| c.threat) && !replaced && !preload {
+        out.push(Component {
+            id: UNOWNED_EXECUTABLE,
+            sev: Severity::Info,
+            threat: true,
+            attack: vec!["T1036.005"],
+        });
+    }
+    out
+}
+
+/// One component per id: the same fact seen twice (a literal `curl | sh` and the
+/// behaviour judge's fetch-and-run on the same script) must not count as two threats.
+fn merge_same_id(comps: Vec<Component>) -> Vec<Component> {
+    let mut out: Vec<Component> = Vec::new();
+    for c in comps {
+        match out.iter_mut().find(|o| o.id == c.id) {
+            Some(o) => {
+                o.sev = o.sev.max(c.sev);
+                o.threat |= c.threat;
+                for a in c.attack {
+                    if !o.attack.contains(&a) {
+                        o.attack.push(a);
+                    }
+                }
+            }
+            None => out.push(c),
+        }
+    }
     out
 }
 
@@ -471,7 +590,7 @@ pub fn collate(
     }
     let mut findings = Vec::new();
     for (subject, mut sigs) in groups {
-        let comps = assess(&sigs);
+        let comps = merge_same_id(assess(&sigs));
         let Some(top) = comps.iter().max_by(|a, b| {
             a.sev.cmp(&b.sev).then_with(|| {
                 let pa = PRIORITY.iter().position(|p| *p == a.id);

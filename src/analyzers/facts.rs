@@ -19,6 +19,12 @@ pub struct LayerFacts {
     pub scripts: Vec<super::script::ScriptFacts>,
     /// Script files whose commands were not kept (the layer's budget was spent).
     pub scripts_dropped: u64,
+    /// Files the hash analyzer would have hashed but that were cut at a bound (`hash.rs`).
+    pub hash: super::hash::HashFacts,
+    /// Package databases and `/etc/ld.so.preload` as read from this layer (`pkgdb/`).
+    pub pkgdb: crate::pkgdb::PkgDbFacts,
+    /// Bounds the fact producers hit: each becomes an incomplete-scan note.
+    pub notes: Vec<String>,
 }
 
 impl LayerFacts {
@@ -27,6 +33,9 @@ impl LayerFacts {
         self.digests.append(&mut other.digests);
         self.scripts.append(&mut other.scripts);
         self.scripts_dropped += other.scripts_dropped;
+        self.hash.cut.append(&mut other.hash.cut);
+        self.pkgdb.files.append(&mut other.pkgdb.files);
+        self.notes.append(&mut other.notes);
     }
 }
 

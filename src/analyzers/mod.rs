@@ -30,6 +30,8 @@ pub mod hash;
 pub mod history;
 pub mod name;
 pub mod offload;
+pub mod packages;
+pub mod pkgcapture;
 pub mod runs;
 pub mod script;
 pub mod visitor;
@@ -104,6 +106,17 @@ pub enum SignalKind {
     /// The file is run by the image: by its start command through the scripts it runs, or
     /// by cron/init/a login shell (`runs.rs`). Informational: it explains other signals.
     RunBy,
+    /// The file's SHA-256 is on the known-bad list (`known-bad-hashes.toml`).
+    KnownBadHash,
+    /// A system-path file a package owns whose digest differs from the recorded one.
+    ReplacedBinary,
+    /// A system-path executable no package owns. Informational: it raises the others.
+    UnownedExecutable,
+    /// `/etc/ld.so.preload` names a library outside the package database.
+    LdPreload,
+    /// A package database that could not be read (format not supported, bound hit):
+    /// the package check was skipped for it.
+    PkgDbSkipped,
 }
 
 impl SignalKind {
@@ -113,6 +126,7 @@ impl SignalKind {
             self,
             SignalKind::Binary
                 | SignalKind::RunBy
+                | SignalKind::UnownedExecutable
                 | SignalKind::Literal {
                     category: Category::Exfil,
                     ..
@@ -236,7 +250,11 @@ pub fn behaviour_signals(
 
 /// Make a signal found in a file count as run by the image (the file turned out to be run by
 /// its start command, cron, init, ...).
-pub fn mark_signal_run(_s: &mut Signal) {}
+pub fn mark_signal_run(s: &mut Signal) {
+    if let SignalKind::Behaviour { run, .. } = &mut s.kind {
+        *run = true;
+    }
+}
 
 /// Reads `r` into `buf` until it is full or `r` ends; returns the bytes read.
 pub(crate) fn read_full(r: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {

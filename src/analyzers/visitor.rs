@@ -74,10 +74,13 @@ impl AnalyzerSet {
                 Box::new(WalletAnalyzer::new(Arc::clone(sigs))),
                 Box::new(BinaryAnalyzer::default()),
                 Box::new(ScriptAnalyzer::new(Arc::clone(sigs))),
+                Box::new(super::hash::HashAnalyzer::new(Arc::clone(sigs))),
             ]
         };
-        let mut analyzers: Vec<Box<dyn Analyzer>> =
-            vec![Box::new(NameAnalyzer::new(Arc::clone(sigs)))];
+        let mut analyzers: Vec<Box<dyn Analyzer>> = vec![
+            Box::new(NameAnalyzer::new(Arc::clone(sigs))),
+            Box::new(super::pkgcapture::PkgDbCapture::default()),
+        ];
         match threaded
             .then(|| Offload::spawn("content", streaming()))
             .flatten()

@@ -44,6 +44,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "wallets.toml",
         include_str!("../../signatures/wallets.toml"),
     ),
+    (
+        "known-bad-hashes.toml",
+        include_str!("../../signatures/known-bad-hashes.toml"),
+    ),
 ];
 
 /// What a literal signature indicates.
@@ -134,6 +138,52 @@ pub struct Signatures {
     name_index: HashMap<String, usize>,
     /// Wallet address formats (`wallets.toml`).
     pub wallets: wallets::WalletTable,
+    /// Known-bad SHA-256 (lower-case hex) → what it is (`known-bad-hashes.toml`).
+    pub bad_hashes: HashMap<String, BadHash>,
+}
+
+/// A published IOC hash of a miner or dropper.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BadHash {
+    pub sha256: String,
+    /// Family or campaign, e.g. `kinsing`.
+    pub name: String,
+    /// What the file is, in a few words.
+    pub what: String,
+    pub source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HashesFile {
+    #[serde(default)]
+    hash: Vec<BadHash>,
+}
+
+fn add_hashes(p: &mut Parts, hf: &str, ht: &str) -> Result<()> {
+    let file: HashesFile = parse(hf, ht)?;
+    let mut seen = HashSet::new();
+    for mut h in file.hash {
+        let at = find_line_of(ht, &h.sha256);
+        h.sha256 = h.sha256.to_ascii_lowercase();
+        if h.sha256.len() != 64 || !h.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid(hf, ht, at, format!("bad sha256 {:?}", h.sha256)));
+        }
+        if h.source.trim().is_empty() || h.name.trim().is_empty() {
+            return Err(invalid(hf, ht, at, "empty name or source"));
+        }
+        if !seen.insert(h.sha256.clone()) {
+            return Err(invalid(
+                hf,
+                ht,
+                at,
+                format!("duplicate sha256 {}", h.sha256),
+            ));
+        }
+        p.hashes.insert(h.sha256.clone(), h);
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -274,6 +324,7 @@ struct Parts {
     strings: Vec<(StringSig, Vec<String>)>,
     behaviour: crate::behaviour::Grammar,
     wallets: wallets::WalletTable,
+    hashes: HashMap<String, BadHash>,
 }
 
 fn add_names(p: &mut Parts, nf: &str, nt: &str) -> Result<()> {
@@ -462,6 +513,7 @@ impl Signatures {
                 "wallets.toml" => {
                     wallets::add_wallets(&mut p.wallets, f, t, &|at, why| invalid(f, t, at, why))?
                 }
+                "known-bad-hashes.toml" => add_hashes(&mut p, f, t)?,
                 other => {
                     return Err(Error::new(
                         Step::LoadingSignatures,
@@ -482,6 +534,7 @@ impl Signatures {
             strings: string_parts,
             behaviour,
             wallets,
+            hashes: bad_hashes,
         } = p;
         let name_index: HashMap<String, usize> = names
             .iter()
@@ -515,7 +568,13 @@ impl Signatures {
             behaviour,
             name_index,
             wallets,
+            bad_hashes,
         })
+    }
+
+    /// The known-bad entry for a SHA-256 (lower-case hex), if listed.
+    pub fn known_bad_hash(&self, sha256: &str) -> Option<&BadHash> {
+        self.bad_hashes.get(sha256)
     }
 
     /// Load from `dir` when given, else the embedded set.
