@@ -191,55 +191,55 @@ fn namespace_typosquats_each_technique() {
         "grafanna/grafana",
         NS,
         High,
-        "`grafanna/grafana` repeats a character in the trusted namespace `grafana`",
+        "`grafanna/grafana` repeats a character in the trusted namespace `grafana`, and `grafana` is a repository that `grafana` publishes",
     );
     expect(
         "bitnam/redis:7",
         NS,
         High,
-        "`bitnam/redis` omits a character from the trusted namespace `bitnami`",
+        "`bitnam/redis` omits a character from the trusted namespace `bitnami`, and `redis` is a repository that `bitnami` publishes",
     );
     expect(
         "hashucorp/terraform",
         NS,
-        Medium,
-        "`hashucorp/terraform` types the neighbouring key `u` for `i` in the trusted namespace `hashicorp`",
+        High,
+        "`hashucorp/terraform` types the neighbouring key `u` for `i` in the trusted namespace `hashicorp`, and `terraform` is a repository that `hashicorp` publishes",
     );
     expect(
         "1inuxserver/plex",
         NS,
-        Medium,
-        "`1inuxserver/plex` uses the lookalike `1` for `l` in the trusted namespace `linuxserver`",
+        High,
+        "`1inuxserver/plex` uses the lookalike `1` for `l` in the trusted namespace `linuxserver`, and `plex` is a repository that `linuxserver` publishes",
     );
     expect(
         "p0rtainer/portainer",
         NS,
         High,
-        "`p0rtainer/portainer` uses the lookalike `0` for `o` in the trusted namespace `portainer`",
+        "`p0rtainer/portainer` uses the lookalike `0` for `o` in the trusted namespace `portainer`, and `portainer` is a repository that `portainer` publishes",
     );
     expect(
         "prorn/node-exporter",
         NS,
         High,
-        "`prorn/node-exporter` uses lookalike characters in the trusted namespace `prom`",
+        "`prorn/node-exporter` uses lookalike characters in the trusted namespace `prom`, and `node-exporter` is a repository that `prom` publishes",
     );
     expect(
         "rnacher/rancher",
         NS,
         High,
-        "`rnacher/rancher` swaps adjacent characters in the trusted namespace `rancher`",
+        "`rnacher/rancher` swaps adjacent characters in the trusted namespace `rancher`, and `rancher` is a repository that `rancher` publishes",
     );
     expect(
         "bit-nami/redis",
         NS,
         High,
-        "`bit-nami/redis` changes the separators of the trusted namespace `bitnami`",
+        "`bit-nami/redis` changes the separators of the trusted namespace `bitnami`, and `redis` is a repository that `bitnami` publishes",
     );
     expect(
         "bitnami-official/redis",
         NS,
         High,
-        "`bitnami-official/redis` adds `-official` to the trusted namespace `bitnami`",
+        "`bitnami-official/redis` adds `-official` to the trusted namespace `bitnami`, and `redis` is a repository that `bitnami` publishes",
     );
 }
 

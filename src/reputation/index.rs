@@ -46,6 +46,15 @@ pub enum Technique {
     TldSwap,
     /// The trusted host is a prefix of an untrusted one (`ghcr.io.evil.example`).
     Embeds,
+    /// One character replaced by an unrelated one (`hashicorb` for `hashicorp`): found by
+    /// the edit-distance index, not by a named technique.
+    Substitution {
+        from: char,
+        to: char,
+    },
+    /// Damerau-Levenshtein distance 1 or 2 after normalising case, separators and ASCII
+    /// lookalikes, when no named technique explains the difference.
+    Distance(u8),
 }
 
 impl Technique {
@@ -63,6 +72,8 @@ impl Technique {
             Technique::VersionSuffix(_) => "version-suffix",
             Technique::TldSwap => "tld-swap",
             Technique::Embeds => "embeds",
+            Technique::Substitution { .. } => "substitution",
+            Technique::Distance(_) => "edit-distance",
         }
     }
 
@@ -85,6 +96,15 @@ impl Technique {
             Technique::VersionSuffix(v) => format!("appends the version-like suffix `{v}` to"),
             Technique::TldSwap => "changes the top-level domain of".into(),
             Technique::Embeds => "embeds".into(),
+            Technique::Substitution { from, to } => {
+                format!("replaces `{from}` with `{to}` in")
+            }
+            Technique::Distance(1) => {
+                "is one edit (after normalising separators and lookalikes) away from".into()
+            }
+            Technique::Distance(d) => {
+                format!("is {d} edits (after normalising separators and lookalikes) away from")
+            }
         }
     }
 }
@@ -123,6 +143,24 @@ const GLYPHS: &[(u8, u8)] = &[
 /// issue 5: `-official`, `docker-`, `-os`). Kept short on purpose: generic words such as
 /// `image` or `latest` also end many honest private image names.
 const AFFIXES: &[&str] = &["official", "offical", "docker", "os", "library", "original"];
+
+/// Affixes glued onto a popular name to make a namespace (issue 12: `-os`, `os`,
+/// `-official`, `official`, `-docker`, `hub`, `-io`, `lib`; digits are handled apart).
+const NAMESPACE_SUFFIXES: &[&str] = &[
+    "-official",
+    "official",
+    "-docker",
+    "docker",
+    "-os",
+    "os",
+    "-hub",
+    "hub",
+    "-io",
+    "io",
+    "-lib",
+    "lib",
+];
+const NAMESPACE_PREFIXES: &[&str] = &["official-", "official", "docker-", "docker", "lib-", "lib"];
 
 fn typo_neighbours() -> [[bool; 128]; 128] {
     let mut t = [[false; 128]; 128];
@@ -193,10 +231,138 @@ const MIN_EDIT_LEN: usize = 4;
 /// Shortest trusted name for which an omission counts (the result has ≥ 4 characters).
 const MIN_OMISSION_LEN: usize = 5;
 
+/// Shortest normalised trusted name for which any Damerau-Levenshtein distance 1 counts.
+const MIN_DISTANCE_LEN: usize = 5;
+/// Shortest normalised trusted name for which distance 2 counts.
+const MIN_DISTANCE2_LEN: usize = 9;
+/// Longest normalised name put through the distance index (bounds the deletion
+/// neighbourhood of a hostile candidate: at most 1 + 30 + 435 keys).
+const MAX_DISTANCE_LEN: usize = 30;
+
+/// The distance a trusted name of normalised length `len` tolerates.
+fn max_distance(len: usize) -> usize {
+    if len >= MIN_DISTANCE2_LEN {
+        2
+    } else if len >= MIN_DISTANCE_LEN {
+        1
+    } else {
+        0
+    }
+}
+
+/// Every string made by deleting up to `depth` characters of `s` (including `s`).
+fn deletions_upto(s: &str, depth: usize, out: &mut Vec<String>) {
+    out.push(s.to_string());
+    let mut frontier = vec![s.to_string()];
+    for _ in 0..depth {
+        let mut next = Vec::new();
+        for w in &frontier {
+            for i in 0..w.len() {
+                next.push(delete_at(w, i));
+            }
+        }
+        next.sort_unstable();
+        next.dedup();
+        out.extend(next.iter().cloned());
+        frontier = next;
+    }
+}
+
+/// Optimal-string-alignment (restricted Damerau-Levenshtein) distance, capped: returns
+/// `cap + 1` as soon as the distance must exceed `cap`.
+pub fn osa_distance(a: &[u8], b: &[u8], cap: usize) -> usize {
+    if a.len().abs_diff(b.len()) > cap {
+        return cap + 1;
+    }
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
+    }
+    for (j, v) in d.iter_mut().enumerate().take(w) {
+        *v = j;
+    }
+    for i in 1..=a.len() {
+        let mut row_min = usize::MAX;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > cap {
+            return cap + 1;
+        }
+    }
+    d[a.len() * w + b.len()]
+}
+
+/// Whether two names differ only in their digits (`redis6`, `base-debian11` vs
+/// `base-debian12`): version variants, not lookalikes.
+fn only_digits_differ(a: &str, b: &str) -> bool {
+    let strip = |s: &str| -> String { s.chars().filter(|c| !c.is_ascii_digit()).collect() };
+    strip(a) == strip(b)
+}
+
+/// The technique for a candidate at distance `d` from `target`: a plain substitution when
+/// exactly one character differs, else the distance itself.
+fn describe_edit(cand: &str, target: &str, d: usize) -> Technique {
+    let (c, t) = (cand.as_bytes(), target.as_bytes());
+    if d == 1 && c.len() == t.len() {
+        let diff: Vec<usize> = (0..c.len()).filter(|&i| c[i] != t[i]).collect();
+        if let [i] = diff.as_slice() {
+            return Technique::Substitution {
+                from: char::from(t[*i]),
+                to: char::from(c[*i]),
+            };
+        }
+    }
+    Technique::Distance(d.min(255) as u8)
+}
+
+/// Judge a namespace against one known publisher of the repository it carries (the full
+/// name as a unit): within distance 2 of a 5+ character namespace (1 for 3-4
+/// characters), after normalisation. `None` when equal or farther.
+pub fn namespace_near_publisher(ns: &str, publisher: &str) -> Option<Technique> {
+    if !ns.is_ascii() || ns == publisher {
+        return None;
+    }
+    let (a, b) = (skeleton(ns), skeleton(publisher));
+    if a.len() > MAX_DISTANCE_LEN || b.len() > MAX_DISTANCE_LEN {
+        return None;
+    }
+    let cap = match b.len() {
+        0..=2 => return None,
+        3..=4 => 1,
+        _ => 2,
+    };
+    if a == b {
+        return Some(Technique::Lookalike {
+            from: String::new(),
+            to: String::new(),
+        });
+    }
+    let d = osa_distance(a.as_bytes(), b.as_bytes(), cap);
+    if d > cap || only_digits_differ(ns, publisher) {
+        return None;
+    }
+    Some(describe_edit(ns, publisher, d))
+}
+
 /// Index over one set of trusted names.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     names: Vec<String>,
+    /// Normalised form (lookalike skeleton) of each name, by index.
+    skels: Vec<String>,
+    /// SymSpell-style deletion neighbourhood of each skeleton, up to its tolerated
+    /// distance → the names it came from.
+    edits: HashMap<String, Vec<u32>>,
     exact: HashMap<String, u32>,
     deletions: HashMap<String, Vec<u32>>,
     wildcards: HashMap<String, Vec<u32>>,
@@ -218,8 +384,22 @@ impl Table {
             t.names.push(name.to_string());
             t.exact.insert(name.to_string(), idx);
             if !name.is_ascii() {
+                t.skels.push(String::new());
                 continue;
             }
+            let sk = skeleton(name);
+            let depth = max_distance(sk.len());
+            if depth > 0 && sk.len() <= MAX_DISTANCE_LEN {
+                let mut keys = Vec::new();
+                deletions_upto(&sk, depth, &mut keys);
+                for k in keys {
+                    let v = t.edits.entry(k).or_default();
+                    if v.last() != Some(&idx) {
+                        v.push(idx);
+                    }
+                }
+            }
+            t.skels.push(sk);
             if name.len() >= MIN_OMISSION_LEN {
                 for i in 0..name.len() {
                     t.deletions.entry(delete_at(name, i)).or_default().push(idx);
@@ -372,7 +552,57 @@ impl Table {
                 return self.hit(idx, Technique::VersionSuffix(suffix));
             }
         }
-        None
+        self.near(cand)
+    }
+
+    /// Any trusted name within its tolerated Damerau-Levenshtein distance of `cand`, both
+    /// normalised: distance 1 for names of 5+ characters, 2 for 9+ (then the first
+    /// character must agree). Candidate and trusted deletion neighbourhoods meet in one
+    /// hash lookup per candidate deletion; each hit is verified by [`osa_distance`].
+    pub fn near(&self, cand: &str) -> Option<Match> {
+        if !cand.is_ascii() {
+            return None;
+        }
+        let sk = skeleton(cand);
+        if sk.len() + 1 < MIN_DISTANCE_LEN || sk.len() > MAX_DISTANCE_LEN {
+            return None;
+        }
+        let depth = if sk.len() + 2 >= MIN_DISTANCE2_LEN {
+            2
+        } else {
+            1
+        };
+        let mut keys = Vec::new();
+        deletions_upto(&sk, depth, &mut keys);
+        let mut best: Option<(usize, u32)> = None;
+        for k in &keys {
+            let Some(v) = self.edits.get(k) else {
+                continue;
+            };
+            for &idx in v {
+                let target = &self.skels[idx as usize];
+                let cap = max_distance(target.len());
+                let d = osa_distance(sk.as_bytes(), target.as_bytes(), cap);
+                if d == 0 || d > cap {
+                    continue;
+                }
+                if d == 2 && sk.as_bytes().first() != target.as_bytes().first() {
+                    continue;
+                }
+                if only_digits_differ(cand, self.name(idx)) {
+                    continue;
+                }
+                let better = match best {
+                    None => true,
+                    Some((bd, bi)) => (d, self.name(idx)) < (bd, self.name(bi)),
+                };
+                if better {
+                    best = Some((d, idx));
+                }
+            }
+        }
+        let (d, idx) = best?;
+        self.hit(idx, describe_edit(cand, self.name(idx), d))
     }
 
     /// Host-only checks: a TLD swap or an untrusted host that starts with a trusted one.
@@ -438,6 +668,49 @@ impl Index {
 
     pub fn namespace(&self, cand: &str) -> Option<Match> {
         self.namespaces.imitates(cand, &self.typos)
+    }
+
+    /// A namespace that is a trusted namespace or a popular image name plus an affix
+    /// (`nginxofficial`, `grafana-io`, `redishub`, `libubuntu`, `ubuntu2`). The flag says
+    /// whether the stem is a trusted namespace (else a popular image name). Stems must
+    /// have 4+ characters (namespaces) or 5+ (image names): `nats` + `io` is NATS's own
+    /// `natsio`.
+    pub fn namespace_affix(&self, ns: &str) -> Option<(Match, bool)> {
+        let trim = |s: &str| s.trim_matches(|c: char| is_sep(c as u8)).to_string();
+        let mut stems: Vec<(String, String)> = Vec::new();
+        for a in NAMESPACE_SUFFIXES {
+            if let Some(stem) = ns.strip_suffix(a) {
+                stems.push((trim(stem), (*a).to_string()));
+            }
+        }
+        for a in NAMESPACE_PREFIXES {
+            if let Some(stem) = ns.strip_prefix(a) {
+                stems.push((trim(stem), (*a).to_string()));
+            }
+        }
+        let stem = ns.trim_end_matches(|c: char| c.is_ascii_digit());
+        if stem.len() < ns.len() {
+            stems.push((trim(stem), ns[stem.len()..].to_string()));
+        }
+        for (stem, affix) in &stems {
+            if stem.len() >= MIN_EDIT_LEN && self.namespaces.contains(stem) {
+                let m = Match {
+                    target: stem.clone(),
+                    technique: Technique::Affix(affix.clone()),
+                };
+                return Some((m, true));
+            }
+        }
+        for (stem, affix) in stems {
+            if stem.len() >= MIN_OMISSION_LEN && self.official.contains(&stem) {
+                let m = Match {
+                    target: stem,
+                    technique: Technique::Affix(affix),
+                };
+                return Some((m, false));
+            }
+        }
+        None
     }
 
     pub fn registry(&self, host: &str) -> Option<Match> {
