@@ -17,6 +17,10 @@
 //! (typomania/typogard checks, crates.io's TYPOS map, dnstwist's ASCII glyphs, PyPI's
 //! ultranormalisation).
 
+use super::distance::{
+    deletions_upto, describe_edit, max_distance, only_digits_differ, osa_distance,
+    MAX_DISTANCE_LEN, MIN_DISTANCE2_LEN, MIN_DISTANCE_LEN,
+};
 use std::collections::HashMap;
 
 /// How a candidate imitates a trusted name.
@@ -210,7 +214,7 @@ pub fn skeleton(s: &str) -> String {
 /// Blank marker for wildcard keys (not a name character).
 const BLANK: char = '*';
 
-fn delete_at(s: &str, i: usize) -> String {
+pub(super) fn delete_at(s: &str, i: usize) -> String {
     let mut out = String::with_capacity(s.len());
     out.push_str(&s[..i]);
     out.push_str(&s[i + 1..]);
@@ -230,129 +234,6 @@ fn blank_at(s: &str, i: usize) -> String {
 const MIN_EDIT_LEN: usize = 4;
 /// Shortest trusted name for which an omission counts (the result has ≥ 4 characters).
 const MIN_OMISSION_LEN: usize = 5;
-
-/// Shortest normalised trusted name for which any Damerau-Levenshtein distance 1 counts.
-const MIN_DISTANCE_LEN: usize = 5;
-/// Shortest normalised trusted name for which distance 2 counts.
-const MIN_DISTANCE2_LEN: usize = 9;
-/// Longest normalised name put through the distance index (bounds the deletion
-/// neighbourhood of a hostile candidate: at most 1 + 30 + 435 keys).
-const MAX_DISTANCE_LEN: usize = 30;
-
-/// The distance a trusted name of normalised length `len` tolerates.
-fn max_distance(len: usize) -> usize {
-    if len >= MIN_DISTANCE2_LEN {
-        2
-    } else if len >= MIN_DISTANCE_LEN {
-        1
-    } else {
-        0
-    }
-}
-
-/// Every string made by deleting up to `depth` characters of `s` (including `s`).
-fn deletions_upto(s: &str, depth: usize, out: &mut Vec<String>) {
-    out.push(s.to_string());
-    let mut frontier = vec![s.to_string()];
-    for _ in 0..depth {
-        let mut next = Vec::new();
-        for w in &frontier {
-            for i in 0..w.len() {
-                next.push(delete_at(w, i));
-            }
-        }
-        next.sort_unstable();
-        next.dedup();
-        out.extend(next.iter().cloned());
-        frontier = next;
-    }
-}
-
-/// Optimal-string-alignment (restricted Damerau-Levenshtein) distance, capped: returns
-/// `cap + 1` as soon as the distance must exceed `cap`.
-pub fn osa_distance(a: &[u8], b: &[u8], cap: usize) -> usize {
-    if a.len().abs_diff(b.len()) > cap {
-        return cap + 1;
-    }
-    let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for i in 0..=a.len() {
-        d[i * w] = i;
-    }
-    for (j, v) in d.iter_mut().enumerate().take(w) {
-        *v = j;
-    }
-    for i in 1..=a.len() {
-        let mut row_min = usize::MAX;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
-            }
-            d[i * w + j] = v;
-            row_min = row_min.min(v);
-        }
-        if row_min > cap {
-            return cap + 1;
-        }
-    }
-    d[a.len() * w + b.len()]
-}
-
-/// Whether two names differ only in their digits (`redis6`, `base-debian11` vs
-/// `base-debian12`): version variants, not lookalikes.
-fn only_digits_differ(a: &str, b: &str) -> bool {
-    let strip = |s: &str| -> String { s.chars().filter(|c| !c.is_ascii_digit()).collect() };
-    strip(a) == strip(b)
-}
-
-/// The technique for a candidate at distance `d` from `target`: a plain substitution when
-/// exactly one character differs, else the distance itself.
-fn describe_edit(cand: &str, target: &str, d: usize) -> Technique {
-    let (c, t) = (cand.as_bytes(), target.as_bytes());
-    if d == 1 && c.len() == t.len() {
-        let diff: Vec<usize> = (0..c.len()).filter(|&i| c[i] != t[i]).collect();
-        if let [i] = diff.as_slice() {
-            return Technique::Substitution {
-                from: char::from(t[*i]),
-                to: char::from(c[*i]),
-            };
-        }
-    }
-    Technique::Distance(d.min(255) as u8)
-}
-
-/// Judge a namespace against one known publisher of the repository it carries (the full
-/// name as a unit): within distance 2 of a 5+ character namespace (1 for 3-4
-/// characters), after normalisation. `None` when equal or farther.
-pub fn namespace_near_publisher(ns: &str, publisher: &str) -> Option<Technique> {
-    if !ns.is_ascii() || ns == publisher {
-        return None;
-    }
-    let (a, b) = (skeleton(ns), skeleton(publisher));
-    if a.len() > MAX_DISTANCE_LEN || b.len() > MAX_DISTANCE_LEN {
-        return None;
-    }
-    let cap = match b.len() {
-        0..=2 => return None,
-        3..=4 => 1,
-        _ => 2,
-    };
-    if a == b {
-        return Some(Technique::Lookalike {
-            from: String::new(),
-            to: String::new(),
-        });
-    }
-    let d = osa_distance(a.as_bytes(), b.as_bytes(), cap);
-    if d > cap || only_digits_differ(ns, publisher) {
-        return None;
-    }
-    Some(describe_edit(ns, publisher, d))
-}
 
 /// Index over one set of trusted names.
 #[derive(Debug, Clone, Default)]
@@ -438,6 +319,11 @@ impl Table {
 
     /// Which trusted name `cand` imitates, if any. `None` for an exact trusted name.
     pub fn imitates(&self, cand: &str, typos: &[[bool; 128]; 128]) -> Option<Match> {
+        self.named(cand, typos).or_else(|| self.near(cand))
+    }
+
+    /// Only the named techniques (no bare edit distance).
+    pub fn named(&self, cand: &str, typos: &[[bool; 128]; 128]) -> Option<Match> {
         if !cand.is_ascii() || cand.is_empty() || self.contains(cand) {
             return None;
         }
@@ -552,7 +438,7 @@ impl Table {
                 return self.hit(idx, Technique::VersionSuffix(suffix));
             }
         }
-        self.near(cand)
+        None
     }
 
     /// Any trusted name within its tolerated Damerau-Levenshtein distance of `cand`, both
@@ -666,8 +552,14 @@ impl Index {
         self.official.imitates(cand, &self.typos)
     }
 
+    #[cfg(test)]
     pub fn namespace(&self, cand: &str) -> Option<Match> {
         self.namespaces.imitates(cand, &self.typos)
+    }
+
+    /// A namespace imitating a trusted one by a named technique only.
+    pub fn namespace_named(&self, cand: &str) -> Option<Match> {
+        self.namespaces.named(cand, &self.typos)
     }
 
     /// A namespace that is a trusted namespace or a popular image name plus an affix
@@ -818,5 +710,14 @@ mod tests {
         assert_eq!(skeleton("clebian"), skeleton("debian"));
         assert_eq!(skeleton("a1p1ne"), skeleton("alpine"));
         assert_eq!(skeleton("hello__world"), skeleton("hello-world"));
+    }
+
+    #[test]
+    fn long_hostile_candidates_are_bounded() {
+        let i = idx();
+        let long = "a".repeat(200);
+        assert_eq!(i.official.near(&long), None);
+        assert_eq!(i.namespace_affix(&long), None);
+        assert_eq!(i.official.near("ünïcode"), None);
     }
 }

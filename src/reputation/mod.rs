@@ -25,6 +25,7 @@
 //! none either (its namespaces are its own).
 
 mod corpus;
+mod distance;
 mod index;
 
 pub use corpus::{Corpus, CorpusError, KnownBad, TrustedRegistry};
@@ -176,12 +177,13 @@ pub fn judge(reference: &Reference, corpus: &Corpus) -> Vec<Finding> {
     } else {
         corpus
             .index
-            .namespace(namespace)
+            .namespace_named(namespace)
             .or_else(|| {
                 let (m, is_ns) = corpus.index.namespace_affix(namespace)?;
                 stem_is_image = !is_ns;
                 Some(m)
             })
+            .or_else(|| corpus.index.namespaces.near(namespace))
             .or_else(|| publisher_of_this_image(corpus, namespace, image))
     };
     if let Some(m) = ns_match {
@@ -340,7 +342,7 @@ fn publisher_of_this_image(corpus: &Corpus, namespace: &str, image: &str) -> Opt
     owners.into_iter().find_map(|p| {
         Some(Match {
             target: p.to_string(),
-            technique: index::namespace_near_publisher(namespace, p)?,
+            technique: distance::namespace_near_publisher(namespace, p)?,
         })
     })
 }
