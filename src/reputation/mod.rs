@@ -20,6 +20,12 @@
 //!   `IMG-NAME-NAMESPACE-SQUAT`, LOW alone; [`escalate_namespace_squat`] raises it when the
 //!   scan finds anything else.
 //!
+//! Issue 12 (generalising): a bare Damerau-Levenshtein distance 1 (2 for 9+ characters)
+//! after normalisation counts on namespaces and registries as above, and as LOW (raised
+//! like a squat) on repository names; the full name is judged as a unit (a namespace near
+//! the trusted publisher of the very repository it carries is HIGH); a popular name plus an
+//! affix as a namespace is a lookalike; popular names include other registries' images.
+//!
 //! Ownership gates it: a trusted registry other than Docker Hub, a trusted namespace and
 //! an official image get no finding; a private registry that imitates no trusted host gets
 //! none either (its namespaces are its own).
