@@ -144,7 +144,7 @@ fn main() {
     }
     let (o, p, g, b) = corpus.sizes();
     println!(
-        "name reputation: {N} names ({flagged} flagged, {invalid} unparsable), corpus {o} official names, {p} publishers, {g} registries, {b} known-bad; load+index {:.2} ms",
+        "name reputation: {N} names ({flagged} flagged, {invalid} unparsable), corpus {o} official names, {p} publishers, {g} registries, {b} known-bad; load + distance-index build {:.2} ms",
         load.as_secs_f64() * 1e3
     );
     println!("name reputation: {best:.2} µs per name (parse + judge, one core, best of 5; target ≤ 50 µs)");

@@ -22,142 +22,38 @@ fn judged(c: &Corpus, r: &str) -> Vec<(String, Severity, String)> {
 
 const D: &str = "sha256:4c0fdaa8b6341bfdeca5f18f7837462c80cff90527ee35ef185571e1c327beac";
 
-/// Real, legitimate references: official images, trusted publishers, other registries,
-/// digests, private registries with ports, and ordinary third-party images.
-fn legitimate() -> Vec<String> {
-    let mut v: Vec<String> = [
-        // Official images, every spelling Docker accepts.
-        "nginx",
-        "nginx:1.25-alpine",
-        "docker.io/library/nginx:latest",
-        "index.docker.io/library/ubuntu:22.04",
-        "library/debian:bookworm-slim",
-        "alpine:3.19",
-        "busybox:1.36",
-        "postgres:16",
-        "redis:7.2",
-        "mysql:8.0",
-        "mariadb:11",
-        "mongo:7",
-        "mongo-express",
-        "python:3.12-slim",
-        "node:20-alpine",
-        "golang:1.22",
-        "rust:1.79",
-        "openjdk:17",
-        "eclipse-temurin:21-jre",
-        "eclipse-mosquitto:2",
-        "httpd:2.4",
-        "traefik:v3.0",
-        "haproxy:2.9",
-        "memcached",
-        "rabbitmq:3-management",
-        "elasticsearch:8.13.0",
-        "hello-world",
-        "registry:2",
-        "docker:dind",
-        "wordpress:6",
-        "php:8.3-fpm",
-        "amazonlinux:2023",
-        "buildpack-deps:bookworm",
-        "centos:7",
-        "consul:1.15",
-        // Trusted publishers.
-        "bitnami/redis:7.2",
-        "bitnami/kube-state-metrics",
-        "grafana/grafana:10.4.2",
-        "grafana/loki:2.9.0",
-        "prom/prometheus:v2.51.0",
-        "prom/node-exporter",
-        "hashicorp/terraform:1.8",
-        "nginxinc/nginx-unprivileged:1.25",
-        "linuxserver/plex",
-        "jenkins/jenkins:lts",
-        "portainer/portainer-ce:2.20.2",
-        "rancher/rancher:v2.8.3",
-        "amazon/aws-cli",
-        "datadog/agent:7",
-        "falcosecurity/falco",
-        "calico/node:v3.27.0",
-        "velero/velero",
-        "google/cadvisor",
-        "aquasec/trivy:0.69.3",
-        // Ordinary third-party Docker Hub images (at most LOW).
-        "kindest/node:v1.29.2",
-        "curlimages/curl:8.7.1",
-        "minio/minio",
-        "traefik/whoami",
-        "confluentinc/cp-kafka:7.6.0",
-        "elastic/elasticsearch:8.13.0",
-        "jaegertracing/all-in-one:1.57",
-        "otel/opentelemetry-collector",
-        "fluent/fluent-bit:3.0",
-        "dockur/windows",
-        "gitlab/gitlab-ce",
-        "sonatype/nexus3",
-        "redis/redis-stack",
-        "cimg/node:20.12",
-        // Other registries.
-        "ghcr.io/github/super-linter:v5",
-        "ghcr.io/actions/actions-runner:2.316.0",
-        "quay.io/prometheus/prometheus:v2.51.0",
-        "quay.io/coreos/etcd:v3.5.0",
-        "gcr.io/distroless/static-debian12",
-        "gcr.io/kaniko-project/executor:v1.23.0",
-        "us.gcr.io/my-project/app",
-        "registry.k8s.io/pause:3.9",
-        "registry.k8s.io/kube-apiserver:v1.30.0",
-        "mcr.microsoft.com/dotnet/sdk:8.0",
-        "mcr.microsoft.com/mssql/server:2022-latest",
-        "public.ecr.aws/lambda/python:3.12",
-        "public.ecr.aws/docker/library/nginx",
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/api:1.0",
-        "us-docker.pkg.dev/my-project/repo/img",
-        "myacr.azurecr.io/app:1",
-        "registry.gitlab.com/gitlab-org/gitlab-runner",
-        "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04",
-        "docker.elastic.co/elasticsearch/elasticsearch:8.13.0",
-        "registry.access.redhat.com/ubi9/ubi",
-        "cgr.dev/chainguard/static",
-        // Private registries, ports, IPs.
-        "localhost:5000/team/api:1.4",
-        "localhost/foo",
-        "127.0.0.1:5000/app",
-        "[::1]:5000/app",
-        "registry.acme.internal:5000/platform/nginx:1.25",
-        "harbor.example.com/library/nginx",
-        "harbor.example.com:8443/proj/ubuntu:22.04",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    // Digests.
-    for r in [
-        "nginx",
-        "ghcr.io/o/r",
-        "alpine:3.19",
-        "bitnami/postgresql",
-        "quay.io/a/b:1",
-    ] {
-        v.push(format!("{r}@{D}"));
-    }
-    v
-}
+#[path = "name_reputation/legitimate.rs"]
+mod legitimate;
+use legitimate::legitimate;
+
+#[path = "name_reputation/generalises.rs"]
+mod generalises;
 
 #[test]
 fn no_legitimate_reference_gets_medium_or_above() {
     let c = corpus();
     let refs = legitimate();
-    assert!(refs.len() >= 50, "{}", refs.len());
+    assert!(refs.len() >= 150, "{}", refs.len());
     let mut bad = Vec::new();
+    let mut low = Vec::new();
     for r in &refs {
         for (id, sev, msg) in judged(&c, r) {
             if sev >= Severity::Medium {
                 bad.push(format!("{r}: {id} {sev} {msg}"));
+            } else {
+                low.push(format!("{r}: {id} {sev} {msg}"));
             }
         }
     }
     assert!(bad.is_empty(), "false positives:\n{}", bad.join("\n"));
+    // Reported, and bounded so that a regression in the corpus shows up here.
+    println!(
+        "{} legitimate references, {} LOW findings:\n{}",
+        refs.len(),
+        low.len(),
+        low.join("\n")
+    );
+    assert!(low.len() <= 5, "LOW findings grew:\n{}", low.join("\n"));
     // Official, trusted-publisher and trusted-registry names get nothing at all.
     for r in [
         "nginx",
@@ -191,55 +87,55 @@ fn namespace_typosquats_each_technique() {
         "grafanna/grafana",
         NS,
         High,
-        "`grafanna/grafana` repeats a character in the trusted namespace `grafana`",
+        "`grafanna/grafana` repeats a character in the trusted namespace `grafana`, and `grafana` is a repository that `grafana` publishes",
     );
     expect(
         "bitnam/redis:7",
         NS,
         High,
-        "`bitnam/redis` omits a character from the trusted namespace `bitnami`",
+        "`bitnam/redis` omits a character from the trusted namespace `bitnami`, and `redis` is a repository that `bitnami` publishes",
     );
     expect(
         "hashucorp/terraform",
         NS,
-        Medium,
-        "`hashucorp/terraform` types the neighbouring key `u` for `i` in the trusted namespace `hashicorp`",
+        High,
+        "`hashucorp/terraform` types the neighbouring key `u` for `i` in the trusted namespace `hashicorp`, and `terraform` is a repository that `hashicorp` publishes",
     );
     expect(
         "1inuxserver/plex",
         NS,
-        Medium,
-        "`1inuxserver/plex` uses the lookalike `1` for `l` in the trusted namespace `linuxserver`",
+        High,
+        "`1inuxserver/plex` uses the lookalike `1` for `l` in the trusted namespace `linuxserver`, and `plex` is a repository that `linuxserver` publishes",
     );
     expect(
         "p0rtainer/portainer",
         NS,
         High,
-        "`p0rtainer/portainer` uses the lookalike `0` for `o` in the trusted namespace `portainer`",
+        "`p0rtainer/portainer` uses the lookalike `0` for `o` in the trusted namespace `portainer`, and `portainer` is a repository that `portainer` publishes",
     );
     expect(
         "prorn/node-exporter",
         NS,
         High,
-        "`prorn/node-exporter` uses lookalike characters in the trusted namespace `prom`",
+        "`prorn/node-exporter` uses lookalike characters in the trusted namespace `prom`, and `node-exporter` is a repository that `prom` publishes",
     );
     expect(
         "rnacher/rancher",
         NS,
         High,
-        "`rnacher/rancher` swaps adjacent characters in the trusted namespace `rancher`",
+        "`rnacher/rancher` swaps adjacent characters in the trusted namespace `rancher`, and `rancher` is a repository that `rancher` publishes",
     );
     expect(
         "bit-nami/redis",
         NS,
         High,
-        "`bit-nami/redis` changes the separators of the trusted namespace `bitnami`",
+        "`bit-nami/redis` changes the separators of the trusted namespace `bitnami`, and `redis` is a repository that `bitnami` publishes",
     );
     expect(
         "bitnami-official/redis",
         NS,
         High,
-        "`bitnami-official/redis` adds `-official` to the trusted namespace `bitnami`",
+        "`bitnami-official/redis` adds `-official` to the trusted namespace `bitnami`, and `redis` is a repository that `bitnami` publishes",
     );
 }
 

@@ -45,6 +45,18 @@ struct RegistryEntry {
     source: String,
 }
 
+/// Widely pulled images of one registry (or Docker Hub publisher images listed by
+/// popularity rather than trust): their repository names count as popular names.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PopularEntry {
+    /// `registry.k8s.io`, `quay.io`, `gcr.io/distroless`, `docker.io`, ...
+    registry: String,
+    /// Repository paths under `registry` (`pause`, `prometheus/node-exporter`).
+    images: Vec<String>,
+    source: String,
+}
+
 /// `popular-images.toml` and the user's trusted file share this shape.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +69,8 @@ struct CorpusFile {
     publisher: Vec<PublisherEntry>,
     #[serde(default)]
     registry: Vec<RegistryEntry>,
+    #[serde(default)]
+    popular: Vec<PopularEntry>,
     /// Short form for user files: Docker Hub namespaces.
     #[serde(default)]
     namespaces: Vec<String>,
@@ -117,6 +131,11 @@ pub struct Corpus {
     /// Trusted Docker Hub namespaces → their well-known images.
     pub(crate) publishers: HashMap<String, (Vec<String>, Origin)>,
     pub(crate) registries: Vec<(TrustedRegistry, Origin)>,
+    /// Popular repository names that are not official images (last path component) →
+    /// the full name it was listed as (`registry.k8s.io/pause`, `grafana/loki`).
+    pub(crate) popular: HashMap<String, String>,
+    /// Repository name → the trusted namespaces that publish it.
+    pub(crate) publishers_of: HashMap<String, Vec<String>>,
     /// Exact `namespace/repository` → entry; `namespace` → entry for `namespace/*`.
     pub(crate) bad_images: HashMap<String, KnownBad>,
     pub(crate) bad_namespaces: HashMap<String, KnownBad>,
@@ -192,6 +211,8 @@ impl Corpus {
             official: HashSet::new(),
             publishers: HashMap::new(),
             registries: Vec::new(),
+            popular: HashMap::new(),
+            publishers_of: HashMap::new(),
             bad_images: HashMap::new(),
             bad_namespaces: HashMap::new(),
             index: Index::default(),
@@ -254,11 +275,37 @@ impl Corpus {
             if let Some(i) = p.images.iter().find(|i| !valid_component(i)) {
                 return Err(invalid(what, format!("bad image name {i:?}")));
             }
+            for i in &p.images {
+                self.popular
+                    .entry(i.clone())
+                    .or_insert_with(|| format!("{}/{i}", p.namespace));
+                let v = self.publishers_of.entry(i.clone()).or_default();
+                if !v.contains(&p.namespace) {
+                    v.push(p.namespace.clone());
+                }
+            }
             let e = self
                 .publishers
                 .entry(p.namespace)
                 .or_insert_with(|| (Vec::new(), origin.clone()));
             e.0.extend(p.images);
+        }
+        for p in f.popular {
+            if p.source.is_empty() {
+                return Err(invalid(
+                    what,
+                    format!("[[popular]] {:?} has no source", p.registry),
+                ));
+            }
+            for i in &p.images {
+                let last = i.rsplit('/').next().unwrap_or(i);
+                if !i.split('/').all(valid_component) {
+                    return Err(invalid(what, format!("bad image name {i:?}")));
+                }
+                self.popular
+                    .entry(last.to_string())
+                    .or_insert_with(|| format!("{}/{i}", p.registry));
+            }
         }
         let short = f.registries.into_iter().map(|host| RegistryEntry {
             host,
@@ -284,7 +331,10 @@ impl Corpus {
 
     fn rebuild_index(&mut self) {
         self.index = Index::build(
-            self.official.iter().map(String::as_str),
+            self.official
+                .iter()
+                .chain(self.popular.keys())
+                .map(String::as_str),
             self.publishers.keys().map(String::as_str),
             self.registries.iter().map(|(r, _)| r.host.as_str()),
         );
@@ -293,6 +343,25 @@ impl Corpus {
     /// Whether `name` (without `library/`) is an official image name, current or former.
     pub fn is_official(&self, name: &str) -> bool {
         self.official.contains(name)
+    }
+
+    /// Whether `name` is an official image name or a popular repository name of any
+    /// listed registry or publisher.
+    pub fn is_popular(&self, name: &str) -> bool {
+        self.official.contains(name) || self.popular.contains_key(name)
+    }
+
+    /// Where a popular, non-official repository name was listed (`registry.k8s.io/pause`).
+    pub fn popular_origin(&self, name: &str) -> Option<&str> {
+        self.popular.get(name).map(String::as_str)
+    }
+
+    /// The trusted namespaces that publish a repository of this name.
+    pub fn publishers_of(&self, image: &str) -> &[String] {
+        self.publishers_of
+            .get(image)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Whether `namespace` is a trusted Docker Hub publisher.
@@ -366,7 +435,16 @@ mod tests {
         assert_eq!(official, 144 + 42, "sections 1 and 2 of popular-images.txt");
         assert!(publishers >= 25, "{publishers}");
         assert!(registries >= 10);
-        assert_eq!(bad, 9);
+        assert_eq!(bad, 24);
+        // Popular names beyond Docker's library, with where they were listed.
+        assert!(c.is_popular("kube-proxy") && !c.is_official("kube-proxy"));
+        assert_eq!(c.popular_origin("pause"), Some("registry.k8s.io/pause"));
+        assert_eq!(
+            c.popular_origin("static-debian12"),
+            Some("gcr.io/distroless/static-debian12")
+        );
+        assert!(c.publishers_of("vault").contains(&"hashicorp".to_string()));
+        assert!(!c.is_popular("acme-api"));
         assert!(c.is_official("nginx") && c.is_official("centos"));
         assert!(!c.is_official("xoolu"));
         assert!(c.is_trusted_namespace("bitnami") && c.is_trusted_namespace("prom"));

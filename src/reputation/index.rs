@@ -17,6 +17,10 @@
 //! (typomania/typogard checks, crates.io's TYPOS map, dnstwist's ASCII glyphs, PyPI's
 //! ultranormalisation).
 
+use super::distance::{
+    deletions_upto, describe_edit, max_distance, only_digits_differ, osa_distance,
+    MAX_DISTANCE_LEN, MIN_DISTANCE2_LEN, MIN_DISTANCE_LEN,
+};
 use std::collections::HashMap;
 
 /// How a candidate imitates a trusted name.
@@ -46,6 +50,15 @@ pub enum Technique {
     TldSwap,
     /// The trusted host is a prefix of an untrusted one (`ghcr.io.evil.example`).
     Embeds,
+    /// One character replaced by an unrelated one (`hashicorb` for `hashicorp`): found by
+    /// the edit-distance index, not by a named technique.
+    Substitution {
+        from: char,
+        to: char,
+    },
+    /// Damerau-Levenshtein distance 1 or 2 after normalising case, separators and ASCII
+    /// lookalikes, when no named technique explains the difference.
+    Distance(u8),
 }
 
 impl Technique {
@@ -63,6 +76,8 @@ impl Technique {
             Technique::VersionSuffix(_) => "version-suffix",
             Technique::TldSwap => "tld-swap",
             Technique::Embeds => "embeds",
+            Technique::Substitution { .. } => "substitution",
+            Technique::Distance(_) => "edit-distance",
         }
     }
 
@@ -85,6 +100,15 @@ impl Technique {
             Technique::VersionSuffix(v) => format!("appends the version-like suffix `{v}` to"),
             Technique::TldSwap => "changes the top-level domain of".into(),
             Technique::Embeds => "embeds".into(),
+            Technique::Substitution { from, to } => {
+                format!("replaces `{from}` with `{to}` in")
+            }
+            Technique::Distance(1) => {
+                "is one edit (after normalising separators and lookalikes) away from".into()
+            }
+            Technique::Distance(d) => {
+                format!("is {d} edits (after normalising separators and lookalikes) away from")
+            }
         }
     }
 }
@@ -123,6 +147,24 @@ const GLYPHS: &[(u8, u8)] = &[
 /// issue 5: `-official`, `docker-`, `-os`). Kept short on purpose: generic words such as
 /// `image` or `latest` also end many honest private image names.
 const AFFIXES: &[&str] = &["official", "offical", "docker", "os", "library", "original"];
+
+/// Affixes glued onto a popular name to make a namespace (issue 12: `-os`, `os`,
+/// `-official`, `official`, `-docker`, `hub`, `-io`, `lib`; digits are handled apart).
+const NAMESPACE_SUFFIXES: &[&str] = &[
+    "-official",
+    "official",
+    "-docker",
+    "docker",
+    "-os",
+    "os",
+    "-hub",
+    "hub",
+    "-io",
+    "io",
+    "-lib",
+    "lib",
+];
+const NAMESPACE_PREFIXES: &[&str] = &["official-", "official", "docker-", "docker", "lib-", "lib"];
 
 fn typo_neighbours() -> [[bool; 128]; 128] {
     let mut t = [[false; 128]; 128];
@@ -172,7 +214,7 @@ pub fn skeleton(s: &str) -> String {
 /// Blank marker for wildcard keys (not a name character).
 const BLANK: char = '*';
 
-fn delete_at(s: &str, i: usize) -> String {
+pub(super) fn delete_at(s: &str, i: usize) -> String {
     let mut out = String::with_capacity(s.len());
     out.push_str(&s[..i]);
     out.push_str(&s[i + 1..]);
@@ -197,6 +239,11 @@ const MIN_OMISSION_LEN: usize = 5;
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     names: Vec<String>,
+    /// Normalised form (lookalike skeleton) of each name, by index.
+    skels: Vec<String>,
+    /// SymSpell-style deletion neighbourhood of each skeleton, up to its tolerated
+    /// distance → the names it came from.
+    edits: HashMap<String, Vec<u32>>,
     exact: HashMap<String, u32>,
     deletions: HashMap<String, Vec<u32>>,
     wildcards: HashMap<String, Vec<u32>>,
@@ -218,8 +265,22 @@ impl Table {
             t.names.push(name.to_string());
             t.exact.insert(name.to_string(), idx);
             if !name.is_ascii() {
+                t.skels.push(String::new());
                 continue;
             }
+            let sk = skeleton(name);
+            let depth = max_distance(sk.len());
+            if depth > 0 && sk.len() <= MAX_DISTANCE_LEN {
+                let mut keys = Vec::new();
+                deletions_upto(&sk, depth, &mut keys);
+                for k in keys {
+                    let v = t.edits.entry(k).or_default();
+                    if v.last() != Some(&idx) {
+                        v.push(idx);
+                    }
+                }
+            }
+            t.skels.push(sk);
             if name.len() >= MIN_OMISSION_LEN {
                 for i in 0..name.len() {
                     t.deletions.entry(delete_at(name, i)).or_default().push(idx);
@@ -258,6 +319,11 @@ impl Table {
 
     /// Which trusted name `cand` imitates, if any. `None` for an exact trusted name.
     pub fn imitates(&self, cand: &str, typos: &[[bool; 128]; 128]) -> Option<Match> {
+        self.named(cand, typos).or_else(|| self.near(cand))
+    }
+
+    /// Only the named techniques (no bare edit distance).
+    pub fn named(&self, cand: &str, typos: &[[bool; 128]; 128]) -> Option<Match> {
         if !cand.is_ascii() || cand.is_empty() || self.contains(cand) {
             return None;
         }
@@ -375,6 +441,56 @@ impl Table {
         None
     }
 
+    /// Any trusted name within its tolerated Damerau-Levenshtein distance of `cand`, both
+    /// normalised: distance 1 for names of 5+ characters, 2 for 9+ (then the first
+    /// character must agree). Candidate and trusted deletion neighbourhoods meet in one
+    /// hash lookup per candidate deletion; each hit is verified by [`osa_distance`].
+    pub fn near(&self, cand: &str) -> Option<Match> {
+        if !cand.is_ascii() {
+            return None;
+        }
+        let sk = skeleton(cand);
+        if sk.len() + 1 < MIN_DISTANCE_LEN || sk.len() > MAX_DISTANCE_LEN {
+            return None;
+        }
+        let depth = if sk.len() + 2 >= MIN_DISTANCE2_LEN {
+            2
+        } else {
+            1
+        };
+        let mut keys = Vec::new();
+        deletions_upto(&sk, depth, &mut keys);
+        let mut best: Option<(usize, u32)> = None;
+        for k in &keys {
+            let Some(v) = self.edits.get(k) else {
+                continue;
+            };
+            for &idx in v {
+                let target = &self.skels[idx as usize];
+                let cap = max_distance(target.len());
+                let d = osa_distance(sk.as_bytes(), target.as_bytes(), cap);
+                if d == 0 || d > cap {
+                    continue;
+                }
+                if d == 2 && sk.as_bytes().first() != target.as_bytes().first() {
+                    continue;
+                }
+                if only_digits_differ(cand, self.name(idx)) {
+                    continue;
+                }
+                let better = match best {
+                    None => true,
+                    Some((bd, bi)) => (d, self.name(idx)) < (bd, self.name(bi)),
+                };
+                if better {
+                    best = Some((d, idx));
+                }
+            }
+        }
+        let (d, idx) = best?;
+        self.hit(idx, describe_edit(cand, self.name(idx), d))
+    }
+
     /// Host-only checks: a TLD swap or an untrusted host that starts with a trusted one.
     pub fn host_tricks(&self, host: &str) -> Option<Match> {
         if let Some((stem, _)) = host.rsplit_once('.') {
@@ -436,8 +552,57 @@ impl Index {
         self.official.imitates(cand, &self.typos)
     }
 
+    #[cfg(test)]
     pub fn namespace(&self, cand: &str) -> Option<Match> {
         self.namespaces.imitates(cand, &self.typos)
+    }
+
+    /// A namespace imitating a trusted one by a named technique only.
+    pub fn namespace_named(&self, cand: &str) -> Option<Match> {
+        self.namespaces.named(cand, &self.typos)
+    }
+
+    /// A namespace that is a trusted namespace or a popular image name plus an affix
+    /// (`nginxofficial`, `grafana-io`, `redishub`, `libubuntu`, `ubuntu2`). The flag says
+    /// whether the stem is a trusted namespace (else a popular image name). Stems must
+    /// have 4+ characters (namespaces) or 5+ (image names): `nats` + `io` is NATS's own
+    /// `natsio`.
+    pub fn namespace_affix(&self, ns: &str) -> Option<(Match, bool)> {
+        let trim = |s: &str| s.trim_matches(|c: char| is_sep(c as u8)).to_string();
+        let mut stems: Vec<(String, String)> = Vec::new();
+        for a in NAMESPACE_SUFFIXES {
+            if let Some(stem) = ns.strip_suffix(a) {
+                stems.push((trim(stem), (*a).to_string()));
+            }
+        }
+        for a in NAMESPACE_PREFIXES {
+            if let Some(stem) = ns.strip_prefix(a) {
+                stems.push((trim(stem), (*a).to_string()));
+            }
+        }
+        let stem = ns.trim_end_matches(|c: char| c.is_ascii_digit());
+        if stem.len() < ns.len() {
+            stems.push((trim(stem), ns[stem.len()..].to_string()));
+        }
+        for (stem, affix) in &stems {
+            if stem.len() >= MIN_EDIT_LEN && self.namespaces.contains(stem) {
+                let m = Match {
+                    target: stem.clone(),
+                    technique: Technique::Affix(affix.clone()),
+                };
+                return Some((m, true));
+            }
+        }
+        for (stem, affix) in stems {
+            if stem.len() >= MIN_OMISSION_LEN && self.official.contains(&stem) {
+                let m = Match {
+                    target: stem,
+                    technique: Technique::Affix(affix),
+                };
+                return Some((m, false));
+            }
+        }
+        None
     }
 
     pub fn registry(&self, host: &str) -> Option<Match> {
@@ -545,5 +710,14 @@ mod tests {
         assert_eq!(skeleton("clebian"), skeleton("debian"));
         assert_eq!(skeleton("a1p1ne"), skeleton("alpine"));
         assert_eq!(skeleton("hello__world"), skeleton("hello-world"));
+    }
+
+    #[test]
+    fn long_hostile_candidates_are_bounded() {
+        let i = idx();
+        let long = "a".repeat(200);
+        assert_eq!(i.official.near(&long), None);
+        assert_eq!(i.namespace_affix(&long), None);
+        assert_eq!(i.official.near("ünïcode"), None);
     }
 }

@@ -20,11 +20,18 @@
 //!   `IMG-NAME-NAMESPACE-SQUAT`, LOW alone; [`escalate_namespace_squat`] raises it when the
 //!   scan finds anything else.
 //!
+//! Issue 12 (generalising): a bare Damerau-Levenshtein distance 1 (2 for 9+ characters)
+//! after normalisation counts on namespaces and registries as above, and as LOW (raised
+//! like a squat) on repository names; the full name is judged as a unit (a namespace near
+//! the trusted publisher of the very repository it carries is HIGH); a popular name plus an
+//! affix as a namespace is a lookalike; popular names include other registries' images.
+//!
 //! Ownership gates it: a trusted registry other than Docker Hub, a trusted namespace and
 //! an official image get no finding; a private registry that imitates no trusted host gets
 //! none either (its namespaces are its own).
 
 mod corpus;
+mod distance;
 mod index;
 
 pub use corpus::{Corpus, CorpusError, KnownBad, TrustedRegistry};
@@ -162,15 +169,28 @@ pub fn judge(reference: &Reference, corpus: &Corpus) -> Vec<Finding> {
         return out;
     }
 
-    let image_is_popular = corpus.is_official(image);
+    let image_is_popular = corpus.is_popular(image);
     let poses = POSES_AS_DOCKER.contains(&namespace);
+    // What the namespace imitates: Docker's own, a trusted namespace (named technique or
+    // edit distance), a popular name plus an affix, or, judged with the repository
+    // name, a trusted publisher of that very repository.
+    let mut stem_is_image = false;
     let ns_match = if poses {
         Some(Match {
             target: "library".into(),
             technique: Technique::Embeds,
         })
     } else {
-        corpus.index.namespace(namespace)
+        corpus
+            .index
+            .namespace_named(namespace)
+            .or_else(|| {
+                let (m, is_ns) = corpus.index.namespace_affix(namespace)?;
+                stem_is_image = !is_ns;
+                Some(m)
+            })
+            .or_else(|| corpus.index.namespaces.near(namespace))
+            .or_else(|| publisher_of_this_image(corpus, namespace, image))
     };
     if let Some(m) = ns_match {
         if m.target == "library" {
@@ -196,23 +216,54 @@ pub fn judge(reference: &Reference, corpus: &Corpus) -> Vec<Finding> {
                 &location,
                 &m,
             ));
+        } else if stem_is_image {
+            let msg = format!(
+                "`{namespace}/{image}` {} the popular image name `{}`",
+                m.technique.phrase(),
+                m.target
+            );
+            let sev = if image_is_popular || image == m.target {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            out.push(finding(
+                ID_TYPOSQUAT_NAMESPACE,
+                sev,
+                "Namespace dresses up a popular image name",
+                &msg,
+                format!(
+                    "{msg}, as a namespace. `{namespace}` is an ordinary account, not the \
+                     project behind `{}`: names like this are made to look official.",
+                    m.target
+                ),
+                popular_remedy(corpus, &m.target),
+                &location,
+                &m,
+            ));
         } else {
-            let popular_here = image_is_popular
-                || image == m.target
+            let publishes = image == m.target
                 || corpus
                     .publisher_images(&m.target)
                     .iter()
                     .any(|i| i == image);
+            let popular_here = image_is_popular || publishes;
             let whose = if corpus.namespace_is_users(&m.target) {
                 "your trusted namespace"
             } else {
                 "the trusted namespace"
             };
-            let msg = format!(
+            let mut msg = format!(
                 "`{namespace}/{image}` {} {whose} `{}`",
                 m.technique.phrase(),
                 m.target
             );
+            if publishes {
+                msg.push_str(&format!(
+                    ", and `{image}` is a repository that `{}` publishes",
+                    m.target
+                ));
+            }
             out.push(finding(
                 ID_TYPOSQUAT_NAMESPACE,
                 if popular_here {
@@ -242,9 +293,13 @@ pub fn judge(reference: &Reference, corpus: &Corpus) -> Vec<Finding> {
     }
 
     if image_is_popular {
-        let msg = format!(
-            "`{shown}` publishes the official image name `{image}` under the unknown namespace `{namespace}`"
-        );
+        let what = match corpus.popular_origin(image) {
+            Some(origin) if !corpus.is_official(image) => {
+                format!("the popular repository name `{image}` ({origin})")
+            }
+            _ => format!("the official image name `{image}`"),
+        };
+        let msg = format!("`{shown}` publishes {what} under the unknown namespace `{namespace}`");
         let m = Match {
             target: image.to_string(),
             technique: Technique::Embeds,
@@ -252,7 +307,7 @@ pub fn judge(reference: &Reference, corpus: &Corpus) -> Vec<Finding> {
         let mut f = finding(
             ID_NAMESPACE_SQUAT,
             Severity::Low,
-            "Official image name under an unknown namespace",
+            "Popular image name under an unknown namespace",
             &msg,
             format!(
                 "{msg}. Many teams publish their own `{image}` builds, but so did the accounts \
@@ -260,9 +315,12 @@ pub fn judge(reference: &Reference, corpus: &Corpus) -> Vec<Finding> {
                  is a hint; together with any other finding it is a warning."
             ),
             format!(
-                "Prefer the official `{image}` (docker.io/library/{image}) or the upstream \
-                 project's own namespace; if `{namespace}` is yours or trusted, add it to a \
-                 --trusted file."
+                "Prefer {} or the upstream project's own namespace; if `{namespace}` is \
+                 yours or trusted, add it to a --trusted file.",
+                match corpus.popular_origin(image) {
+                    Some(origin) if !corpus.is_official(image) => format!("`{origin}`"),
+                    _ => format!("the official `{image}` (docker.io/library/{image})"),
+                }
             ),
             &location,
             &m,
@@ -273,6 +331,35 @@ pub fn judge(reference: &Reference, corpus: &Corpus) -> Vec<Finding> {
     }
     push_repository_lookalike(&mut out, corpus, image, &shown, &location);
     out
+}
+
+/// The full name as a unit: a namespace near a trusted publisher of this very repository
+/// name (`hashicorb/vault`, `grafama/grafana`), looser than the namespace alone.
+fn publisher_of_this_image(corpus: &Corpus, namespace: &str, image: &str) -> Option<Match> {
+    let mut owners: Vec<&str> = corpus
+        .publishers_of(image)
+        .iter()
+        .map(String::as_str)
+        .collect();
+    if corpus.is_trusted_namespace(image) {
+        owners.push(image);
+    }
+    owners.sort_unstable();
+    owners.into_iter().find_map(|p| {
+        Some(Match {
+            target: p.to_string(),
+            technique: distance::namespace_near_publisher(namespace, p)?,
+        })
+    })
+}
+
+fn popular_remedy(corpus: &Corpus, name: &str) -> String {
+    match corpus.popular_origin(name) {
+        Some(origin) if !corpus.is_official(name) => {
+            format!("Use `{origin}` from its own publisher, pinned by digest.")
+        }
+        _ => official_remedy(corpus, name),
+    }
 }
 
 /// `nginx`, `acme/api`, `ghcr.io/o/r`: the name without tag or digest, as Docker prints it.
@@ -306,21 +393,39 @@ fn push_repository_lookalike(
     let Some(m) = corpus.index.official(image) else {
         return;
     };
-    let msg = format!(
-        "`{shown}` {} the official image name `{}`",
-        m.technique.phrase(),
-        m.target
+    let what = match corpus.popular_origin(&m.target) {
+        Some(origin) if !corpus.is_official(&m.target) => {
+            format!("the popular image name `{}` ({origin})", m.target)
+        }
+        _ => format!("the official image name `{}`", m.target),
+    };
+    let msg = format!("`{shown}` {} {what}", m.technique.phrase());
+    // A named typo technique is MEDIUM; a bare edit distance on a repository name is a
+    // hint (LOW, raised with other findings): `store` is one edit from `storm` too.
+    let bare = matches!(
+        m.technique,
+        Technique::Distance(_) | Technique::Substitution { .. }
     );
     out.push(finding(
         ID_TYPOSQUAT_REPOSITORY,
-        Severity::Medium,
-        "Image name imitates an official image",
+        if bare {
+            Severity::Low
+        } else {
+            Severity::Medium
+        },
+        "Image name imitates a popular image",
         &msg,
         format!(
             "{msg}. Lookalike names of popular images are how backdoored images get pulled by \
-             a typo or a careless copy."
+             a typo or a careless copy.{}",
+            if bare {
+                " A single arbitrary edit is also how honest names differ, so on its own \
+                 this is a hint; together with any other finding it is a warning."
+            } else {
+                ""
+            }
         ),
-        official_remedy(corpus, &m.target),
+        popular_remedy(corpus, &m.target),
         location,
         &m,
     ));
@@ -369,9 +474,14 @@ pub fn message(f: &Finding) -> &str {
 /// other findings are LOW or INFO at most, to HIGH when any is MEDIUM or above. The scan
 /// calls this once with all of a target's findings.
 pub fn escalate_namespace_squat(findings: &mut [Finding]) {
+    // Hints: the namespace squat, and a LOW (bare edit distance) repository lookalike.
+    let hint = |f: &Finding| {
+        f.id == ID_NAMESPACE_SQUAT
+            || (f.id == ID_TYPOSQUAT_REPOSITORY && f.evidence.iter().any(is_bare_edit))
+    };
     let others = findings
         .iter()
-        .filter(|f| f.id != ID_NAMESPACE_SQUAT)
+        .filter(|f| !hint(f))
         .map(|f| f.severity)
         .max();
     let Some(worst) = others else {
@@ -382,13 +492,18 @@ pub fn escalate_namespace_squat(findings: &mut [Finding]) {
     } else {
         Severity::Medium
     };
-    for f in findings.iter_mut().filter(|f| f.id == ID_NAMESPACE_SQUAT) {
+    for f in findings.iter_mut().filter(|f| hint(f)) {
         if f.severity < to {
             f.severity = to;
             f.description
                 .push_str(" Raised because the scan found other signs of trouble in this image.");
         }
     }
+}
+
+fn is_bare_edit(e: &Evidence) -> bool {
+    e.signature.starts_with("typosquat:edit-distance:")
+        || e.signature.starts_with("typosquat:substitution:")
 }
 
 #[cfg(test)]
