@@ -16,7 +16,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 test: setup lint
-	bash scripts/debian-rootfs.sh >/dev/null
+	bash scripts/debian-rootfs.sh all >/dev/null
 	$(CARGO) test --no-fail-fast
 
 # Offline: builds the two sample OCI layouts by code, then scans them. The clean one

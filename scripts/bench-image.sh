@@ -6,13 +6,17 @@
 # and a zstd layer of it, then prints the walker's time (decompress + tar + digest check,
 # no analysis) beside `gzip -dc`, `libdeflate-gunzip -c` and `zstd -dc` on the same bytes,
 # as ratios, plus the walker's peak RSS. Commands run interleaved, $RUNS rounds; best and
-# median are printed. No pass/fail: figures.
+# median are printed, and for each pair compared the median of the per-round ratios (the
+# figure to quote: each round's two runs saw the same load on this shared machine).
+# Then the full scan as a whole process, `imgscan scan` of a one-layer OCI layout of the
+# same gzip layer, against `libdeflate-gunzip -c LAYER > /dev/null` and against the walk
+# alone (`imgscan inspect`), with its peak RSS. No pass/fail: figures.
 #
-# Usage: bash scripts/bench-image.sh        (RUNS=9 to change the repeat count)
+# Usage: bash scripts/bench-image.sh        (RUNS=15 to change the round count; >= 9)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-9}
 # The rootfs itself comes from scripts/debian-rootfs.sh (one cached copy for tests and
 # benchmarks); the compressed layers made from it are cached here, keyed by that path.
 ROOTFS=$(bash scripts/debian-rootfs.sh)
@@ -33,13 +37,18 @@ cargo build --quiet --profile bench --example bench_walk
 BIN="${CARGO_TARGET_DIR:-target}/release/examples/bench_walk"
 [ -x "$BIN" ] || BIN="${CARGO_TARGET_DIR:-target}/bench/examples/bench_walk"
 
+# Per-round times of the last interleave, one file per name, one line per round.
+TIMES=$(mktemp -d)
+trap 'rm -rf "$TIMES"' EXIT
+
 # Time commands interleaved (one run of each per round, $RUNS rounds), so a slow spell
 # of this shared machine hits all of them alike. Usage: interleave NAME1 "CMD1" NAME2 "CMD2"...
-# Sets T_best_NAME and T_med_NAME (seconds).
+# Sets T_best_NAME and T_med_NAME (seconds); keeps the rounds' times for pair_median.
 interleave() {
   local names=() cmds=() i r
   while [ $# -gt 0 ]; do names+=("$1"); cmds+=("$2"); shift 2; done
-  local dir; dir=$(mktemp -d)
+  local dir="$TIMES"
+  for i in "${!names[@]}"; do rm -f "$dir/${names[$i]}"; done
   for r in $(seq "$RUNS"); do
     for i in "${!names[@]}"; do
       local s e
@@ -52,7 +61,13 @@ interleave() {
     printf -v "T_best_${names[$i]}" '%.3f' "$(echo "$sorted" | head -1)"
     printf -v "T_med_${names[$i]}" '%.3f' "$(echo "$sorted" | sed -n "$(( (RUNS + 1) / 2 ))p")"
   done
-  rm -rf "$dir"
+}
+
+# Median over the last interleave's rounds of the ratio time(A) / time(B), each round's
+# two runs taken side by side. Usage: pair_median A B; prints the ratio (two decimals).
+pair_median() {
+  paste "$TIMES/$1" "$TIMES/$2" | awk '{ printf "%.6f\n", $1 / $2 }' | sort -g |
+    awk '{ r[NR] = $1 } END { m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2; printf "%.2f", m }'
 }
 
 peak_rss_kib() {
@@ -73,18 +88,20 @@ interleave libdeflate "libdeflate-gunzip -c '$CACHE/layer.tar.gz'" walkgz "'$BIN
   zstd "zstd -q -dc '$CACHE/layer.tar.zst'" walkzst "'$BIN' '$CACHE/layer.tar.zst'"
 rss_gz=$(peak_rss_kib "$BIN" "$CACHE/layer.tar.gz")
 rss_zst=$(peak_rss_kib "$BIN" "$CACHE/layer.tar.zst")
+pr_walkgz=$(pair_median walkgz libdeflate)
+pr_walkzst=$(pair_median walkzst zstd)
 
 ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
-echo "times: best / median of $RUNS interleaved runs; ratios: best/best (median/median)"
+echo "times: best / median of $RUNS interleaved rounds; ratios: best/best (median/median) [median of $RUNS per-round ratios]"
 printf '%-28s %8s s (one run)\n' "gzip -dc" "$t_gzip"
 printf '%-28s %s / %s s\n' "libdeflate-gunzip -c" "$T_best_libdeflate" "$T_med_libdeflate"
-printf '%-28s %s / %s s   %sx (%sx) libdeflate (target <= 1.0)   peak RSS %s KiB\n' \
+printf '%-28s %s / %s s   %sx (%sx) [%sx] libdeflate (target <= 1.0)   peak RSS %s KiB\n' \
   "imgscan walk (gzip layer)" "$T_best_walkgz" "$T_med_walkgz" "$(ratio "$T_best_walkgz" "$T_best_libdeflate")" \
-  "$(ratio "$T_med_walkgz" "$T_med_libdeflate")" "$rss_gz"
+  "$(ratio "$T_med_walkgz" "$T_med_libdeflate")" "$pr_walkgz" "$rss_gz"
 printf '%-28s %s / %s s\n' "zstd -dc" "$T_best_zstd" "$T_med_zstd"
-printf '%-28s %s / %s s   %sx (%sx) zstd (target <= 1.2)   peak RSS %s KiB\n' \
+printf '%-28s %s / %s s   %sx (%sx) [%sx] zstd (target <= 1.2)   peak RSS %s KiB\n' \
   "imgscan walk (zstd layer)" "$T_best_walkzst" "$T_med_walkzst" "$(ratio "$T_best_walkzst" "$T_best_zstd")" \
-  "$(ratio "$T_med_walkzst" "$T_med_zstd")" "$rss_zst"
+  "$(ratio "$T_med_walkzst" "$T_med_zstd")" "$pr_walkzst" "$rss_zst"
 echo "RSS target: <= 65536 KiB"
 
 # Full scan (every analyzer, the YARA-L rules, one read of the bytes) against the walk
@@ -113,9 +130,16 @@ interleave inspect "'$IMG' inspect -q 'oci-dir:$LAYOUT'" \
   scan "'$IMG' scan -q --format json --fail-on none 'oci-dir:$LAYOUT'" \
   libdeflate "libdeflate-gunzip -c '$CACHE/layer.tar.gz'"
 rss_scan=$(peak_rss_kib "$IMG" scan -q --format json --fail-on none "oci-dir:$LAYOUT")
+rss_inspect=$(peak_rss_kib "$IMG" inspect -q "oci-dir:$LAYOUT")
+pr_scan_lib=$(pair_median scan libdeflate)
+pr_inspect_lib=$(pair_median inspect libdeflate)
+pr_scan_inspect=$(pair_median scan inspect)
+echo "whole processes, $RUNS interleaved rounds (inspect, scan, libdeflate); [median of per-round ratios]"
 printf '%-28s %s / %s s\n' "libdeflate-gunzip -c" "$T_best_libdeflate" "$T_med_libdeflate"
-printf '%-28s %s / %s s\n' "imgscan inspect (walk)" "$T_best_inspect" "$T_med_inspect"
-printf '%-28s %s / %s s   %sx (%sx) walk (target <= 1.3)   %sx (%sx) libdeflate   peak RSS %s KiB\n' \
+printf '%-28s %s / %s s   [%sx] libdeflate   peak RSS %s KiB\n' "imgscan inspect (walk)" \
+  "$T_best_inspect" "$T_med_inspect" "$pr_inspect_lib" "$rss_inspect"
+printf '%-28s %s / %s s   %sx (%sx) [%sx] walk   %sx (%sx) [%sx] libdeflate (target <= 1.3)   peak RSS %s KiB (target <= 65536)\n' \
   "imgscan scan (full)" "$T_best_scan" "$T_med_scan" "$(ratio "$T_best_scan" "$T_best_inspect")" \
-  "$(ratio "$T_med_scan" "$T_med_inspect")" "$(ratio "$T_best_scan" "$T_best_libdeflate")" \
-  "$(ratio "$T_med_scan" "$T_med_libdeflate")" "$rss_scan"
+  "$(ratio "$T_med_scan" "$T_med_inspect")" "$pr_scan_inspect" "$(ratio "$T_best_scan" "$T_best_libdeflate")" \
+  "$(ratio "$T_med_scan" "$T_med_libdeflate")" "$pr_scan_lib" "$rss_scan"
+echo "quote: full scan / libdeflate-gunzip = ${pr_scan_lib}x (median of $RUNS per-round ratios)"
