@@ -25,6 +25,7 @@ pub mod binary;
 pub mod collate;
 pub mod config;
 pub mod content;
+pub mod describe;
 pub mod facts;
 pub mod hash;
 pub mod history;
