@@ -5,8 +5,9 @@
 //! - SHA-256 of every executable (an execute bit, or ELF/PE/Mach-O magic) and every
 //!   script (text starting with `#!`): it goes into finding evidence, JSON/SARIF and the
 //!   UDM events, and is looked up in the known-bad hash list (`known-bad-hashes.toml`);
-//! - for executables in system paths only (`usr/bin`, `usr/sbin`, `bin`, `sbin`,
-//!   `usr/lib*`, `lib*`, `usr/libexec`), also what the package databases record: MD5
+//! - for files with an execute bit in system paths only (`usr/bin`, `usr/sbin`, `bin`,
+//!   `sbin`, `usr/lib*`, `lib*`, `usr/libexec`; shared libraries without one are left
+//!   out: they are most of the bytes), also what the package databases record: MD5
 //!   (dpkg `info/*.md5sums`) and SHA-1 (apk `Z:Q1…`); rpm records SHA-256 (or MD5 on
 //!   old databases), which both cover. The package check (`packages.rs`) compares them.
 //!   sha2 and sha1 use the SHA-NI instructions when the CPU has them (cpufeatures).
@@ -110,7 +111,14 @@ impl Analyzer for HashAnalyzer {
         if !exec && !file.head.starts_with(b"#!") {
             return false;
         }
-        let system = exec && file.inside.is_empty() && is_system_path(&file.entry.path);
+        // The package databases' digests only for what can be run: a file with an execute
+        // bit. Shared libraries (mode 0644 under usr/lib) are two thirds of a Debian
+        // layer's executable bytes; MD5 and SHA-1 of them cost more than the rest of the
+        // hashing, and a replaced library is loaded through ld.so.preload (checked) or by
+        // a replaced program (compared).
+        let system = file.entry.is_executable()
+            && file.inside.is_empty()
+            && is_system_path(&file.entry.path);
         self.cur = Some(Current {
             path: file.entry.path.clone(),
             inside: file.inside.to_vec(),

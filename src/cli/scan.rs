@@ -84,12 +84,20 @@ pub fn run(args: Args) -> i32 {
             }
         }
     };
-    let corpus = match &args.trusted {
-        None => Corpus::embedded(),
+    // A bad --trusted file fails before anything is scanned; the embedded corpus (its
+    // index takes tens of milliseconds to build) only when a name is judged.
+    let trusted = match &args.trusted {
+        None => None,
         Some(p) => match Corpus::with_trusted_file(p) {
-            Ok(c) => c,
+            Ok(c) => Some(c),
             Err(e) => return fail(format!("--trusted {}: {e}", p.display())),
         },
+    };
+    let embedded = std::cell::OnceCell::new();
+    let corpus = || {
+        trusted
+            .as_ref()
+            .unwrap_or_else(|| embedded.get_or_init(Corpus::embedded))
     };
     let ignore = match IgnoreFile::load(args.ignorefile.as_deref()) {
         Ok(i) => i,
@@ -115,7 +123,7 @@ pub fn run(args: Args) -> i32 {
         // A registry name is judged from the reference alone, once per target; a local
         // archive or layout by the names it records for each image (below).
         let name_findings = match &target {
-            Target::Registry(r) => crate::reputation::judge(r, &corpus),
+            Target::Registry(r) => crate::reputation::judge(r, corpus()),
             Target::Local { .. } => Vec::new(),
         };
         let images = match crate::source::open(&target, &opts) {
@@ -146,10 +154,12 @@ pub fn run(args: Args) -> i32 {
                 crate::scan::scan_image(img, &sigs, &rules, &limits, args.image.parallel());
             r.findings.extend(name_findings.iter().cloned());
             let names = &img.image.names;
-            r.findings.extend(recorded_name_findings(
-                &names[..names.len().min(MAX_RECORDED_NAMES)],
-                &corpus,
-            ));
+            if !names.is_empty() {
+                r.findings.extend(recorded_name_findings(
+                    &names[..names.len().min(MAX_RECORDED_NAMES)],
+                    corpus(),
+                ));
+            }
             if names.len() > MAX_RECORDED_NAMES {
                 let note = format!(
                     "the image records {} names; only the first {MAX_RECORDED_NAMES} were judged",
