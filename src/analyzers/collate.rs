@@ -36,6 +36,8 @@
 //!   (credentials read then uploaded).
 //! - persistence: a cron entry, unit, supervisord program, boot or shell start-up script
 //!   that downloads and runs code → HIGH (`IMG-PERSISTENCE`).
+//! - planted access: a non-empty `authorized_keys` in root's home → MEDIUM
+//!   (`IMG-SSH-KEY`); a shell with the setuid/setgid bit → HIGH (`IMG-SETUID-SHELL`).
 //! - "run by": the file is run by the image (start command chain, cron, init) — it only
 //!   explains the others.
 //! - known-bad hash: the file's SHA-256 is a published IOC → CRITICAL (`IMG-KNOWN-BAD-HASH`).
@@ -76,6 +78,8 @@ pub const DOCKER_SOCKET: &str = "IMG-DOCKER-SOCKET";
 pub const CONTAINER_ESCAPE: &str = "IMG-CONTAINER-ESCAPE";
 pub const MASS_SCANNER: &str = "IMG-MASS-SCANNER";
 pub const PERSISTENCE: &str = "IMG-PERSISTENCE";
+pub const SSH_KEY: &str = "IMG-SSH-KEY";
+pub const SETUID_SHELL: &str = "IMG-SETUID-SHELL";
 pub const KNOWN_BAD_HASH: &str = "IMG-KNOWN-BAD-HASH";
 pub const REPLACED_BINARY: &str = "IMG-REPLACED-BINARY";
 pub const LD_PRELOAD: &str = "IMG-LD-PRELOAD";
@@ -92,6 +96,7 @@ const PRIORITY: &[&str] = &[
     CONTAINER_ESCAPE,
     DOCKER_SOCKET,
     PERSISTENCE,
+    SETUID_SHELL,
     DROPPER,
     CRED_THEFT,
     CLOUD_CREDENTIALS,
@@ -128,6 +133,7 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     let (mut key_full, mut key_part) = (false, false);
     let mut behaviours = BTreeMap::<crate::behaviour::BehaviourKind, (bool, bool)>::new();
     let mut persistence: Vec<&'static str> = Vec::new();
+    let (mut ssh_key, mut setuid_shell) = (false, false);
     let (mut wallets_common, mut wallets_unchecked) = (0, 0);
     let (mut bad_hash, mut replaced, mut unowned, mut preload, mut skipped) =
         (false, false, false, false, false);
@@ -163,6 +169,8 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
             }
             SignalKind::Persistence(kind) => persistence.push(kind.attack()),
             SignalKind::RunBy => {}
+            SignalKind::SshKey => ssh_key = true,
+            SignalKind::SetuidShell => setuid_shell = true,
             SignalKind::KnownBadHash => bad_hash = true,
             SignalKind::ReplacedBinary => replaced = true,
             SignalKind::UnownedExecutable => unowned = true,
@@ -303,6 +311,12 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
             B::CredHarvest => (CRED_THEFT, &["T1552.001", "T1552.005"]),
         };
         push(id, sev, true, attack);
+    }
+    if ssh_key {
+        push(SSH_KEY, Severity::Medium, true, &["T1098.004"]);
+    }
+    if setuid_shell {
+        push(SETUID_SHELL, Severity::High, true, &["T1548.001"]);
     }
     if !persistence.is_empty() {
         persistence.extend(["T1105", "T1059.004"]);

@@ -92,6 +92,18 @@ pub fn describe(
             "Remove the entry and what it fetches; rebuild from a trusted base; on hosts that ran the image, check crontabs and units for the same line.",
             &["T1053.003", "T1543.002", "T1105"],
         ),
+        SSH_KEY => (
+            "SSH key planted for root",
+            "Root's ~/.ssh/authorized_keys in the image holds a public key: whoever has the matching private key can log in as root wherever the image runs an SSH server (campaigns add their own key this way).",
+            "Remove the file from the image; pass keys at run time if SSH is needed at all; rebuild from a trusted base.",
+            &["T1098.004"],
+        ),
+        SETUID_SHELL => (
+            "Setuid shell",
+            "A shell carries the setuid or setgid bit: any user in the container gets the owner's rights (root) by running it (`bash -p`). No distribution ships one; it is a planted backdoor.",
+            "Remove the file (or its setuid bit) and the build step that made it; rebuild from a trusted base.",
+            &["T1548.001"],
+        ),
         PATH_TRAVERSAL => (
             "Layer entry escapes the root",
             "A layer holds entries with absolute names or `..` components, which can write outside the target directory when a naive tool extracts the layer.",

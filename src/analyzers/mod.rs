@@ -33,6 +33,7 @@ pub mod name;
 pub mod offload;
 pub mod packages;
 pub mod pkgcapture;
+pub mod planted;
 pub mod runs;
 pub mod script;
 pub mod visitor;
@@ -104,6 +105,10 @@ pub enum SignalKind {
     /// A cron entry, unit, supervisor program, boot or profile script that downloads and
     /// runs something (`script.rs`).
     Persistence(#[serde(skip)] script::ScriptKind),
+    /// A non-empty `authorized_keys` in root's `~/.ssh/` (`planted.rs`).
+    SshKey,
+    /// A shell with the setuid or setgid bit (`planted.rs`).
+    SetuidShell,
     /// The file is run by the image: by its start command through the scripts it runs, or
     /// by cron/init/a login shell (`runs.rs`). Informational: it explains other signals.
     RunBy,

@@ -80,6 +80,7 @@ impl AnalyzerSet {
         let mut analyzers: Vec<Box<dyn Analyzer>> = vec![
             Box::new(NameAnalyzer::new(Arc::clone(sigs))),
             Box::new(super::pkgcapture::PkgDbCapture::default()),
+            Box::new(super::planted::PlantedAnalyzer),
         ];
         match threaded
             .then(|| Offload::spawn("content", streaming()))
