@@ -214,20 +214,36 @@ fn run_rules(
         .env_var("PATH")
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     let locate = |prog: &str| udm::locate(prog, path_env, &resolve);
+    // Up to MAX_RUN_FILES files of MAX_COMMANDS_KEPT commands each: a hostile image could
+    // make that a million events, so their commands are capped as executables are.
+    let mut script_commands = 0usize;
     for r in runs {
         let Some(script) = facts.script(r.layer, &r.path) else {
             continue;
         };
+        let room = MAX_SCRIPT_COMMAND_EVENTS.saturating_sub(script_commands);
+        let full = room < script.commands.len();
+        if full {
+            notes.push(format!(
+                "the commands of the files the image runs beyond the first {MAX_SCRIPT_COMMAND_EVENTS} were not turned into events for the YARA-L rules (from /{} on)",
+                r.path
+            ));
+        }
+        let commands = &script.commands[..script.commands.len().min(room)];
+        script_commands += commands.len();
         let digest = image.layers.get(r.layer).map_or("", |l| l.digest.as_str());
         let origin = file_location(r.layer, digest, &r.path, &[]);
         let description = format!("{} run by the image", r.kind.as_str());
         events.extend(udm::script_events(
-            &script.commands,
+            commands,
             r.kind.event_type(),
             &description,
             &origin,
             &locate,
         ));
+        if full {
+            break;
+        }
     }
     let (findings, rule_notes) = udm::rule_findings(rules, &events);
     notes.extend(rule_notes);
@@ -309,3 +325,5 @@ fn fill_digests(findings: &mut [Finding], facts: &ImageFacts) {
 /// Executable files turned into `PROCESS_LAUNCH` events at most (each event is a small
 /// JSON document held until the rules have run); more is reported as incomplete.
 const MAX_EXECUTABLE_EVENTS: usize = 100_000;
+/// Commands of run files (scripts, crontabs, units) turned into events at most.
+const MAX_SCRIPT_COMMAND_EVENTS: usize = 100_000;
