@@ -101,9 +101,20 @@ mod tests {
             &ImageFacts::default(),
             &mut out,
         );
-        assert_eq!(out.len(), 1, "{out:?}");
-        assert_eq!(out[0].subject, Subject::History { step: 1 });
-        assert_eq!(out[0].signature, "download-pipe-shell");
+        // The literal and the behaviour judge see the same fact: two signals on step 1,
+        // one HIGH dropper finding.
+        let mut sigs: Vec<&str> = out.iter().map(|s| s.signature.as_str()).collect();
+        sigs.sort();
+        assert_eq!(sigs, ["download-pipe-shell", "fetch-pipe-exec"], "{out:?}");
+        assert!(out
+            .iter()
+            .all(|s| s.subject == Subject::History { step: 1 }));
+        let f = crate::analyzers::collate(&out, &|_, _| None);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            (f[0].id.as_str(), f[0].severity),
+            ("IMG-DROPPER", crate::findings::Severity::High)
+        );
     }
 
     fn findings(steps: &[&str]) -> Vec<(String, crate::findings::Severity, usize)> {

