@@ -1,0 +1,155 @@
+//! Test harness: a real Redis (Debian's `redis-server`) on a free 127.0.0.1 port, with no
+//! persistence, in a temporary directory; stopped when dropped (or earlier with
+//! [`RedisServer::stop`], to test a cache that goes away mid-scan). Include it with
+//! `#[path = "common/redis.rs"] mod redis_harness;`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const REDIS_BIN: &str = "/usr/bin/redis-server";
+
+/// Install `redis-server` when missing (needs root; CI runs as root).
+pub fn ensure_redis_installed() {
+    if Path::new(REDIS_BIN).exists() {
+        return;
+    }
+    let ok = Command::new("apt-get")
+        .args(["install", "-y", "-qq", "redis-server"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok && Path::new(REDIS_BIN).exists(),
+        "redis-server is missing and `apt-get install -y redis-server` failed (run `make setup`)"
+    );
+}
+
+pub struct RedisServer {
+    child: Option<Child>,
+    pub port: u16,
+    /// `requirepass`, when started with [`RedisServer::start_with_password`].
+    pub password: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        Self::spawn(None)
+    }
+
+    pub fn start_with_password(password: &str) -> Self {
+        Self::spawn(Some(password.to_string()))
+    }
+
+    fn spawn(password: Option<String>) -> Self {
+        ensure_redis_installed();
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(REDIS_BIN);
+        cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(p) = &password {
+            cmd.args(["--requirepass", p]);
+        }
+        let child = cmd.spawn().expect("starting redis-server");
+        let server = RedisServer {
+            child: Some(child),
+            port,
+            password,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(reply) = server.try_command(&["PING"]) {
+                if reply == "+PONG" {
+                    return server;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on 127.0.0.1:{port} did not answer PING within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `redis://127.0.0.1:PORT/` (with the password when there is one).
+    pub fn url(&self) -> String {
+        match &self.password {
+            Some(p) => format!("redis://:{p}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
+    }
+
+    /// Run one command and return the first line of the reply (`+OK`, `:3`, `$5`, ...).
+    /// Bulk replies return their payload line instead of the `$N` header.
+    pub fn command(&self, args: &[&str]) -> String {
+        self.try_command(args)
+            .unwrap_or_else(|e| panic!("redis command {args:?}: {e}"))
+    }
+
+    fn try_command(&self, args: &[&str]) -> std::io::Result<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut req = Vec::new();
+        let mut push = |parts: &[&str]| {
+            req.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
+            for a in parts {
+                req.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+            }
+        };
+        if let Some(p) = &self.password {
+            push(&["AUTH", p]);
+        }
+        push(args);
+        s.write_all(&req)?;
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        if self.password.is_some() {
+            r.read_line(&mut line)?; // +OK of AUTH
+            line.clear();
+        }
+        r.read_line(&mut line)?;
+        let first = line.trim_end().to_string();
+        if first.starts_with('$') && first != "$-1" {
+            let mut payload = String::new();
+            r.read_line(&mut payload)?;
+            return Ok(payload.trim_end().to_string());
+        }
+        Ok(first)
+    }
+
+    /// Number of keys (`DBSIZE`).
+    pub fn dbsize(&self) -> u64 {
+        self.command(&["DBSIZE"])
+            .trim_start_matches(':')
+            .parse()
+            .unwrap_or(0)
+    }
+
+    /// Stop the server now (the port refuses connections afterwards).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
