@@ -366,20 +366,24 @@ impl fmt::Display for Target {
     }
 }
 
+/// Tar headers [`sniff_archive`] reads before giving up: an image archive has a few
+/// files per layer, so this is thousands of layers.
+pub const SNIFF_MAX_ENTRIES: usize = 16_384;
+
 /// Sniff a file: a tar whose members include `oci-layout` is an OCI archive; one with
-/// `manifest.json` (docker save) is a docker archive. Reads at most the first entries'
-/// headers, never the whole file.
+/// `manifest.json` (docker save) is a docker archive. Walks the tar headers only,
+/// seeking past each member's contents, so a `manifest.json` written after gigabytes of
+/// layers (as `docker save` and `skopeo` do) is found after reading a few KiB; bounded
+/// by [`SNIFF_MAX_ENTRIES`] headers.
 pub fn sniff_archive(path: &Path) -> Result<LocalKind, String> {
-    use std::io::Read;
     let f = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    // Look at no more than 4096 entries / 64 MiB of headers+data to decide.
-    let mut ar = tar::Archive::new(f.take(64 << 20));
+    let mut ar = tar::Archive::new(f);
     let entries = ar
-        .entries()
+        .entries_with_seek()
         .map_err(|e| format!("not a tar archive: {e}"))?;
     let mut seen_manifest = false;
     for (i, e) in entries.enumerate() {
-        if i >= 4096 {
+        if i >= SNIFF_MAX_ENTRIES {
             break;
         }
         let e = match e {

@@ -401,3 +401,61 @@ fn rewrite_repo_tags(from: &std::path::Path, to: &std::path::Path, tags: Vec<Str
     }
     out.finish().unwrap();
 }
+
+/// Incompressible bytes, reproducibly (xorshift64*): layers of realistic size.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        out.extend_from_slice(&seed.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// `docker save` and `skopeo copy ... docker-archive:` write `manifest.json` after the
+/// layers. An archive with tens of MB of layers passed without a scheme must still be
+/// recognised (it once said "neither `oci-layout` nor `manifest.json`").
+#[test]
+fn docker_archive_with_large_layers_is_recognised_without_a_scheme() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let layers = (0..3u64)
+        .map(|i| {
+            let path = format!("srv/data/blob{i}.bin");
+            Layer::new(&[Ent::file(&path, &noise(30 << 20, i + 1))], Comp::Gzip)
+        })
+        .collect();
+    single_image_layout(&layout, &ImageSpec::new(layers), "v1");
+    let saved = tmp.path().join("saved.tar");
+    docker_archive(&layout, "v1", &saved, "example.com/team/big:v1");
+    assert!(std::fs::metadata(&saved).unwrap().len() > 90 << 20);
+    assert_eq!(
+        imgscan::reference::sniff_archive(&saved),
+        Ok(imgscan::reference::LocalKind::DockerArchive)
+    );
+
+    let (code, doc) = scan_json(saved.to_str().unwrap());
+    let report = &doc["reports"][0];
+    assert!(
+        report["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("docker-archive:")),
+        "{doc}"
+    );
+    assert_eq!(report.get("incomplete"), None, "{doc}");
+    assert_eq!(code, 0, "{doc}");
+    let img = inspect_json(&[saved.to_str().unwrap()]);
+    let walked = &img["images"][0]["walk"];
+    assert_eq!(walked.as_array().map(Vec::len), Some(3), "{img}");
+    assert!(
+        walked
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["error"].is_null() && w["uncompressed_bytes"].as_u64() > Some(30 << 20)),
+        "{img}"
+    );
+}
