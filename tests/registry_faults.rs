@@ -78,6 +78,33 @@ fn fault_429_then_200_honours_retry_after() {
     );
 }
 
+/// `Retry-After` as an HTTP date (RFC 9110 allows it; some proxies send it): waited for,
+/// not ignored.
+#[test]
+fn fault_503_with_retry_after_as_an_http_date() {
+    let img = fault_fixture();
+    let served = img.clone();
+    let count = std::sync::atomic::AtomicUsize::new(0);
+    let s = FaultServer::start(move |r| {
+        if r.path.contains("/manifests/")
+            && count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0
+        {
+            let at = std::time::SystemTime::now() + Duration::from_secs(2);
+            return Response::new(503, "busy")
+                .with_header("Retry-After", &httpdate::fmt_http_date(at));
+        }
+        serve_fixture(&served, r)
+    });
+    let reference = format!("{}/a/b:latest", s.host());
+    let images = pull(&reference, &insecure()).unwrap();
+    assert_is_fixture(&images[0], &img, &reference);
+    let m = manifest_requests(&s);
+    assert_eq!(m.len(), 2);
+    // The date has one-second resolution: two seconds ahead is at least one.
+    let gap = m[1].at - m[0].at;
+    assert!(gap >= Duration::from_millis(900), "retried after {gap:?}");
+}
+
 #[test]
 fn fault_persistent_500_gives_up_after_bounded_retries() {
     let s = FaultServer::start(|r| {

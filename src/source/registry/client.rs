@@ -398,12 +398,45 @@ impl Authorizer {
     }
 }
 
-/// `Retry-After` in seconds (HTTP dates are not used by registries and are ignored).
+/// `Retry-After`: delay-seconds, or an HTTP date (RFC 9110 §10.2.3 allows both; Docker
+/// Hub and some proxies send dates). A date in the past means "now".
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     let v = resp
         .headers()
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    parse_retry_after(v, std::time::SystemTime::now())
+}
+
+fn parse_retry_after(v: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_retry_after;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480); // 2015-10-21 07:28:00 GMT
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // A date already past: retry now, not never.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", SystemTime::now()), None);
+        assert_eq!(parse_retry_after("-1", SystemTime::now()), None);
+    }
 }
