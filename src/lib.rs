@@ -16,6 +16,7 @@ pub mod ignore;
 pub mod image;
 pub mod layers;
 pub mod limits;
+pub mod logs;
 pub mod pkgdb;
 pub mod reference;
 pub mod report;

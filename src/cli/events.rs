@@ -1,92 +1,93 @@
-//! `imgscan events --rules PATH... EVENTS.jsonl|-`: run YARA-L rules over UDM events
-//! (one JSON object per line) and report detections as findings, with the same
-//! formats and `--fail-on` exit codes as image scans. Malformed lines are reported
-//! with their line number and skipped; the run then exits 2 unless
-//! `--allow-incomplete`. Lines are bounded ([`MAX_LINE`]); JSON nesting is bounded by
-//! serde_json's recursion limit (128).
+//! `imgscan events --rules PATH... INPUT...`: run YARA-L rules over runtime logs (UDM
+//! JSON lines, or Falco, Tetragon, auditd, CloudTrail, GCP audit, Azure Activity and
+//! Kubernetes audit logs, converted by [`crate::logs`]; sniffed per file unless
+//! `--input-format` says) and report detections as findings, with the same formats and
+//! `--fail-on` exit codes as image scans. Inputs are files, directories, gzip files or
+//! `-`. Records that cannot be read are reported with their position and skipped; the
+//! run then exits 2 unless `--allow-incomplete`. `--emit udm` prints the converted
+//! events as JSON lines instead of running rules.
 
 use crate::findings::{Evidence, Location};
+use crate::logs::{detect, Format as InputFormat};
 use crate::report::{self, Format, Report};
-use crate::rules::{Event, RuleSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::rules::RuleSet;
+use std::io::Write;
 use std::path::PathBuf;
 
-/// Longest event line accepted (bytes).
-pub const MAX_LINE: usize = 1 << 20;
-/// Malformed lines listed individually in the report; the rest are counted.
+/// Malformed records listed individually in the report; the rest are counted.
 const MAX_LISTED: usize = 100;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emit {
+    /// The converted UDM events, one JSON object per line.
+    Udm,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Rule file or directory (searched for *.yaral); repeat for more.
-    #[arg(long = "rules", required = true, value_name = "PATH")]
+    #[arg(long = "rules", required_unless_present = "emit", value_name = "PATH")]
     pub rules: Vec<PathBuf>,
     /// Directory of reference lists: one file per `%name` (or `name.txt`).
     #[arg(long, value_name = "DIR")]
     pub reference_lists: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// Log format of the inputs (`auto` sniffs each file).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub input_format: InputFormat,
+    /// Print the converted events instead of running rules.
+    #[arg(long, value_enum)]
+    pub emit: Option<Emit>,
     /// Write the report here instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Exit 1 when a detection is at or above this severity (`none`: never).
     #[arg(long, default_value = "high", value_name = "SEV|none")]
     pub fail_on: String,
-    /// Exit by findings even when some lines could not be read.
+    /// Exit by findings even when some records could not be read.
     #[arg(long)]
     pub allow_incomplete: bool,
-    /// UDM events, one JSON object per line, in time order (`-` = standard input).
-    #[arg(value_name = "EVENTS.jsonl|-")]
-    pub events: String,
+    /// Log files, directories, gzip files, or `-` (standard input), in time order.
+    #[arg(value_name = "INPUT|-", required = true)]
+    pub events: Vec<String>,
 }
 
-/// Read one line of at most `max` bytes into `buf` (without the newline). Returns
-/// `Ok(None)` at end of input, `Ok(Some(false))` when the line was longer (the rest is
-/// skipped).
-fn read_line_bounded(
-    r: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> std::io::Result<Option<bool>> {
-    buf.clear();
-    let mut fits = true;
-    let mut any = false;
-    loop {
-        let chunk = r.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(if any { Some(fits) } else { None });
-        }
-        any = true;
-        let (part, done) = match memchr(chunk) {
-            Some(i) => (&chunk[..i], Some(i + 1)),
-            None => (chunk, None),
-        };
-        if fits {
-            if buf.len() + part.len() > max {
-                fits = false;
-                buf.clear();
-            } else {
-                buf.extend_from_slice(part);
+fn emit_udm(a: &Args) -> i32 {
+    let out = std::io::stdout();
+    let mut w = std::io::BufWriter::new(out.lock());
+    let mut failed = None;
+    let mut problems = 0usize;
+    crate::logs::read_inputs(&a.events, a.input_format, &mut |item| match item {
+        crate::logs::Item::Event(c) => {
+            if failed.is_none() {
+                if let Err(e) = serde_json::to_writer(&mut w, c.event.json())
+                    .map_err(std::io::Error::from)
+                    .and_then(|_| w.write_all(b"\n"))
+                {
+                    failed = Some(e);
+                }
             }
         }
-        match done {
-            Some(n) => {
-                r.consume(n);
-                return Ok(Some(fits));
-            }
-            None => {
-                let n = chunk.len();
-                r.consume(n);
-            }
+        crate::logs::Item::Problem(p) => {
+            problems += 1;
+            eprintln!("imgscan: {p}");
         }
+    });
+    if let Some(e) = failed.or_else(|| w.flush().err()) {
+        return super::fail(format!("writing events: {e}"));
+    }
+    if problems > 0 && !a.allow_incomplete {
+        super::EXIT_ERROR
+    } else {
+        super::EXIT_CLEAN
     }
 }
 
-fn memchr(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
-}
-
 pub fn run(a: Args) -> i32 {
+    if a.emit == Some(Emit::Udm) {
+        return emit_udm(&a);
+    }
     let fail_on = match report::parse_fail_on(&a.fail_on) {
         Ok(f) => f,
         Err(m) => return super::fail(format!("--fail-on: {m}")),
@@ -120,84 +121,49 @@ pub fn run(a: Args) -> i32 {
             set.warnings().len()
         );
     }
-    let input: Box<dyn Read> = if a.events == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        match std::fs::File::open(&a.events) {
-            Ok(f) => Box::new(f),
-            Err(e) => return super::fail(format!("{}: {e}", a.events)),
-        }
-    };
-    let mut reader = BufReader::with_capacity(1 << 16, input);
+    let outcome = detect::run(&set, &a.events, a.input_format, None);
     let mut report = Report {
-        target: if a.events == "-" {
-            "stdin".into()
-        } else {
-            a.events.clone()
+        target: match a.events.as_slice() {
+            [one] if one == "-" => "stdin".into(),
+            many => many.join(", "),
         },
         ..Default::default()
     };
-    let mut ev = set.evaluator();
-    let mut buf = Vec::new();
-    let mut line = 0usize;
-    let mut bad = 0usize;
-    let mut detections = vec![];
-    let mut note = |report: &mut Report, msg: String| {
-        bad += 1;
-        if bad <= MAX_LISTED {
-            report.incomplete.push(msg);
-        }
-    };
-    loop {
-        match read_line_bounded(&mut reader, &mut buf, MAX_LINE) {
-            Ok(None) => break,
-            Ok(Some(fits)) => {
-                line += 1;
-                if !fits {
-                    note(
-                        &mut report,
-                        format!("line {line}: longer than {MAX_LINE} bytes; skipped"),
-                    );
-                    continue;
-                }
-                if buf.iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
-                }
-                let parsed = serde_json::from_slice::<serde_json::Value>(&buf)
-                    .map_err(|e| e.to_string())
-                    .and_then(Event::from_json);
-                match parsed {
-                    Ok(e) => detections.extend(ev.push(line, &e)),
-                    Err(m) => note(&mut report, format!("line {line}: {m}; skipped")),
-                }
-            }
-            Err(e) => {
-                note(&mut report, format!("after line {line}: read error: {e}"));
-                break;
-            }
-        }
-    }
-    let (rest, limits) = ev.finish();
-    detections.extend(rest);
+    let bad = outcome.problems.len();
+    report
+        .incomplete
+        .extend(outcome.problems.into_iter().take(MAX_LISTED));
     if bad > MAX_LISTED {
-        report.incomplete.push(format!(
-            "{} more malformed line(s) not listed",
-            bad - MAX_LISTED
-        ));
+        report
+            .incomplete
+            .push(format!("{} more problem(s) not listed", bad - MAX_LISTED));
     }
-    report.incomplete.extend(limits);
     for m in &report.incomplete {
         eprintln!("imgscan: {m}");
     }
-    report.findings = detections
+    report.findings = outcome
+        .detections
         .iter()
-        .map(|d| {
-            crate::udm::detection_finding(d, &|line, excerpt| Evidence {
-                line: None,
-                location: Location::Event { line: line as u64 },
-                offset: None,
-                signature: d.rule.clone(),
-                excerpt: excerpt.to_string(),
+        .map(|(d, srcs)| {
+            crate::udm::detection_finding(d, &|idx, excerpt| {
+                let src = d
+                    .events
+                    .iter()
+                    .position(|&i| i == idx)
+                    .and_then(|k| srcs[k].as_ref());
+                Evidence {
+                    line: None,
+                    location: Location::Event {
+                        line: src.map_or(0, |s| s.line as u64),
+                    },
+                    offset: None,
+                    signature: d.rule.clone(),
+                    excerpt: match src {
+                        Some(s) if excerpt.is_empty() => format!("source={}", s.label),
+                        Some(s) => format!("source={} {excerpt}", s.label),
+                        None => excerpt.to_string(),
+                    },
+                }
             })
         })
         .collect();
@@ -225,20 +191,6 @@ pub fn run(a: Args) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn bounded_lines() {
-        let data = b"abc\n0123456789\nxy";
-        let mut r = BufReader::with_capacity(4, &data[..]);
-        let mut buf = vec![];
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 5).unwrap(), Some(true));
-        assert_eq!(buf, b"abc");
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 5).unwrap(), Some(false));
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 5).unwrap(), Some(true));
-        assert_eq!(buf, b"xy");
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 5).unwrap(), None);
-    }
 
     #[test]
     fn attack_ids_from_meta() {
