@@ -6,6 +6,7 @@
 //! `findings` → `report`. The YARA-L engine in `rules` knows nothing of images; the
 //! image side turns what it finds into UDM events and hands them over.
 
+pub mod admission;
 pub mod analyzers;
 pub mod behaviour;
 pub mod cli;

@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod admission_review;
 pub mod common;
 mod events;
 mod inspect;
@@ -49,9 +50,19 @@ pub enum Command {
     Rules(rules::Command),
     /// Run YARA-L rules over UDM events (JSON lines) from runtime logs.
     Events(events::Args),
+    /// Answer one Kubernetes AdmissionReview as `serve` would (exit 0 allowed, 1 denied, 2 error).
+    AdmissionReview(admission_review::Args),
 }
 
-const SUBCOMMANDS: &[&str] = &["scan", "inspect", "name", "rules", "events", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "scan",
+    "inspect",
+    "name",
+    "rules",
+    "events",
+    "admission-review",
+    "help",
+];
 
 /// Insert `scan` when the first argument is not a subcommand or a top-level flag, so
 /// `imgscan TARGET` works.
@@ -89,6 +100,7 @@ pub fn run() -> i32 {
         Command::Name(a) => name::run(a),
         Command::Rules(c) => rules::run(c),
         Command::Events(a) => events::run(a),
+        Command::AdmissionReview(a) => admission_review::run(a),
     }
 }
 

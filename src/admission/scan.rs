@@ -1,0 +1,74 @@
+//! Scanning an admitted image's content: open it from its registry with the same source
+//! options as `imgscan scan` and run [`crate::scan::scan_image`] on every platform read.
+//!
+//! ```no_run
+//! use imgscan::admission::{scan::RegistryScanner, Scanner};
+//! use imgscan::{limits::Limits, reference::Reference, rules::RuleSet, signatures::Signatures};
+//! use imgscan::source::SourceOptions;
+//! let s = RegistryScanner::new(Signatures::load(None).unwrap().into(), RuleSet::embedded_default(),
+//!     Limits::default(), SourceOptions::default(), 2);
+//! let verdict = s.scan(&Reference::parse("127.0.0.1:5000/acme/api:1").unwrap());
+//! ```
+
+use super::review::{ImageVerdict, Scanner};
+use crate::limits::Limits;
+use crate::reference::{Reference, Target};
+use crate::rules::RuleSet;
+use crate::signatures::Signatures;
+use crate::source::SourceOptions;
+use std::sync::Arc;
+
+/// Pulls from registries and scans.
+pub struct RegistryScanner {
+    sigs: Arc<Signatures>,
+    rules: RuleSet,
+    limits: Limits,
+    opts: SourceOptions,
+    parallel: usize,
+}
+
+impl RegistryScanner {
+    pub fn new(
+        sigs: Arc<Signatures>,
+        rules: RuleSet,
+        limits: Limits,
+        opts: SourceOptions,
+        parallel: usize,
+    ) -> Self {
+        RegistryScanner {
+            sigs,
+            rules,
+            limits,
+            opts,
+            parallel: parallel.max(1),
+        }
+    }
+}
+
+impl Scanner for RegistryScanner {
+    fn scan(&self, image: &Reference) -> ImageVerdict {
+        let images = match crate::source::open(&Target::Registry(image.clone()), &self.opts) {
+            Ok(i) => i,
+            Err(e) => return ImageVerdict::Unjudged(e.to_string()),
+        };
+        let mut digest = None;
+        let mut findings = Vec::new();
+        let mut incomplete = Vec::new();
+        for img in &images {
+            let (r, _) =
+                crate::scan::scan_image(img, &self.sigs, &self.rules, &self.limits, self.parallel);
+            digest.get_or_insert(img.image.manifest_digest.clone());
+            findings.extend(
+                r.findings
+                    .into_iter()
+                    .filter(|f| f.id != crate::analyzers::collate::SCAN_INCOMPLETE),
+            );
+            incomplete.extend(r.incomplete);
+        }
+        ImageVerdict::Judged {
+            digest,
+            findings,
+            incomplete,
+        }
+    }
+}
