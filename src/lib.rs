@@ -8,6 +8,7 @@
 
 pub mod analyzers;
 pub mod behaviour;
+pub mod cache;
 pub mod cli;
 pub mod digest;
 pub mod error;
