@@ -290,3 +290,22 @@ fn concurrent_processes_share_one_directory() {
         .flatten()
         .all(|e| !e.file_name().to_string_lossy().starts_with(".tmp-")));
 }
+
+#[test]
+fn cache_stats_and_clean_commands() {
+    let t = tempfile::tempdir().unwrap();
+    let layout = t.path().join("layout");
+    samples::write_oci_layout(&layout, &samples::malicious_sample().unwrap()).unwrap();
+    let cdir = t.path().join("cache");
+    let (l, c) = (layout.to_str().unwrap(), cdir.to_str().unwrap());
+    common::imgscan(&["scan", "-q", "--cache-dir", c, l]);
+    let n = entries(&cdir).len();
+    assert!(n > 0);
+    let (out, _, code) = common::outs(&common::imgscan(&["cache", "stats", "--cache-dir", c]));
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!("{n} entries")), "{out}");
+    let (out, _, code) = common::outs(&common::imgscan(&["cache", "clean", "--cache-dir", c]));
+    assert_eq!(code, 0);
+    assert!(out.contains(&format!("removed {n} entries")), "{out}");
+    assert!(entries(&cdir).is_empty());
+}

@@ -6,6 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod cache;
 pub mod common;
 mod events;
 mod inspect;
@@ -49,9 +50,14 @@ pub enum Command {
     Rules(rules::Command),
     /// Run YARA-L rules over UDM events (JSON lines) from runtime logs.
     Events(events::Args),
+    /// Show or empty the per-layer scan cache.
+    #[command(subcommand)]
+    Cache(cache::Command),
 }
 
-const SUBCOMMANDS: &[&str] = &["scan", "inspect", "name", "rules", "events", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "scan", "inspect", "name", "rules", "events", "cache", "help",
+];
 
 /// Insert `scan` when the first argument is not a subcommand or a top-level flag, so
 /// `imgscan TARGET` works.
@@ -89,6 +95,7 @@ pub fn run() -> i32 {
         Command::Name(a) => name::run(a),
         Command::Rules(c) => rules::run(c),
         Command::Events(a) => events::run(a),
+        Command::Cache(c) => cache::run(c),
     }
 }
 
