@@ -33,6 +33,7 @@ demo:
 # and name checks per second.
 bench: setup
 	bash scripts/bench-image.sh
+	sh scripts/bench-cache.sh
 	$(CARGO) bench --bench rules
 	$(CARGO) bench --bench name
 

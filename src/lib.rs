@@ -9,6 +9,7 @@
 pub mod admission;
 pub mod analyzers;
 pub mod behaviour;
+pub mod cache;
 pub mod cli;
 pub mod digest;
 pub mod error;

@@ -46,7 +46,7 @@ impl Default for Limits {
 }
 
 /// Which bound was hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LimitKind {
     LayerBytes,
@@ -79,7 +79,7 @@ impl LimitKind {
 
 /// A bound that was reached, with where. Turned into a finding by the report and makes
 /// the scan incomplete (exit 2 unless `--allow-incomplete`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct LimitHit {
     pub kind: LimitKind,
     /// The bound's value.

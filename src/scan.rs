@@ -11,9 +11,11 @@ use crate::analyzers::runs::{run_files, RunFile};
 use crate::analyzers::{
     collate, Analyzer, ImageFacts, LayerFacts, ScanVisitor, Signal, SignalKind, Subject,
 };
+use crate::cache::entry::WireSignal;
+use crate::cache::{CachedLayer, LayerCache};
 use crate::findings::{Finding, Location};
 use crate::image::Image;
-use crate::layers::walk_image;
+use crate::layers::walk_image_known;
 use crate::layers::FsView;
 use crate::limits::Limits;
 use crate::report::Report;
@@ -30,6 +32,8 @@ pub struct ScanStats {
     pub files_read: u64,
     pub bytes_read: u64,
     pub signals: usize,
+    /// Layers taken from the cache (not opened, not read).
+    pub cached_layers: usize,
 }
 
 /// Scan one opened image: file and image analyzers, then `rules` over the UDM events
@@ -41,27 +45,96 @@ pub fn scan_image(
     limits: &Limits,
     parallel: usize,
 ) -> (Report, ScanStats) {
+    scan_image_cached(opened, sigs, rules, limits, parallel, None)
+}
+
+/// [`scan_image`] with a per-layer cache: a layer found in `cache` is neither opened nor
+/// read (its entries, signals and facts come from the cache); a layer read completely is
+/// stored. The image-level steps always run.
+pub fn scan_image_cached(
+    opened: &OpenedImage,
+    sigs: &Arc<Signatures>,
+    rules: &RuleSet,
+    limits: &Limits,
+    parallel: usize,
+    cache: Option<&LayerCache>,
+) -> (Report, ScanStats) {
+    let mut hits: Vec<Option<CachedLayer>> = opened
+        .image
+        .layers
+        .iter()
+        .map(|l| cache.and_then(|c| c.lookup(l)))
+        .collect();
+    let known = hits
+        .iter_mut()
+        .map(|h| h.as_mut().map(|h| std::mem::take(&mut h.meta)))
+        .collect();
     // With fewer layers than walker threads allowed, a core would sit idle: give each
     // layer's content matching its own thread.
     let threaded = parallel > opened.image.layers.len();
-    let mut walk = walk_image(opened, limits, parallel, |_| {
-        let v = ScanVisitor::new(Arc::clone(sigs), limits);
-        if threaded {
-            v.threaded()
-        } else {
-            v
-        }
-    });
+    let (mut walk, mut fresh) =
+        walk_image_known(opened, limits, parallel, known, cache.is_some(), |_| {
+            let v = ScanVisitor::new(Arc::clone(sigs), limits);
+            if threaded {
+                v.threaded()
+            } else {
+                v
+            }
+        });
     let image = &opened.image;
     let mut stats = ScanStats {
         layers: walk.layers.len(),
         ..Default::default()
     };
+    for (i, h) in hits.into_iter().enumerate() {
+        let Some(h) = h else { continue };
+        stats.cached_layers += 1;
+        if let (Some(w), Some(v)) = (walk.layers.get_mut(i), walk.visitors.get_mut(i)) {
+            w.compression = h.compression;
+            w.compressed_bytes = h.compressed_bytes;
+            w.uncompressed_bytes = h.uncompressed_bytes;
+            w.entries = h.entries;
+            w.unsafe_paths = h.unsafe_paths;
+            w.unsafe_path_count = h.unsafe_path_count;
+            v.scan.signals = h.signals.into_iter().map(|s| s.0).collect();
+            v.scan.facts = h.facts;
+        }
+    }
+    // An image-wide bound (image bytes, timeout) may have cut any layer short.
+    let storable = cache.is_some() && walk.limits.is_empty();
     let mut incomplete = walk.incomplete();
     let mut signals = Vec::new();
     let mut layer_facts: Vec<LayerFacts> = Vec::with_capacity(walk.visitors.len());
-    for v in &mut walk.visitors {
+    for (i, v) in walk.visitors.iter_mut().enumerate() {
         v.finish();
+        if let (true, Some(c), Some(Some(meta)), Some(w)) =
+            (storable, cache, fresh.get_mut(i), walk.layers.get(i))
+        {
+            let s = &v.scan;
+            let complete = w.error.is_none()
+                && w.limits.is_empty()
+                && s.errors.is_empty()
+                && s.limits.is_empty()
+                && s.facts.notes.is_empty();
+            if complete {
+                c.store(
+                    &w.layer,
+                    CachedLayer {
+                        meta: std::mem::take(meta),
+                        signals: s.signals.iter().cloned().map(WireSignal).collect(),
+                        facts: s.facts.clone(),
+                        files: s.files,
+                        bytes: s.bytes,
+                        compression: w.compression,
+                        compressed_bytes: w.compressed_bytes,
+                        uncompressed_bytes: w.uncompressed_bytes,
+                        entries: w.entries,
+                        unsafe_paths: w.unsafe_paths.clone(),
+                        unsafe_path_count: w.unsafe_path_count,
+                    },
+                );
+            }
+        }
         layer_facts.push(std::mem::take(&mut v.scan.facts));
         incomplete.append(&mut v.scan.errors);
         stats.files_read += v.scan.files;

@@ -159,7 +159,7 @@ pub fn history_script(created_by: &str) -> Option<&str> {
 }
 
 /// How a command is joined to the one before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Sep {
     /// The first command of the script.
     Start,
@@ -176,7 +176,7 @@ pub enum Sep {
 }
 
 /// One simple command of a script, as [`script_commands`] splits it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ShellCommand {
     /// The command's text as written (trimmed, continuation lines joined).
     pub text: String,

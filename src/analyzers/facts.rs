@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 /// One layer's facts.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
 pub struct LayerFacts {
     /// Content digests of executables and scripts (`hash.rs`).
     pub digests: Vec<super::hash::FileDigest>,

@@ -28,7 +28,7 @@ use std::sync::Arc;
 pub const MAX_DIGESTS: usize = 200_000;
 
 /// The digests of one file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FileDigest {
     /// Path in the layer.
     pub path: String,
@@ -45,7 +45,7 @@ pub struct FileDigest {
 }
 
 /// What the hash analyzer hands over besides the digests.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
 pub struct HashFacts {
     /// Files that would have been hashed but were cut at a bound (no digest).
     pub cut: Vec<String>,

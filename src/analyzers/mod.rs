@@ -45,7 +45,7 @@ pub use visitor::{LayerScan, ScanVisitor};
 
 /// What a signal is about: one file (possibly inside nested archives), one config field,
 /// or one history step. Signals with the same subject become one finding.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub enum Subject {
     File {
         layer: usize,

@@ -40,7 +40,7 @@ pub const MAX_COMMANDS_KEPT: usize = 2_000;
 pub const MAX_LAYER_COMMAND_BYTES: usize = 16 << 20;
 
 /// What kind of file holds the commands, which also says who runs them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScriptKind {
     /// A shell script (run when something runs it).
@@ -104,7 +104,7 @@ impl ScriptKind {
 }
 
 /// What a script-like file runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ScriptFacts {
     /// Path in the layer.
     pub path: String,

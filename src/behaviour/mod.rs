@@ -46,7 +46,9 @@ pub const MAX_WORDS: usize = 256;
 pub const MAX_EXCERPT: usize = 200;
 
 /// What a command sequence does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 pub enum BehaviourKind {
     /// A program run with a miner's command line (pool endpoint plus miner options).
     MinerCommand,

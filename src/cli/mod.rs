@@ -7,6 +7,7 @@
 use clap::{Parser, Subcommand};
 
 mod admission_review;
+mod cache;
 pub mod common;
 mod events;
 mod inspect;
@@ -52,6 +53,9 @@ pub enum Command {
     Events(events::Args),
     /// Answer one Kubernetes AdmissionReview as `serve` would (exit 0 allowed, 1 denied, 2 error).
     AdmissionReview(admission_review::Args),
+    /// Show or empty the per-layer scan cache.
+    #[command(subcommand)]
+    Cache(cache::Command),
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -61,6 +65,7 @@ const SUBCOMMANDS: &[&str] = &[
     "rules",
     "events",
     "admission-review",
+    "cache",
     "help",
 ];
 
@@ -101,6 +106,7 @@ pub fn run() -> i32 {
         Command::Rules(c) => rules::run(c),
         Command::Events(a) => events::run(a),
         Command::AdmissionReview(a) => admission_review::run(a),
+        Command::Cache(c) => cache::run(c),
     }
 }
 

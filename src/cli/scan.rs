@@ -57,6 +57,53 @@ pub struct Args {
     pub show_suppressed: bool,
     #[command(flatten)]
     pub image: Box<ImageArgs>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The per-layer scan cache (Trivy's flag names; see docs/cache.md).
+#[derive(clap::Args, Debug, Default)]
+pub struct CacheArgs {
+    /// Cache layer results in BACKEND: `fs` (a directory, see --cache-dir) or `memory`
+    /// (this process only). Off unless this or --cache-dir is given.
+    #[arg(long, value_name = "BACKEND")]
+    pub cache_backend: Option<String>,
+    /// Directory of the fs cache (default $XDG_CACHE_HOME/imgscan/layers); implies
+    /// `--cache-backend fs`. Created 0700; refused when another user can write it.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Entries older than this are not used (e.g. 3600, 90m, 24h, 7d; 0 = never expire).
+    #[arg(long, value_name = "DURATION", default_value = "0")]
+    pub cache_ttl: String,
+    /// Evict least recently used entries past this size (e.g. 512M, 2G).
+    #[arg(long, value_name = "SIZE", default_value = "1G")]
+    pub cache_max_size: String,
+    /// Do not use the cache, even when a backend is given.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache these flags ask for, if any.
+    pub fn open(
+        &self,
+        signatures: Option<&std::path::Path>,
+        limits: &crate::limits::Limits,
+    ) -> Result<Option<crate::cache::LayerCache>, String> {
+        let backend = match (&self.cache_backend, &self.cache_dir) {
+            _ if self.no_cache => return Ok(None),
+            (None, None) => return Ok(None),
+            (Some(b), _) => b.clone(),
+            (None, Some(_)) => "fs".to_string(),
+        };
+        let max = crate::cache::parse_size(&self.cache_max_size)
+            .map_err(|e| format!("--cache-max-size: {e}"))?;
+        let ttl =
+            crate::cache::parse_ttl(&self.cache_ttl).map_err(|e| format!("--cache-ttl: {e}"))?;
+        let b = crate::cache::open_backend(&backend, self.cache_dir.as_deref(), max)?;
+        let analysis = crate::cache::Analysis::new(signatures, limits)?;
+        Ok(Some(crate::cache::LayerCache::new(b, analysis, ttl)))
+    }
 }
 
 pub fn run(args: Args) -> i32 {
@@ -108,6 +155,10 @@ pub fn run(args: Args) -> i32 {
         Err(e) => return fail(e),
     };
     let limits = args.image.limits();
+    let cache = match args.cache.open(args.signatures.as_deref(), &limits) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
     let today = crate::ignore::today();
     let mut reports: Vec<Report> = Vec::new();
     let mut errors = false;
@@ -150,8 +201,14 @@ pub fn run(args: Args) -> i32 {
             }
         };
         for img in &images {
-            let (mut r, _stats) =
-                crate::scan::scan_image(img, &sigs, &rules, &limits, args.image.parallel());
+            let (mut r, _stats) = crate::scan::scan_image_cached(
+                img,
+                &sigs,
+                &rules,
+                &limits,
+                args.image.parallel(),
+                cache.as_ref(),
+            );
             r.findings.extend(name_findings.iter().cloned());
             let names = &img.image.names;
             if !names.is_empty() {
@@ -172,6 +229,11 @@ pub fn run(args: Args) -> i32 {
                     .extend(crate::analyzers::collate::incomplete_finding(&r.incomplete));
             }
             reports.push(r);
+        }
+    }
+    if let Some(c) = &cache {
+        for w in c.warnings() {
+            eprintln!("warning: {w}");
         }
     }
     for r in &mut reports {

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Detected from the first bytes, never from the media type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     Gzip,
@@ -139,14 +139,14 @@ impl LayerWalk {
 
 /// A whiteout seen in a layer: `.wh.NAME` deletes `path`; `.wh..wh..opq` makes `path`
 /// (a directory) opaque.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Whiteout {
     pub path: String,
     pub opaque: bool,
 }
 
 /// Metadata of one layer kept for [`FsView`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct LayerMeta {
     pub entries: Vec<FileEntry>,
     pub whiteouts: Vec<Whiteout>,
@@ -589,6 +589,21 @@ pub fn walk_image<V: EntryVisitor>(
     parallel: usize,
     new_visitor: impl Fn(&LayerInfo) -> V + Sync,
 ) -> ImageWalk<V> {
+    walk_image_known(image, limits, parallel, Vec::new(), false, new_visitor).0
+}
+
+/// [`walk_image`], except that a layer whose `known[i]` is `Some` is never opened (so never
+/// downloaded): its metadata is taken as given (a cache hit), its [`LayerWalk`] is empty and
+/// its visitor is made but fed nothing. With `keep`, also returns a copy of the metadata of
+/// every layer that was walked (for the cache); `None` for the known ones.
+pub(crate) fn walk_image_known<V: EntryVisitor>(
+    image: &OpenedImage,
+    limits: &Limits,
+    parallel: usize,
+    mut known: Vec<Option<LayerMeta>>,
+    keep: bool,
+    new_visitor: impl Fn(&LayerInfo) -> V + Sync,
+) -> (ImageWalk<V>, Vec<Option<LayerMeta>>) {
     let shared = Shared::new(limits);
     let layers = &image.image.layers;
     let n = layers.len();
@@ -605,7 +620,9 @@ pub fn walk_image<V: EntryVisitor>(
                 }
                 let layer = &layers[i];
                 let mut visitor = new_visitor(layer);
-                let result = if shared.expired() {
+                let result = if known.get(i).is_some_and(Option::is_some) {
+                    (LayerWalk::new(layer), LayerMeta::default())
+                } else if shared.expired() {
                     shared.note_timeout(i);
                     let mut w = LayerWalk::new(layer);
                     w.error = None;
@@ -640,13 +657,28 @@ pub fn walk_image<V: EntryVisitor>(
         visitors.push(v);
         metas.push(m);
     }
+    known.resize_with(n, || None);
+    let mut kept = Vec::with_capacity(if keep { n } else { 0 });
+    for (m, k) in metas.iter_mut().zip(known) {
+        match k {
+            Some(k) => {
+                *m = k;
+                if keep {
+                    kept.push(None);
+                }
+            }
+            None if keep => kept.push(Some(m.clone())),
+            None => {}
+        }
+    }
     let fs = FsView::build(metas);
-    ImageWalk {
+    let walk = ImageWalk {
         layers: walks,
         visitors,
         fs,
         limits: shared.take_hits(),
-    }
+    };
+    (walk, kept)
 }
 
 #[cfg(test)]

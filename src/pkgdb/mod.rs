@@ -47,7 +47,7 @@ impl Limits {
 }
 
 /// A recorded content digest, lower-case hex.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum Digest {
     Md5(String),
     Sha1(String),
@@ -70,7 +70,7 @@ impl Digest {
 }
 
 /// One file a package owns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct OwnedFile {
     /// Path without the leading `/`, as the package database records it.
     pub path: String,
@@ -79,14 +79,14 @@ pub struct OwnedFile {
 }
 
 /// One package and its files (as far as this database file tells).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Package {
     pub name: String,
     pub files: Vec<OwnedFile>,
 }
 
 /// What one captured file holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum DbContent {
     /// Packages and the files they own.
     Packages(Vec<Package>),
@@ -97,7 +97,7 @@ pub enum DbContent {
 }
 
 /// A captured database file of one layer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct DbFile {
     /// Path in the layer.
     pub path: String,
@@ -109,7 +109,7 @@ pub struct DbFile {
 }
 
 /// A layer's captured package-database files.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
 pub struct PkgDbFacts {
     pub files: Vec<DbFile>,
 }

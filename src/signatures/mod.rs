@@ -51,7 +51,9 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 ];
 
 /// What a literal signature indicates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Category {
     Miner,
@@ -68,7 +70,7 @@ pub enum Category {
 }
 
 /// Whether a signature is enough on its own or only supports others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strength {
     Strong,
@@ -76,7 +78,7 @@ pub enum Strength {
 }
 
 /// How strongly a file name points at a miner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NameKind {
     Miner,

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Cold scan vs warm rescan from the fs cache, on the one-layer Debian OCI layout that
+# scripts/bench-image.sh builds (run `make bench` or that script once first). Prints times
+# and whether the warm report is identical. Override the binary with IMG=...
+set -eu
+L=$(ls -d "${XDG_CACHE_HOME:-$HOME/.cache}"/imgscan/bench-*/oci 2>/dev/null | head -1)
+[ -n "$L" ] && [ -s "$L/index.json" ] || { echo "bench-cache: run scripts/bench-image.sh first" >&2; exit 1; }
+if [ -z "${IMG:-}" ]; then
+  cargo build --quiet --profile bench --bin imgscan
+  IMG="${CARGO_TARGET_DIR:-target}/bench/imgscan"
+fi
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+run() { s=$(date +%s.%N); "$IMG" scan -q --format json --fail-on none "$@" "oci-dir:$L" > "$T/out.json"; e=$(date +%s.%N); echo "$e - $s" | bc; }
+cold=$(run --no-cache); cp "$T/out.json" "$T/cold.json"
+store=$(run --cache-dir "$T/c")
+warm=$(run --cache-dir "$T/c"); warm2=$(run --cache-dir "$T/c")
+cmp -s "$T/cold.json" "$T/out.json" && same=identical || same=DIFFERENT
+printf '%-32s %s s\n' "cold scan (no cache)" "$cold" "cold scan + store (fs)" "$store" \
+  "warm rescan (fs)" "$warm" "warm rescan (fs), again" "$warm2"
+printf '%-32s %s bytes\n' "cache entry" "$(du -cb "$T"/c/*.entry | tail -1 | cut -f1)"
+echo "warm report vs cold: $same (target: warm <= 5% of cold)"

@@ -1,0 +1,326 @@
+//! The per-layer scan cache: what walking a layer and running the file analyzers over it
+//! produced, keyed by the layer's verified digest and the analysis version, so a rescan of
+//! a known layer neither downloads nor reads it.
+//!
+//! ```text
+//! imgscan scan --cache-backend fs nginx:1.27        # cold: every layer read, results stored
+//! imgscan scan --cache-backend fs nginx:1.27        # warm: manifest and config only
+//! imgscan scan --cache-dir /var/cache/imgscan IMAGE # fs backend in that directory
+//! ```
+//!
+//! Owns: the key ([`Analysis`]: crate version, entry format, a digest of the signature
+//! files loaded and of the limits that change a layer's results), the entry and its
+//! encoding (`entry.rs`), the [`Backend`] trait with the memory backend (`backend.rs`) and
+//! the directory backend (`fs.rs`), and [`LayerCache`], which `scan.rs` asks for each
+//! layer. Only a layer read completely is stored (no bound hit, no read or analyzer
+//! error, no image-wide bound hit in that scan); a bad entry is a miss, overwritten by the
+//! next store. A backend that fails mid-scan turns the cache off for the rest of the
+//! process with a warning: the scan itself never fails because of the cache.
+
+mod backend;
+pub(crate) mod entry;
+pub mod fs;
+
+pub use backend::{Backend, MemoryBackend};
+pub use entry::{Reject, FORMAT};
+pub use fs::FsBackend;
+
+pub(crate) use entry::CachedLayer;
+
+use crate::image::LayerInfo;
+use crate::limits::Limits;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Default `--cache-max-size`: 1 GiB.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+
+/// What a cached result depends on besides the layer's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Analysis(String);
+
+impl Analysis {
+    /// `signatures`: the `--signatures` directory, if any (its `*.toml` files are read and
+    /// hashed with the embedded ones, as `Signatures::load` reads them).
+    pub fn new(signatures: Option<&Path>, limits: &Limits) -> Result<Analysis, String> {
+        let mut h = Sha256::new();
+        for s in crate::signatures::embedded_sources() {
+            feed(&mut h, s.file.as_bytes());
+            feed(&mut h, s.text.as_bytes());
+        }
+        if let Some(dir) = signatures {
+            let mut files: Vec<_> = std::fs::read_dir(dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            files.sort();
+            for p in files {
+                let text = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                feed(
+                    &mut h,
+                    p.file_name().map_or(&[][..], |n| n.as_encoded_bytes()),
+                );
+                feed(&mut h, &text);
+            }
+        }
+        let sigs = hex::encode(&h.finalize()[..12]);
+        let l = limits;
+        // Bounds that change what a layer yields; image-wide ones (image bytes, timeout)
+        // only ever make a scan incomplete, and incomplete layers are not stored.
+        let limits = format!(
+            "{}-{}-{}-{}-{}-{}",
+            l.layer_bytes, l.blob_bytes, l.entries_per_layer, l.file_bytes, l.path_len, l.nesting
+        );
+        Ok(Analysis(format!(
+            "imgscan-{}/f{}/sigs-{sigs}/limits-{limits}",
+            env!("CARGO_PKG_VERSION"),
+            FORMAT
+        )))
+    }
+
+    /// The full key of `digest`'s entry.
+    pub fn key(&self, digest: &str) -> String {
+        format!("{}/{digest}", self.0)
+    }
+}
+
+fn feed(h: &mut Sha256, b: &[u8]) {
+    h.update((b.len() as u64).to_le_bytes());
+    h.update(b);
+}
+
+/// The name an entry is stored under: the key's SHA-256.
+pub fn entry_name(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Counters of one [`LayerCache`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CacheCounts {
+    pub hits: u64,
+    pub misses: u64,
+    /// Entries found but refused (corrupt, foreign, wrong key, expired).
+    pub rejected: u64,
+    pub stored: u64,
+}
+
+/// A backend with the analysis version it serves.
+pub struct LayerCache {
+    backend: Box<dyn Backend>,
+    analysis: Analysis,
+    ttl: Option<u64>,
+    off: AtomicBool,
+    warnings: Mutex<Vec<String>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    rejected: AtomicU64,
+    stored: AtomicU64,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl LayerCache {
+    /// `ttl`: entries older than this many seconds are misses.
+    pub fn new(backend: Box<dyn Backend>, analysis: Analysis, ttl: Option<u64>) -> Self {
+        LayerCache {
+            backend,
+            analysis,
+            ttl,
+            off: AtomicBool::new(false),
+            warnings: Mutex::new(Vec::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
+        }
+    }
+
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    /// Warnings so far (a backend that failed and was turned off).
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn counts(&self) -> CacheCounts {
+        CacheCounts {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            stored: self.stored.load(Ordering::Relaxed),
+        }
+    }
+
+    fn fail(&self, what: &str, e: String) {
+        if !self.off.swap(true, Ordering::SeqCst) {
+            self.warnings
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!(
+                    "cache {}: {what} failed ({e}); going on without the cache",
+                    self.backend.describe()
+                ));
+        }
+    }
+
+    /// The stored result of `layer`, relocated to its index; `None` on a miss.
+    pub(crate) fn lookup(&self, layer: &LayerInfo) -> Option<CachedLayer> {
+        if self.off.load(Ordering::SeqCst) {
+            return None;
+        }
+        let key = self.analysis.key(&layer.digest);
+        let got = match self.backend.get(&entry_name(&key)) {
+            Ok(g) => g,
+            Err(e) => {
+                self.fail("read", e);
+                return None;
+            }
+        };
+        let Some(bytes) = got else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        match entry::decode(&key, &bytes, now(), self.ttl) {
+            Ok(mut c) => {
+                c.relocate(layer.index, &layer.digest);
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                Some(c)
+            }
+            Err(_) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Store the complete result of `layer`.
+    pub(crate) fn store(&self, layer: &LayerInfo, mut value: CachedLayer) {
+        if self.off.load(Ordering::SeqCst) {
+            return;
+        }
+        for e in &mut value.meta.entries {
+            e.layer_digest.clear();
+        }
+        let key = self.analysis.key(&layer.digest);
+        let bytes = match entry::encode(&key, now(), &value) {
+            Ok(b) => b,
+            Err(e) => {
+                self.fail("encode", e);
+                return;
+            }
+        };
+        match self.backend.put(&entry_name(&key), &bytes) {
+            Ok(()) => {
+                self.stored.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => self.fail("write", e),
+        }
+    }
+}
+
+/// Parse `--cache-max-size`: bytes, or with a K/M/G/T suffix (powers of 1024), e.g. `2G`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mul) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => {
+            let unit = s[i..]
+                .trim_end_matches(['B', 'b', 'i'])
+                .to_ascii_uppercase();
+            let mul: u64 = match unit.as_str() {
+                "" => 1,
+                "K" => 1 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                "T" => 1 << 40,
+                _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
+            };
+            (&s[..i], mul)
+        }
+        None => (s, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: not a size"))?;
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("{s:?}: too large"))
+}
+
+/// Parse `--cache-ttl`: seconds, or with an s/m/h/d suffix; `0` = no expiry.
+pub fn parse_ttl(s: &str) -> Result<Option<u64>, String> {
+    let s = s.trim();
+    let (num, mul) = match s.chars().last() {
+        Some('s') => (&s[..s.len() - 1], 1),
+        Some('m') => (&s[..s.len() - 1], 60),
+        Some('h') => (&s[..s.len() - 1], 3600),
+        Some('d') => (&s[..s.len() - 1], 86400),
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("{s:?}: not a duration"))?;
+    Ok((n > 0).then_some(n.saturating_mul(mul)))
+}
+
+/// Open the backend `spec` names: `fs` (in `dir`, else [`fs::default_dir`]) or `memory`.
+pub fn open_backend(
+    spec: &str,
+    dir: Option<&Path>,
+    max_bytes: u64,
+) -> Result<Box<dyn Backend>, String> {
+    match spec {
+        "fs" => {
+            let d = match dir {
+                Some(d) => d.to_path_buf(),
+                None => fs::default_dir().ok_or("no $XDG_CACHE_HOME or $HOME for the cache")?,
+            };
+            Ok(Box::new(FsBackend::open(&d, max_bytes)?))
+        }
+        "memory" => Ok(Box::new(MemoryBackend::new(max_bytes))),
+        s if s.starts_with("redis://") || s.starts_with("rediss://") => {
+            Err("the redis backend is not built yet (issue 11); use fs or memory".into())
+        }
+        other => Err(format!(
+            "unknown cache backend {other:?} (fs, memory, redis://HOST:PORT)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ttls() {
+        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        assert!(parse_size("1X").is_err());
+        assert_eq!(parse_ttl("2h").unwrap(), Some(7200));
+        assert_eq!(parse_ttl("0").unwrap(), None);
+    }
+
+    #[test]
+    fn keys_change_with_limits() {
+        let a = Analysis::new(None, &Limits::default()).unwrap();
+        let l = Limits {
+            file_bytes: 1,
+            ..Limits::default()
+        };
+        let b = Analysis::new(None, &l).unwrap();
+        assert_ne!(a.key("sha256:x"), b.key("sha256:x"));
+        assert_eq!(a, Analysis::new(None, &Limits::default()).unwrap());
+    }
+}
