@@ -6,7 +6,7 @@
 //! let pod = serde_json::json!({"spec": {"containers": [{"image": "nginx:1"}],
 //!     "volumes": [{"image": {"reference": "data:1"}}]}});
 //! assert_eq!(pod_spec_path("Pod"), Some(&["spec"][..]));
-//! assert_eq!(images_of("Pod", &pod).unwrap(), ["data:1", "nginx:1"]);
+//! assert_eq!(images_of("Pod", &pod).unwrap().unwrap(), ["data:1", "nginx:1"]);
 //! ```
 
 use serde_json::Value;
