@@ -27,6 +27,7 @@ mod gcp;
 pub mod input;
 mod json;
 mod k8s;
+mod sysmon;
 mod tetragon;
 mod udm;
 
@@ -101,7 +102,7 @@ pub trait Adapter {
     fn finish(&mut self, _out: &mut Vec<Out>) {}
 }
 
-/// The adapter for a concrete format (`None` for `auto` and formats not built yet).
+/// The adapter for a concrete format (`None` for `auto`).
 pub fn adapter(f: Format) -> Option<Box<dyn Adapter>> {
     Some(match f {
         Format::Udm => Box::new(udm::Udm),
@@ -112,7 +113,8 @@ pub fn adapter(f: Format) -> Option<Box<dyn Adapter>> {
         Format::GcpAudit => Box::new(gcp::GcpAudit),
         Format::AzureActivity => Box::new(azure::AzureActivity),
         Format::K8sAudit => Box::new(k8s::K8sAudit),
-        Format::Auto | Format::Sysmon => return None,
+        Format::Sysmon => Box::new(sysmon::Sysmon),
+        Format::Auto => return None,
     })
 }
 
