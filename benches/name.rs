@@ -98,7 +98,7 @@ fn names() -> Vec<String> {
             };
             let name = match i % 3 {
                 0 => {
-                    if r.next() % 2 == 0 {
+                    if r.next().is_multiple_of(2) {
                         let base = r.pick(OFFICIAL);
                         r.mutate(base)
                     } else {
@@ -107,7 +107,7 @@ fn names() -> Vec<String> {
                     }
                 }
                 1 => {
-                    let img = if r.next() % 2 == 0 {
+                    let img = if r.next().is_multiple_of(2) {
                         r.pick(OFFICIAL).to_string()
                     } else {
                         r.word(3, 14)

@@ -52,7 +52,7 @@ impl EntryVisitor for Progress {
     fn visit(&mut self, _: &FileEntry, _: &mut dyn Read) -> io::Result<()> {
         let n = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(b) = &self.bar {
-            if n % 512 == 0 {
+            if n.is_multiple_of(512) {
                 b.set_message(format!("{n} entries"));
             }
         }

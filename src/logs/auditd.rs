@@ -71,7 +71,7 @@ pub fn fields(s: &str) -> Vec<(String, String, bool)> {
 
 /// A bare value that is hex (audit encodes values with spaces or odd bytes so).
 fn unhex(v: &str) -> Option<String> {
-    if v.len() < 2 || v.len() % 2 != 0 || !v.bytes().all(|c| c.is_ascii_hexdigit()) {
+    if v.len() < 2 || !v.len().is_multiple_of(2) || !v.bytes().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
     hex::decode(v).ok().map(|b| {

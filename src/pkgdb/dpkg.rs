@@ -127,7 +127,8 @@ pub fn parse_diversions(data: &[u8]) -> (DbContent, Option<String>) {
             });
         }
     }
-    let partial = (lines.len() % 3 != 0).then(|| "the last diversion is incomplete".to_string());
+    let partial =
+        (!lines.len().is_multiple_of(3)).then(|| "the last diversion is incomplete".to_string());
     (
         DbContent::Packages(vec![Package {
             name: "dpkg-divert".into(),

@@ -525,7 +525,7 @@ pub fn multi_arch_layout(dir: &Path, tag: &str) -> (Desc, Desc, Desc) {
 /// milliseconds: ~1 KiB per MiB, so 10 GiB of zeros is ~10 MiB compressed.
 pub fn gzip_bomb(zero_bytes: u64) -> Vec<u8> {
     const MIB: u64 = 1 << 20;
-    assert!(zero_bytes % MIB == 0);
+    assert!(zero_bytes.is_multiple_of(MIB));
     let mut h = header(tar::EntryType::Regular, 0o644, zero_bytes);
     h.set_path("zeros").unwrap();
     h.set_cksum();
