@@ -2,34 +2,12 @@
 //! output, exit codes, malformed and oversized lines, stdin, lint warnings.
 
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_imgscan");
+mod common;
 const RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/signatures/rules");
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    let mut c = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = stdin.map(|s| s.to_vec());
-    let mut si = c.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        if let Some(b) = input {
-            let _ = si.write_all(&b);
-        }
-    });
-    let out = c.wait_with_output().unwrap();
-    writer.join().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::imgscan_with_stdin(args, stdin)
 }
 
 fn write_events(dir: &tempfile::TempDir, lines: &[String]) -> String {

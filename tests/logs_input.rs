@@ -6,31 +6,12 @@
 use imgscan::logs::{input, Format, Item};
 use serde_json::{json, Value};
 use std::io::Write;
-use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_imgscan");
+mod common;
 const RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/signatures/rules");
 
 fn run(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
-    let mut c = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = stdin.to_vec();
-    let mut si = c.stdin.take().unwrap();
-    let w = std::thread::spawn(move || {
-        let _ = si.write_all(&input);
-    });
-    let out = c.wait_with_output().unwrap();
-    w.join().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::imgscan_with_stdin(args, Some(stdin))
 }
 
 fn falco(cmdline: &str) -> String {

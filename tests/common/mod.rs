@@ -29,3 +29,28 @@ pub fn shared(rel: &str) -> std::path::PathBuf {
         .join("../shared")
         .join(rel)
 }
+
+/// Run the `imgscan` binary with `args`, writing `stdin` (if any) to it from a thread so
+/// a large input cannot deadlock against its output; returns exit code, stdout, stderr.
+pub fn imgscan_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running imgscan");
+    let input = stdin.map(<[u8]>::to_vec);
+    let mut si = c.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        if let Some(b) = input {
+            let _ = si.write_all(&b);
+        }
+    });
+    let out = c.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let (o, e, code) = outs(&out);
+    (code, o, e)
+}
