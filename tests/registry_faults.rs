@@ -52,8 +52,9 @@ fn fault_404() {
     );
 }
 
-#[test]
-fn fault_429_then_200_honours_retry_after() {
+/// The first manifest request gets `status` with `Retry-After: retry_after()`; later ones
+/// the fixture. Returns the gap between the two manifest requests after a good pull.
+fn retried_once(status: u16, retry_after: fn() -> String) -> Duration {
     let img = fault_fixture();
     let served = img.clone();
     let count = std::sync::atomic::AtomicUsize::new(0);
@@ -61,8 +62,8 @@ fn fault_429_then_200_honours_retry_after() {
         if r.path.contains("/manifests/")
             && count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0
         {
-            return Response::new(429, r#"{"errors":[{"code":"TOOMANYREQUESTS"}]}"#)
-                .with_header("Retry-After", "1");
+            return Response::new(status, r#"{"errors":[{"code":"TOOMANYREQUESTS"}]}"#)
+                .with_header("Retry-After", &retry_after());
         }
         serve_fixture(&served, r)
     });
@@ -71,7 +72,12 @@ fn fault_429_then_200_honours_retry_after() {
     assert_is_fixture(&images[0], &img, &reference);
     let m = manifest_requests(&s);
     assert_eq!(m.len(), 2);
-    let gap = m[1].at - m[0].at;
+    m[1].at - m[0].at
+}
+
+#[test]
+fn fault_429_then_200_honours_retry_after() {
+    let gap = retried_once(429, || "1".to_string());
     assert!(
         gap >= Duration::from_millis(950),
         "retried after {gap:?}, Retry-After was 1s"
@@ -82,26 +88,10 @@ fn fault_429_then_200_honours_retry_after() {
 /// not ignored.
 #[test]
 fn fault_503_with_retry_after_as_an_http_date() {
-    let img = fault_fixture();
-    let served = img.clone();
-    let count = std::sync::atomic::AtomicUsize::new(0);
-    let s = FaultServer::start(move |r| {
-        if r.path.contains("/manifests/")
-            && count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0
-        {
-            let at = std::time::SystemTime::now() + Duration::from_secs(2);
-            return Response::new(503, "busy")
-                .with_header("Retry-After", &httpdate::fmt_http_date(at));
-        }
-        serve_fixture(&served, r)
+    let gap = retried_once(503, || {
+        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2))
     });
-    let reference = format!("{}/a/b:latest", s.host());
-    let images = pull(&reference, &insecure()).unwrap();
-    assert_is_fixture(&images[0], &img, &reference);
-    let m = manifest_requests(&s);
-    assert_eq!(m.len(), 2);
     // The date has one-second resolution: two seconds ahead is at least one.
-    let gap = m[1].at - m[0].at;
     assert!(gap >= Duration::from_millis(900), "retried after {gap:?}");
 }
 
