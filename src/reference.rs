@@ -369,15 +369,45 @@ impl fmt::Display for Target {
 /// Tar headers [`sniff_archive`] reads before giving up: an image archive has a few
 /// files per layer, so this is thousands of layers.
 pub const SNIFF_MAX_ENTRIES: usize = 16_384;
+/// Bytes [`sniff_archive`] reads at most (seeks past member contents are free): headers
+/// plus GNU/PAX long names, which the tar crate reads whole into memory.
+pub const SNIFF_MAX_READ: u64 = 64 << 20;
+
+/// Reads at most `left` bytes in total (then fails); seeks pass through.
+struct ReadCap<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for ReadCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("sniff read bound reached"));
+        }
+        let max = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: std::io::Seek> std::io::Seek for ReadCap<R> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
 
 /// Sniff a file: a tar whose members include `oci-layout` is an OCI archive; one with
 /// `manifest.json` (docker save) is a docker archive. Walks the tar headers only,
 /// seeking past each member's contents, so a `manifest.json` written after gigabytes of
 /// layers (as `docker save` and `skopeo` do) is found after reading a few KiB; bounded
-/// by [`SNIFF_MAX_ENTRIES`] headers.
+/// by [`SNIFF_MAX_ENTRIES`] headers and [`SNIFF_MAX_READ`] bytes read.
 pub fn sniff_archive(path: &Path) -> Result<LocalKind, String> {
     let f = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let mut ar = tar::Archive::new(f);
+    let mut ar = tar::Archive::new(ReadCap {
+        inner: f,
+        left: SNIFF_MAX_READ,
+    });
     let entries = ar
         .entries_with_seek()
         .map_err(|e| format!("not a tar archive: {e}"))?;
@@ -492,6 +522,25 @@ impl Target {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A GNU long-name member claiming 200 MiB: the tar crate reads long names whole,
+    /// so the sniff's read bound (not the entry count) is what stops it.
+    #[test]
+    fn sniff_bounds_what_long_names_make_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("longname.tar");
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_size(200 << 20);
+        h.set_cksum();
+        std::fs::write(&path, h.as_bytes()).unwrap();
+        // Sparse: the 200 MiB of "name" cost no disk.
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(512 + (200 << 20) + 1024).unwrap();
+        let e = sniff_archive(&path).unwrap_err();
+        assert!(e.contains("sniff read bound reached"), "{e}");
+    }
 
     fn norm(s: &str) -> String {
         Reference::parse(s).unwrap().to_string()
