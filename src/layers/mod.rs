@@ -9,6 +9,7 @@
 //! bounded whatever the layer size: bytes stream through fixed buffers and only entry
 //! metadata is kept.
 
+mod decode;
 mod fs;
 mod read;
 
@@ -247,7 +248,7 @@ fn walk_layer_inner(
     let compression = Compression::sniff(&head[..got]);
     walk.compression = compression;
     let prefixed = io::Cursor::new(head[..got].to_vec()).chain(raw.clone());
-    let decoded: Box<dyn Read> = match compression {
+    let decoded: Box<dyn Read + Send> = match compression {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(
             io::BufReader::with_capacity(256 << 10, prefixed),
         )),
@@ -262,6 +263,18 @@ fn walk_layer_inner(
             }
         },
         Compression::None => Box::new(io::BufReader::with_capacity(128 << 10, prefixed)),
+    };
+    // Compressed layers are decoded on a thread of their own, ahead of the tar reader.
+    let (decoded, finish): (Box<dyn Read>, _) = if compression == Compression::None {
+        (decoded, None)
+    } else {
+        match decode::decode_ahead(decoded, raw.clone()) {
+            Ok((d, f)) => (Box::new(d), Some(f)),
+            Err(e) => {
+                walk.error = Some(format!("{who}: starting the decoding thread: {e}"));
+                return (walk, meta);
+            }
+        }
     };
     let state = Rc::new(RefCell::new(LimitState::default()));
     let limited = Limited::new(
@@ -480,10 +493,15 @@ fn walk_layer_inner(
             }
         }
     }
-    if walk.error.is_none() {
-        if let Err(e) = drain(&mut raw_reader, &mut scratch) {
-            walk.error = Some(format!("{who}: {e}"));
-        }
+    drop(limited);
+    let drain_raw = walk.error.is_none();
+    let drained = match finish {
+        Some(f) => f.finish(drain_raw),
+        None if drain_raw => drain(&mut raw_reader, &mut scratch),
+        None => Ok(0),
+    };
+    if let Err(e) = drained {
+        walk.error = Some(format!("{who}: {e}"));
     }
     walk.uncompressed_bytes = state.borrow().read;
     walk.compressed_bytes = counter.get();

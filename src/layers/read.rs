@@ -3,7 +3,7 @@
 //! that enforces the per-layer and image-wide byte bounds and the deadline.
 
 use crate::limits::{LimitHit, LimitKind, Limits};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,25 +12,26 @@ use std::time::{Duration, Instant};
 
 /// Counts bytes pulled from the blob.
 #[derive(Clone, Default)]
-pub(super) struct Counter(Rc<Cell<u64>>);
+pub(super) struct Counter(Arc<AtomicU64>);
 
 impl Counter {
     pub fn get(&self) -> u64 {
-        self.0.get()
+        self.0.load(Ordering::Relaxed)
     }
 }
 
-/// The blob, shared between the decoder and the final drain (single thread).
+/// The blob, shared between the decoder and the final drain. Both run on the decoding
+/// thread (see [`decode_ahead`]), one after the other, so the lock is never contended.
 #[derive(Clone)]
 pub(super) struct SharedRaw {
-    inner: Rc<RefCell<Box<dyn Read + Send>>>,
+    inner: Arc<Mutex<Box<dyn Read + Send>>>,
     counter: Counter,
 }
 
 impl SharedRaw {
     pub fn new(inner: Box<dyn Read + Send>, counter: Counter) -> Self {
         SharedRaw {
-            inner: Rc::new(RefCell::new(inner)),
+            inner: Arc::new(Mutex::new(inner)),
             counter,
         }
     }
@@ -38,8 +39,12 @@ impl SharedRaw {
 
 impl Read for SharedRaw {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.borrow_mut().read(buf)?;
-        self.counter.0.set(self.counter.0.get() + n as u64);
+        let n = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .read(buf)?;
+        self.counter.0.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
