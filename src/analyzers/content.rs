@@ -92,17 +92,54 @@ impl Matcher {
     }
 
     /// Feed the next bytes of the file.
+    ///
+    /// Only a seam is copied: the carried tail of the previous chunk plus the first
+    /// `keep + CTX` bytes of this one, so matches near the boundary see their context on
+    /// both sides. The rest of the chunk is searched where it lies, and its last
+    /// `keep + CTX` bytes become the next carry. Every match start is handled exactly once,
+    /// as if the file were one buffer.
     pub fn feed(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
         let keep = self.keep();
-        if self.buf.len() > keep + self.from {
-            let limit = self.buf.len() - keep;
-            self.process(limit);
-            let drop = limit.saturating_sub(CTX);
-            self.buf.drain(..drop);
-            self.base += drop as u64;
-            self.from = limit - drop;
+        let seam = data.len().min(keep + CTX);
+        let carried = self.buf.len();
+        self.buf.extend_from_slice(&data[..seam]);
+        if seam == data.len() {
+            if self.buf.len() > keep + self.from {
+                let limit = self.buf.len() - keep;
+                self.process(limit);
+                self.compact(limit);
+            }
+            return;
         }
+        // Starts up to `CTX` into `data`: their context after is in the seam.
+        let limit = self.buf.len() - keep;
+        self.process(limit);
+        // Starts from `CTX` to `len - keep` of `data`, in place: `CTX` bytes before and
+        // `keep` after are in `data` itself.
+        let base = self.base + carried as u64;
+        let end = data.len() - keep;
+        let buf = std::mem::take(&mut self.buf);
+        let (saved_base, saved_from) = (self.base, self.from);
+        self.base = base;
+        self.process_in(data, CTX, end);
+        self.base = saved_base;
+        self.from = saved_from;
+        // The carry: the last `keep + CTX` bytes; handled up to `CTX` into it.
+        let mut buf = buf;
+        buf.clear();
+        let tail = end - CTX;
+        buf.extend_from_slice(&data[tail..]);
+        self.buf = buf;
+        self.base = base + tail as u64;
+        self.from = CTX;
+    }
+
+    /// Drop what no later match can need: everything up to `CTX` before `limit`.
+    fn compact(&mut self, limit: usize) {
+        let drop = limit.saturating_sub(CTX);
+        self.buf.drain(..drop);
+        self.base += drop as u64;
+        self.from = limit - drop;
     }
 
     /// The file ended: handle what is left.
@@ -116,13 +153,21 @@ impl Matcher {
 
     /// Handle every match that starts in `buf[from..limit]`.
     fn process(&mut self, limit: usize) {
+        let buf = std::mem::take(&mut self.buf);
+        self.process_in(&buf, self.from, limit);
+        self.buf = buf;
+        self.from = limit;
+    }
+
+    /// Handle every match that starts in `buf[from..limit]`, where `buf[0]` is at file
+    /// offset `self.base`.
+    fn process_in(&mut self, buf: &[u8], from: usize, limit: usize) {
         let sigs = Arc::clone(&self.sigs);
-        let end = (limit + sigs.max_literal_len).min(self.buf.len());
+        let end = (limit + sigs.max_literal_len).min(buf.len());
         let mut found = std::mem::take(&mut self.found);
-        sigs.literals
-            .find_all(&self.buf[self.from..end], &mut found);
+        sigs.literals.find_all(&buf[from..end], &mut found);
         for &(p, s, e) in &found {
-            let (s, e) = (self.from + s, self.from + e);
+            let (s, e) = (from + s, from + e);
             if s >= limit {
                 break;
             }
@@ -130,16 +175,21 @@ impl Matcher {
             if self.hits.iter().any(|h| h.key == key) {
                 continue;
             }
-            if let Some(hit) = self.check(&sigs, key, s, e) {
+            if let Some(hit) = self.check(&sigs, buf, key, s, e) {
                 self.hits.push(hit);
             }
         }
         self.found = found;
-        self.from = limit;
     }
 
-    fn check(&mut self, sigs: &Signatures, key: PatternRef, s: usize, e: usize) -> Option<Hit> {
-        let buf = &self.buf;
+    fn check(
+        &mut self,
+        sigs: &Signatures,
+        buf: &[u8],
+        key: PatternRef,
+        s: usize,
+        e: usize,
+    ) -> Option<Hit> {
         match key {
             PatternRef::String(i) => {
                 let sig = &sigs.strings[i];
@@ -357,7 +407,7 @@ mod tests {
         );
         // Any chunking finds everything the whole-buffer scan finds, at the same offsets
         // (at a boundary it may also report a literal nested in a longer one).
-        for chunk in [1, 7, 64, 300, 3010, 3020] {
+        for chunk in [1, 7, 64, 300, 600, 1000, 1777, 3010, 3020] {
             let split = run(&data, chunk, false);
             for h in &whole {
                 assert!(
