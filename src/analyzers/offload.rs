@@ -54,8 +54,10 @@ struct Worker {
     wants: Vec<bool>,
     /// A file that started but whose head has not arrived yet.
     pending: Option<(FileEntry, Vec<String>)>,
-    /// The current file and the start of its head.
-    file: Option<(FileEntry, Vec<String>, Vec<u8>)>,
+    /// The current file.
+    file: Option<(FileEntry, Vec<String>)>,
+    /// The start of the current file's head (reused from file to file).
+    head: Vec<u8>,
     out: Vec<Signal>,
 }
 
@@ -73,8 +75,10 @@ impl Worker {
         for (a, w) in self.analyzers.iter_mut().zip(self.wants.iter_mut()) {
             *w = a.file_start(&ctx);
         }
-        let keep = head[..head.len().min(HEAD_KEEP)].to_vec();
-        self.file = Some((entry, inside, keep));
+        self.head.clear();
+        self.head
+            .extend_from_slice(&head[..head.len().min(HEAD_KEEP)]);
+        self.file = Some((entry, inside));
     }
 
     fn run(&mut self, b: &Batch) {
@@ -97,11 +101,11 @@ impl Worker {
                 }
                 Msg::End { truncated } => {
                     self.start(&[]);
-                    if let Some((entry, inside, head)) = self.file.take() {
+                    if let Some((entry, inside)) = self.file.take() {
                         let ctx = FileCtx {
                             entry: &entry,
                             inside: &inside,
-                            head: &head,
+                            head: &self.head,
                         };
                         for a in self.analyzers.iter_mut() {
                             a.file_end(&ctx, *truncated, &mut self.out);
@@ -141,6 +145,7 @@ impl Offload {
                     wants,
                     pending: None,
                     file: None,
+                    head: Vec::new(),
                     out: Vec::new(),
                 };
                 for mut b in rx {

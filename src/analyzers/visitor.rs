@@ -212,7 +212,20 @@ impl ScanVisitor {
         } else {
             0
         };
-        let head_keep = buf[..n.min(HEAD_KEEP)].to_vec();
+        // The head for `file_end`: `buf` itself when nothing replaced or overwrote it (a
+        // small file, the common case), else this copy.
+        let nested = if is_file && n > 0 {
+            super::archive::detect(&entry.path, &buf[..n])
+        } else {
+            None
+        };
+        let head_ptr = buf.as_ptr();
+        let copy_head = n >= CHUNK || nested.is_some();
+        let head_copy = if copy_head {
+            buf[..n.min(HEAD_KEEP)].to_vec()
+        } else {
+            Vec::new()
+        };
         let ctx = FileCtx {
             entry,
             inside,
@@ -220,11 +233,6 @@ impl ScanVisitor {
         };
         let wants = set.start(&ctx);
         let mut total = n as u64;
-        let nested = if is_file && n > 0 {
-            super::archive::detect(&entry.path, &buf[..n])
-        } else {
-            None
-        };
         // The nested reader needs the head again; the analyzers may take `buf` itself.
         let nested_head = match nested {
             Some(_) if depth < self.limits.nesting as usize => buf[..n].to_vec(),
@@ -269,10 +277,15 @@ impl ScanVisitor {
             self.scan.files += 1;
             self.scan.bytes += total;
         }
+        let head_keep = if copy_head || buf.as_ptr() != head_ptr {
+            &head_copy[..]
+        } else {
+            &buf[..n.min(HEAD_KEEP)]
+        };
         let ctx = FileCtx {
             entry,
             inside,
-            head: &head_keep,
+            head: head_keep,
         };
         set.end(&ctx, total < entry.size, &mut out);
         // Facts that mean nothing alone (an ordinary ELF) are dropped here, unless the
