@@ -68,7 +68,16 @@ fn timeout_param(q: Option<&str>) -> Option<&str> {
 async fn validate(State(app): State<Arc<App>>, RawQuery(q): RawQuery, req: Request) -> Response {
     let start = Instant::now();
     let deadline = start + budget(parse_timeout(timeout_param(q.as_deref())));
-    let (verdict, resp) = answer(&app, deadline, req.into_body()).await;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let (verdict, resp) = if declared.is_some_and(|n| n > app.max_body as u64) {
+        // Refused before a byte of the body is read.
+        too_large(app.max_body)
+    } else {
+        answer(&app, deadline, req.into_body()).await
+    };
     app.metrics.request(verdict, start.elapsed().as_secs_f64());
     resp
 }
@@ -78,8 +87,7 @@ async fn answer(app: &Arc<App>, deadline: Instant, body: Body) -> (Verdict, Resp
     let body = match read.await {
         Ok(Ok(b)) => b.to_bytes(),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            let msg = format!("the body is over {} bytes", app.max_body);
-            return err(StatusCode::PAYLOAD_TOO_LARGE, &msg);
+            return too_large(app.max_body)
         }
         Ok(Err(e)) => return err(StatusCode::BAD_REQUEST, &format!("reading the body: {e}")),
         Err(_) => return err(StatusCode::REQUEST_TIMEOUT, "the body was not sent in time"),
@@ -123,6 +131,13 @@ async fn answer(app: &Arc<App>, deadline: Instant, body: Body) -> (Verdict, Resp
             policy_answer(&body, policy, "the review outlived the webhook deadline")
         }
     }
+}
+
+fn too_large(max: usize) -> (Verdict, Response) {
+    err(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the body is over {max} bytes"),
+    )
 }
 
 fn err(status: StatusCode, msg: &str) -> (Verdict, Response) {
