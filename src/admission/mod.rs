@@ -15,6 +15,7 @@ pub mod images;
 pub mod policy;
 pub mod review;
 pub mod scan;
+pub mod serve;
 
 pub use policy::{Mode, OnDeadline, Policy};
 pub use review::{review_body, ImageVerdict, NamesOnly, Outcome, Reviewer, Scanner};

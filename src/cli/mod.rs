@@ -14,6 +14,7 @@ mod inspect;
 mod name;
 mod rules;
 mod scan;
+mod serve;
 
 /// Nothing at or above `--fail-on` was found and everything was read.
 pub const EXIT_CLEAN: i32 = 0;
@@ -56,6 +57,8 @@ pub enum Command {
     /// Show or empty the per-layer scan cache.
     #[command(subcommand)]
     Cache(cache::Command),
+    /// Run the Kubernetes validating admission webhook (HTTPS `POST /validate`).
+    Serve(serve::Args),
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -66,6 +69,7 @@ const SUBCOMMANDS: &[&str] = &[
     "events",
     "admission-review",
     "cache",
+    "serve",
     "help",
 ];
 
@@ -107,6 +111,7 @@ pub fn run() -> i32 {
         Command::Events(a) => events::run(a),
         Command::AdmissionReview(a) => admission_review::run(a),
         Command::Cache(c) => cache::run(c),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

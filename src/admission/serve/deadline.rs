@@ -1,0 +1,105 @@
+//! The webhook deadline. The apiserver sends `?timeout=10s` (at most 30 s) and gives up
+//! after it; a late answer is a failed call, and the webhook's `failurePolicy` then
+//! decides for every deploy in the cluster. So each review answers by the timeout minus
+//! [`MARGIN`], always: an image whose scan is still running by then is answered by the
+//! policy's `on_deadline` (deny by default) while the scan goes on and fills the
+//! verdict cache for the retry.
+//!
+//! ```
+//! use imgscan::admission::serve::deadline::{budget, parse_timeout};
+//! use std::time::Duration;
+//! assert_eq!(parse_timeout(Some("10s")), Duration::from_secs(10));
+//! assert_eq!(parse_timeout(Some("2m")), Duration::from_secs(30)); // clamped
+//! assert_eq!(parse_timeout(Some("soon")), Duration::from_secs(10)); // the default
+//! assert_eq!(budget(Duration::from_secs(10)), Duration::from_secs(9));
+//! ```
+//!
+//! `review_body` is synchronous and judges images through a `&dyn Scanner`; the
+//! request's deadline reaches the scanner through [`with_deadline`], a thread-local
+//! set around the review on its blocking thread, so one [`Reviewer`] (policy and
+//! name corpus loaded once) serves every request.
+//!
+//! [`Reviewer`]: crate::admission::Reviewer
+
+use super::verdicts::Verdicts;
+use crate::admission::{ImageVerdict, Scanner};
+use crate::reference::Reference;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// When the apiserver sends no `timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The apiserver allows no more.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+/// Answered this long before the apiserver's timeout (network, serialisation).
+pub const MARGIN: Duration = Duration::from_secs(1);
+
+/// The `timeout` query parameter (a Go duration such as `10s`, `1500ms`, `1m`),
+/// clamped to [`MAX_TIMEOUT`]; missing or unreadable gives [`DEFAULT_TIMEOUT`].
+pub fn parse_timeout(q: Option<&str>) -> Duration {
+    let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) else {
+        return DEFAULT_TIMEOUT;
+    };
+    let split = q.find(|c: char| !c.is_ascii_digit()).unwrap_or(q.len());
+    let (num, unit) = q.split_at(split);
+    let Ok(n) = num.parse::<u64>() else {
+        return DEFAULT_TIMEOUT;
+    };
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" | "" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return DEFAULT_TIMEOUT,
+    };
+    if d.is_zero() {
+        DEFAULT_TIMEOUT
+    } else {
+        d.min(MAX_TIMEOUT)
+    }
+}
+
+/// How long a review may take for an apiserver `timeout`: the timeout minus
+/// [`MARGIN`], or half of it when it is too short for the margin.
+pub fn budget(timeout: Duration) -> Duration {
+    if timeout > MARGIN * 2 {
+        timeout - MARGIN
+    } else {
+        timeout / 2
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<(Arc<Verdicts>, Instant)>> = const { RefCell::new(None) };
+}
+
+/// Run `f` (a review) with `verdicts` and `deadline` as what [`DeadlineScanner`] uses on
+/// this thread.
+pub fn with_deadline<R>(verdicts: Arc<Verdicts>, deadline: Instant, f: impl FnOnce() -> R) -> R {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.borrow_mut().take());
+        }
+    }
+    CURRENT.with(|c| *c.borrow_mut() = Some((verdicts, deadline)));
+    let _clear = Clear;
+    f()
+}
+
+/// The scanner the shared reviewer holds: it judges through the [`Verdicts`] and the
+/// deadline set by [`with_deadline`] on the calling thread.
+pub struct DeadlineScanner;
+
+/// The one instance (a `&'static` for `Reviewer<'static>`).
+pub static DEADLINE_SCANNER: DeadlineScanner = DeadlineScanner;
+
+impl Scanner for DeadlineScanner {
+    fn scan(&self, image: &Reference) -> ImageVerdict {
+        let cur = CURRENT.with(|c| c.borrow().clone());
+        match cur {
+            Some((verdicts, deadline)) => verdicts.judge_until(image, deadline),
+            None => ImageVerdict::Unjudged("internal error: no request deadline".into()),
+        }
+    }
+}
