@@ -64,8 +64,9 @@ pub struct Args {
 /// The per-layer scan cache (Trivy's flag names; see docs/cache.md).
 #[derive(clap::Args, Debug, Default)]
 pub struct CacheArgs {
-    /// Cache layer results in BACKEND: `fs` (a directory, see --cache-dir) or `memory`
-    /// (this process only). Off unless this or --cache-dir is given.
+    /// Cache layer results in BACKEND: `fs` (a directory, see --cache-dir), `memory`
+    /// (this process only), `redis` (see --cache-url) or a redis://HOST:PORT/DB URL.
+    /// Off unless this, --cache-dir or --cache-url is given.
     #[arg(long, value_name = "BACKEND")]
     pub cache_backend: Option<String>,
     /// Directory of the fs cache (default $XDG_CACHE_HOME/imgscan/layers); implies
@@ -81,6 +82,8 @@ pub struct CacheArgs {
     /// Do not use the cache, even when a backend is given.
     #[arg(long)]
     pub no_cache: bool,
+    #[command(flatten)]
+    pub redis: Box<super::cache::RedisArgs>,
 }
 
 impl CacheArgs {
@@ -92,15 +95,17 @@ impl CacheArgs {
     ) -> Result<Option<crate::cache::LayerCache>, String> {
         let backend = match (&self.cache_backend, &self.cache_dir) {
             _ if self.no_cache => return Ok(None),
-            (None, None) => return Ok(None),
             (Some(b), _) => b.clone(),
             (None, Some(_)) => "fs".to_string(),
+            (None, None) if self.redis.cache_url.is_some() => "redis".to_string(),
+            (None, None) => return Ok(None),
         };
         let max = crate::cache::parse_size(&self.cache_max_size)
             .map_err(|e| format!("--cache-max-size: {e}"))?;
         let ttl =
             crate::cache::parse_ttl(&self.cache_ttl).map_err(|e| format!("--cache-ttl: {e}"))?;
-        let b = crate::cache::open_backend(&backend, self.cache_dir.as_deref(), max)?;
+        let opts = self.redis.options(self.cache_dir.as_deref(), max, ttl);
+        let b = crate::cache::open_backend_with(&backend, &opts)?;
         let analysis = crate::cache::Analysis::new(signatures, limits)?;
         Ok(Some(crate::cache::LayerCache::new(b, analysis, ttl)))
     }
