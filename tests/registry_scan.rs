@@ -189,3 +189,171 @@ fn warm_rescan_from_a_registry_downloads_no_layer_blob() {
     assert!(warm.stdout == cold.stdout, "same report");
     assert_eq!(warm.status.code(), cold.status.code());
 }
+
+/// Push `team/app0..2:latest` (a shared base layer and one layer of their own each),
+/// `team/app0:v1` and `other/x:latest`; returns the layouts' directory.
+fn push_family(reg: &Registry) -> tempfile::TempDir {
+    use imgscan::samples::{clean_sample, write_oci_layout, Entry};
+    let dir = tempfile::tempdir().unwrap();
+    let base = clean_sample().layers[0].clone();
+    for i in 0..3 {
+        let mut spec = clean_sample();
+        spec.layers = vec![
+            base.clone(),
+            vec![Entry::file(
+                &format!("srv/app{i}.txt"),
+                0o644,
+                format!("app {i}\n"),
+            )],
+        ];
+        let l = dir.path().join(format!("app{i}"));
+        write_oci_layout(&l, &spec).unwrap();
+        reg.push(&l, "latest", &format!("team/app{i}:latest"), false);
+    }
+    reg.push(&dir.path().join("app0"), "latest", "team/app0:v1", false);
+    reg.push(&dir.path().join("app1"), "latest", "other/x:latest", false);
+    dir
+}
+
+/// The value of summary row `name` in the table on standard error.
+fn summary_row(err: &str, name: &str) -> u64 {
+    err.lines()
+        .find(|l| l.trim_start().starts_with(name))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no summary row {name:?} in: {err}"))
+}
+
+/// The targets of the JSON Lines reports on standard output.
+fn jsonl_targets(out: &str) -> Vec<String> {
+    out.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("one JSON document a line");
+            assert_eq!(v["reports"].as_array().unwrap().len(), 1, "{l}");
+            v["reports"][0]["target"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn registry_scan_reads_a_shared_layer_once() {
+    let reg = Registry::plain();
+    let _layouts = push_family(&reg);
+    let cache = tempfile::tempdir().unwrap();
+    let c = cache.path().join("c");
+    let spec = format!("{}/team", reg.host);
+    let o = common::imgscan(&[
+        "registry",
+        &spec,
+        "--insecure",
+        "--cache-dir",
+        c.to_str().unwrap(),
+    ]);
+    let (out, err, code) = common::outs(&o);
+    assert_eq!(code, 0, "clean images: {err}");
+    let mut targets = jsonl_targets(&out);
+    targets.sort();
+    let want: Vec<String> = (0..3)
+        .map(|i| format!("{}/team/app{i}:latest", reg.host))
+        .collect();
+    assert_eq!(targets, want, "latest tags below the prefix only");
+    assert_eq!(summary_row(&err, "images"), 3, "{err}");
+    assert_eq!(summary_row(&err, "clean"), 3, "{err}");
+    assert_eq!(summary_row(&err, "layers"), 6, "{err}");
+    assert_eq!(
+        summary_row(&err, "read"),
+        4,
+        "the shared base layer is read once: {err}"
+    );
+    assert_eq!(summary_row(&err, "from cache"), 2, "{err}");
+    // Again: everything from the cache.
+    let o = common::imgscan(&[
+        "registry",
+        &spec,
+        "--insecure",
+        "--cache-dir",
+        c.to_str().unwrap(),
+    ]);
+    let (_, err, code) = common::outs(&o);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary_row(&err, "read"), 0, "{err}");
+}
+
+#[test]
+fn shards_cover_every_image_exactly_once() {
+    let reg = Registry::plain();
+    let _layouts = push_family(&reg);
+    let mut seen = Vec::new();
+    for s in ["1/2", "2/2"] {
+        let o = common::imgscan(&[
+            "registry",
+            &reg.host,
+            "--insecure",
+            "--tags",
+            "all",
+            "--shard",
+            s,
+            "--no-cache",
+        ]);
+        let (out, err, code) = common::outs(&o);
+        assert_eq!(code, 0, "{err}");
+        seen.extend(jsonl_targets(&out));
+    }
+    seen.sort();
+    let h = &reg.host;
+    let mut want = vec![
+        format!("{h}/other/x:latest"),
+        format!("{h}/team/app0:latest"),
+        format!("{h}/team/app0:v1"),
+        format!("{h}/team/app1:latest"),
+        format!("{h}/team/app2:latest"),
+    ];
+    want.sort();
+    assert_eq!(seen, want, "the two shards cover every image exactly once");
+    let (_, err, code) = common::outs(&common::imgscan(&[
+        "registry",
+        h,
+        "--insecure",
+        "--shard",
+        "0/2",
+    ]));
+    assert_eq!(code, 2);
+    assert!(err.contains("--shard"), "{err}");
+}
+
+#[test]
+fn targets_file_scans_each_line_and_exits_with_the_worst() {
+    let reg = Registry::plain();
+    let layouts = push_family(&reg);
+    imgscan::samples::write_samples(layouts.path()).unwrap();
+    reg.push(
+        &layouts.path().join("malicious"),
+        "latest",
+        "acme/bad:1",
+        false,
+    );
+    let list = layouts.path().join("targets.txt");
+    let h = &reg.host;
+    std::fs::write(
+        &list,
+        format!("# nightly\n{h}/team/app0:latest\n\n{h}/acme/bad:1  # known bad\n"),
+    )
+    .unwrap();
+    let o = common::imgscan(&[
+        "scan",
+        "--targets-file",
+        list.to_str().unwrap(),
+        "--insecure",
+        "--format",
+        "jsonl",
+    ]);
+    let (out, err, code) = common::outs(&o);
+    assert_eq!(code, 1, "findings in one image: {err}");
+    assert_eq!(
+        jsonl_targets(&out),
+        [format!("{h}/team/app0:latest"), format!("{h}/acme/bad:1")]
+    );
+    assert_eq!(summary_row(&err, "images"), 2, "{err}");
+    assert_eq!(summary_row(&err, "clean"), 1, "{err}");
+    assert_eq!(summary_row(&err, "findings"), 1, "{err}");
+}

@@ -12,6 +12,7 @@ pub mod common;
 mod events;
 mod inspect;
 mod name;
+mod registry;
 mod rules;
 mod scan;
 
@@ -56,6 +57,8 @@ pub enum Command {
     /// Show or empty the per-layer scan cache.
     #[command(subcommand)]
     Cache(cache::Command),
+    /// Scan every repository (or those below a prefix) of a registry, with the layer cache.
+    Registry(Box<registry::RegistryArgs>),
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -66,6 +69,7 @@ const SUBCOMMANDS: &[&str] = &[
     "events",
     "admission-review",
     "cache",
+    "registry",
     "help",
 ];
 
@@ -107,6 +111,7 @@ pub fn run() -> i32 {
         Command::Events(a) => events::run(a),
         Command::AdmissionReview(a) => admission_review::run(a),
         Command::Cache(c) => cache::run(c),
+        Command::Registry(a) => registry::run(*a),
     }
 }
 

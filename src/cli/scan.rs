@@ -21,8 +21,12 @@ use std::sync::Arc;
 pub struct Args {
     /// Images to scan: registry references, docker-archive, oci-archive or OCI layouts
     /// (optionally PATH:tag or PATH@digest).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "targets_file")]
     pub targets: Vec<String>,
+    /// Also scan the references in FILE, one a line (`#` comments; `-` = standard
+    /// input). With it, a summary table follows the report on standard error.
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -112,6 +116,20 @@ impl CacheArgs {
 }
 
 pub fn run(args: Args) -> i32 {
+    let mut targets = args.targets.clone();
+    let summary = args.targets_file.is_some();
+    if let Some(p) = &args.targets_file {
+        match crate::batch::read_targets_file(p) {
+            Ok(t) => targets.extend(t),
+            Err(e) => return fail(e),
+        }
+    }
+    run_targets(args, &targets, summary)
+}
+
+/// Scan `targets` with the options of `args`; `summary`: print the batch summary table
+/// (images by verdict, layers read and from the cache) on standard error at the end.
+pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 {
     let fail_on: Option<Severity> = match report::parse_fail_on(&args.fail_on) {
         Ok(f) => f,
         Err(e) => return fail(format!("--fail-on: {e}")),
@@ -167,12 +185,16 @@ pub fn run(args: Args) -> i32 {
     let today = crate::ignore::today();
     let mut reports: Vec<Report> = Vec::new();
     let mut errors = false;
-    for t in &args.targets {
+    let mut batch = crate::batch::Summary::default();
+    // Layers (total, from cache) of each report pushed below, in order.
+    let mut layer_counts: Vec<(usize, usize)> = Vec::new();
+    for t in targets {
         let target = match Target::parse(t) {
             Ok(t) => t,
             Err(e) => {
                 fail(Error::new(Step::ParsingReference, t, e));
                 errors = true;
+                batch.errors += 1;
                 continue;
             }
         };
@@ -199,14 +221,16 @@ pub fn run(args: Args) -> i32 {
                         suppressed: vec![],
                         incomplete: why,
                     });
+                    layer_counts.push((0, 0));
                 }
                 fail(e);
                 errors = true;
+                batch.errors += 1;
                 continue;
             }
         };
         for img in &images {
-            let (mut r, _stats) = crate::scan::scan_image_cached(
+            let (mut r, stats) = crate::scan::scan_image_cached(
                 img,
                 &sigs,
                 &rules,
@@ -234,6 +258,7 @@ pub fn run(args: Args) -> i32 {
                     .extend(crate::analyzers::collate::incomplete_finding(&r.incomplete));
             }
             reports.push(r);
+            layer_counts.push((stats.layers, stats.cached_layers));
         }
     }
     if let Some(c) = &cache {
@@ -256,6 +281,12 @@ pub fn run(args: Args) -> i32 {
             );
         }
         r.sort();
+    }
+    if summary {
+        for (r, (layers, cached)) in reports.iter().zip(&layer_counts) {
+            batch.add(r, fail_on, *layers, *cached);
+        }
+        eprint!("{}", batch.table());
     }
     let written = match &args.output {
         Some(p) => std::fs::File::create(p)
