@@ -19,3 +19,16 @@ printf '%-32s %s s\n' "cold scan (no cache)" "$cold" "cold scan + store (fs)" "$
   "warm rescan (fs)" "$warm" "warm rescan (fs), again" "$warm2"
 printf '%-32s %s bytes\n' "cache entry" "$(du -cb "$T"/c/*.entry | tail -1 | cut -f1)"
 echo "warm report vs cold: $same (target: warm <= 5% of cold)"
+# The same from a local redis-server (skipped when it is not installed).
+if command -v redis-server >/dev/null 2>&1; then
+  P=$(( 20000 + $$ % 20000 ))
+  redis-server --bind 127.0.0.1 --port "$P" --save '' --appendonly no --dir "$T" >/dev/null 2>&1 &
+  RP=$!; trap 'kill "$RP" 2>/dev/null; rm -rf "$T"' EXIT
+  i=0; until redis-cli -p "$P" ping >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.05; i=$((i+1)); done
+  R="redis://127.0.0.1:$P/0"
+  rstore=$(run --cache-backend "$R"); rwarm=$(run --cache-backend "$R")
+  cmp -s "$T/cold.json" "$T/out.json" && rsame=identical || rsame=DIFFERENT
+  printf '%-32s %s s\n' "cold scan + store (redis)" "$rstore" "warm rescan (redis)" "$rwarm"
+  echo "warm redis report vs cold: $rsame"
+  kill "$RP" 2>/dev/null || true
+fi

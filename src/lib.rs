@@ -8,6 +8,7 @@
 
 pub mod admission;
 pub mod analyzers;
+pub mod batch;
 pub mod behaviour;
 pub mod cache;
 pub mod cli;

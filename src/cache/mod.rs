@@ -11,7 +11,7 @@
 //! Owns: the key ([`Analysis`]: crate version, entry format, a digest of the signature
 //! files loaded and of the limits that change a layer's results), the entry and its
 //! encoding (`entry.rs`), the [`Backend`] trait with the memory backend (`backend.rs`) and
-//! the directory backend (`fs.rs`), and [`LayerCache`], which `scan.rs` asks for each
+//! the directory backend (`fs.rs`), the Redis backend (`redis.rs`), and [`LayerCache`], which `scan.rs` asks for each
 //! layer. Only a layer read completely is stored (no bound hit, no read or analyzer
 //! error, no image-wide bound hit in that scan); a bad entry is a miss, overwritten by the
 //! next store. A backend that fails mid-scan turns the cache off for the rest of the
@@ -20,7 +20,9 @@
 mod backend;
 pub(crate) mod entry;
 pub mod fs;
+pub mod redis;
 
+pub use self::redis::{RedisBackend, RedisOptions};
 pub use backend::{Backend, MemoryBackend};
 pub use entry::{Reject, FORMAT};
 pub use fs::FsBackend;
@@ -275,27 +277,80 @@ pub fn parse_ttl(s: &str) -> Result<Option<u64>, String> {
 }
 
 /// Open the backend `spec` names: `fs` (in `dir`, else [`fs::default_dir`]) or `memory`.
+/// Redis needs [`open_backend_with`] (its TTL and CA).
 pub fn open_backend(
     spec: &str,
     dir: Option<&Path>,
     max_bytes: u64,
 ) -> Result<Box<dyn Backend>, String> {
-    match spec {
+    open_backend_with(
+        spec,
+        &OpenOptions {
+            dir: dir.map(Path::to_path_buf),
+            max_bytes,
+            ..OpenOptions::default()
+        },
+    )
+}
+
+/// Where and how to open a backend (the `--cache-*` and `--redis-*` flags).
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// fs: the directory.
+    pub dir: Option<std::path::PathBuf>,
+    /// fs, memory: evict past this many bytes.
+    pub max_bytes: u64,
+    /// redis: the URL when `spec` is `redis` (`--cache-url`).
+    pub url: Option<String>,
+    /// redis: entries expire after this many seconds.
+    pub ttl: Option<u64>,
+    /// redis: key prefix (default [`redis::DEFAULT_PREFIX`]).
+    pub redis_prefix: Option<String>,
+    /// redis: PEM file of the CA that signed the server's certificate (`rediss://`).
+    pub redis_ca: Option<std::path::PathBuf>,
+}
+
+/// Open the backend `spec` names: `fs`, `memory`, `redis` (with `opts.url`) or a
+/// `redis://`/`rediss://` URL (Trivy's `--cache-backend redis://HOST:PORT`).
+pub fn open_backend_with(spec: &str, opts: &OpenOptions) -> Result<Box<dyn Backend>, String> {
+    let url = match spec {
         "fs" => {
-            let d = match dir {
-                Some(d) => d.to_path_buf(),
+            let d = match &opts.dir {
+                Some(d) => d.clone(),
                 None => fs::default_dir().ok_or("no $XDG_CACHE_HOME or $HOME for the cache")?,
             };
-            Ok(Box::new(FsBackend::open(&d, max_bytes)?))
+            return Ok(Box::new(FsBackend::open(&d, opts.max_bytes)?));
         }
-        "memory" => Ok(Box::new(MemoryBackend::new(max_bytes))),
-        s if s.starts_with("redis://") || s.starts_with("rediss://") => {
-            Err("the redis backend is not built yet (issue 11); use fs or memory".into())
+        "memory" => return Ok(Box::new(MemoryBackend::new(opts.max_bytes))),
+        "redis" => opts
+            .url
+            .clone()
+            .ok_or("--cache-backend redis needs --cache-url redis://HOST:PORT/DB")?,
+        s if s.starts_with("redis://") || s.starts_with("rediss://") => s.to_string(),
+        other => {
+            return Err(format!(
+                "unknown cache backend {other:?} (fs, memory, redis, redis://HOST:PORT)"
+            ))
         }
-        other => Err(format!(
-            "unknown cache backend {other:?} (fs, memory, redis://HOST:PORT)"
-        )),
+    };
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        return Err(format!(
+            "--cache-url {:?}: not a redis:// or rediss:// URL",
+            self::redis::redact(&url)
+        ));
     }
+    let ca_pem = match &opts.redis_ca {
+        Some(p) => Some(std::fs::read(p).map_err(|e| format!("--redis-ca {}: {e}", p.display()))?),
+        None => None,
+    };
+    Ok(Box::new(RedisBackend::open(
+        &url,
+        RedisOptions {
+            prefix: opts.redis_prefix.clone(),
+            ttl: opts.ttl,
+            ca_pem,
+        },
+    )?))
 }
 
 #[cfg(test)]

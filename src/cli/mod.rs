@@ -12,6 +12,7 @@ pub mod common;
 mod events;
 mod inspect;
 mod name;
+mod registry;
 mod rules;
 mod scan;
 mod serve;
@@ -59,6 +60,8 @@ pub enum Command {
     Cache(cache::Command),
     /// Run the Kubernetes validating admission webhook (HTTPS `POST /validate`).
     Serve(serve::Args),
+    /// Scan every repository (or those below a prefix) of a registry, with the layer cache.
+    Registry(Box<registry::RegistryArgs>),
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -70,6 +73,7 @@ const SUBCOMMANDS: &[&str] = &[
     "admission-review",
     "cache",
     "serve",
+    "registry",
     "help",
 ];
 
@@ -112,6 +116,7 @@ pub fn run() -> i32 {
         Command::AdmissionReview(a) => admission_review::run(a),
         Command::Cache(c) => cache::run(c),
         Command::Serve(a) => serve::run(a),
+        Command::Registry(a) => registry::run(*a),
     }
 }
 

@@ -21,8 +21,12 @@ use std::sync::Arc;
 pub struct Args {
     /// Images to scan: registry references, docker-archive, oci-archive or OCI layouts
     /// (optionally PATH:tag or PATH@digest).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "targets_file")]
     pub targets: Vec<String>,
+    /// Also scan the references in FILE, one a line (`#` comments; `-` = standard
+    /// input). With it, a summary table follows the report on standard error.
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -64,8 +68,9 @@ pub struct Args {
 /// The per-layer scan cache (Trivy's flag names; see docs/cache.md).
 #[derive(clap::Args, Debug, Default)]
 pub struct CacheArgs {
-    /// Cache layer results in BACKEND: `fs` (a directory, see --cache-dir) or `memory`
-    /// (this process only). Off unless this or --cache-dir is given.
+    /// Cache layer results in BACKEND: `fs` (a directory, see --cache-dir), `memory`
+    /// (this process only), `redis` (see --cache-url) or a redis://HOST:PORT/DB URL.
+    /// Off unless this, --cache-dir or --cache-url is given.
     #[arg(long, value_name = "BACKEND")]
     pub cache_backend: Option<String>,
     /// Directory of the fs cache (default $XDG_CACHE_HOME/imgscan/layers); implies
@@ -81,6 +86,8 @@ pub struct CacheArgs {
     /// Do not use the cache, even when a backend is given.
     #[arg(long)]
     pub no_cache: bool,
+    #[command(flatten)]
+    pub redis: Box<super::cache::RedisArgs>,
 }
 
 impl CacheArgs {
@@ -92,21 +99,37 @@ impl CacheArgs {
     ) -> Result<Option<crate::cache::LayerCache>, String> {
         let backend = match (&self.cache_backend, &self.cache_dir) {
             _ if self.no_cache => return Ok(None),
-            (None, None) => return Ok(None),
             (Some(b), _) => b.clone(),
             (None, Some(_)) => "fs".to_string(),
+            (None, None) if self.redis.cache_url.is_some() => "redis".to_string(),
+            (None, None) => return Ok(None),
         };
         let max = crate::cache::parse_size(&self.cache_max_size)
             .map_err(|e| format!("--cache-max-size: {e}"))?;
         let ttl =
             crate::cache::parse_ttl(&self.cache_ttl).map_err(|e| format!("--cache-ttl: {e}"))?;
-        let b = crate::cache::open_backend(&backend, self.cache_dir.as_deref(), max)?;
+        let opts = self.redis.options(self.cache_dir.as_deref(), max, ttl);
+        let b = crate::cache::open_backend_with(&backend, &opts)?;
         let analysis = crate::cache::Analysis::new(signatures, limits)?;
         Ok(Some(crate::cache::LayerCache::new(b, analysis, ttl)))
     }
 }
 
 pub fn run(args: Args) -> i32 {
+    let mut targets = args.targets.clone();
+    let summary = args.targets_file.is_some();
+    if let Some(p) = &args.targets_file {
+        match crate::batch::read_targets_file(p) {
+            Ok(t) => targets.extend(t),
+            Err(e) => return fail(e),
+        }
+    }
+    run_targets(args, &targets, summary)
+}
+
+/// Scan `targets` with the options of `args`; `summary`: print the batch summary table
+/// (images by verdict, layers read and from the cache) on standard error at the end.
+pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 {
     let fail_on: Option<Severity> = match report::parse_fail_on(&args.fail_on) {
         Ok(f) => f,
         Err(e) => return fail(format!("--fail-on: {e}")),
@@ -162,12 +185,16 @@ pub fn run(args: Args) -> i32 {
     let today = crate::ignore::today();
     let mut reports: Vec<Report> = Vec::new();
     let mut errors = false;
-    for t in &args.targets {
+    let mut batch = crate::batch::Summary::default();
+    // Layers (total, from cache) of each report pushed below, in order.
+    let mut layer_counts: Vec<(usize, usize)> = Vec::new();
+    for t in targets {
         let target = match Target::parse(t) {
             Ok(t) => t,
             Err(e) => {
                 fail(Error::new(Step::ParsingReference, t, e));
                 errors = true;
+                batch.errors += 1;
                 continue;
             }
         };
@@ -194,14 +221,16 @@ pub fn run(args: Args) -> i32 {
                         suppressed: vec![],
                         incomplete: why,
                     });
+                    layer_counts.push((0, 0));
                 }
                 fail(e);
                 errors = true;
+                batch.errors += 1;
                 continue;
             }
         };
         for img in &images {
-            let (mut r, _stats) = crate::scan::scan_image_cached(
+            let (mut r, stats) = crate::scan::scan_image_cached(
                 img,
                 &sigs,
                 &rules,
@@ -229,6 +258,7 @@ pub fn run(args: Args) -> i32 {
                     .extend(crate::analyzers::collate::incomplete_finding(&r.incomplete));
             }
             reports.push(r);
+            layer_counts.push((stats.layers, stats.cached_layers));
         }
     }
     if let Some(c) = &cache {
@@ -251,6 +281,12 @@ pub fn run(args: Args) -> i32 {
             );
         }
         r.sort();
+    }
+    if summary {
+        for (r, (layers, cached)) in reports.iter().zip(&layer_counts) {
+            batch.add(r, fail_on, *layers, *cached);
+        }
+        eprint!("{}", batch.table());
     }
     let written = match &args.output {
         Some(p) => std::fs::File::create(p)

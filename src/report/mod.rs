@@ -21,6 +21,8 @@ pub enum Format {
     Table,
     Json,
     Sarif,
+    /// JSON Lines: one JSON document (as `json`, with one report) per image and line.
+    Jsonl,
 }
 
 /// A finding an ignore file suppressed, with the reason the user gave.
@@ -120,9 +122,27 @@ pub fn write(
             serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)
         }
+        Format::Jsonl => {
+            for r in reports {
+                write_jsonl(r, out)?;
+            }
+            Ok(())
+        }
         Format::Table => table::write(reports, color, out),
         Format::Sarif => sarif::write(reports, out),
     }
+}
+
+/// One JSON Lines record: the `json` document holding `report` alone, on one line.
+pub fn write_jsonl(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let doc = JsonDoc {
+        schema_version: JSON_SCHEMA_VERSION,
+        tool: "imgscan",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        reports: std::slice::from_ref(report),
+    };
+    serde_json::to_writer(&mut *out, &doc)?;
+    writeln!(out)
 }
 
 mod sarif;
