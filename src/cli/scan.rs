@@ -175,9 +175,9 @@ pub fn run(args: Args) -> i32 {
         // archive or layout by the names it records for each image (below).
         let name_findings = match &target {
             Target::Registry(r) => crate::reputation::judge(r, corpus()),
-            Target::Local { .. } => Vec::new(),
+            Target::Local { .. } | Target::Daemon { .. } => Vec::new(),
         };
-        let images = match crate::source::open(&target, &opts) {
+        let images = match crate::source::open(&target, &opts.for_input(t)) {
             Ok(i) => i,
             Err(e) => {
                 // What the name alone says still stands (it needs no network): report
@@ -190,6 +190,7 @@ pub fn run(args: Args) -> i32 {
                         target: target.to_string(),
                         manifest_digest: None,
                         platform: None,
+                        source: None,
                         findings,
                         suppressed: vec![],
                         incomplete: why,
@@ -209,6 +210,8 @@ pub fn run(args: Args) -> i32 {
                 args.image.parallel(),
                 cache.as_ref(),
             );
+            let (kind, address) = crate::source::SourceOptions::origin_of(img, &target);
+            r.source = Some(report::ImageOrigin { kind, address });
             r.findings.extend(name_findings.iter().cloned());
             let names = &img.image.names;
             if !names.is_empty() {

@@ -30,6 +30,15 @@ pub struct Suppressed {
     pub reason: String,
 }
 
+/// Where an image came from: `kind` is `docker` or `podman` (a local daemon; `address`
+/// is its socket), `remote` (a registry), or `docker-archive` / `oci-archive` / `oci-dir`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageOrigin {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
 /// Everything one run found about one target.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
@@ -41,6 +50,9 @@ pub struct Report {
     pub manifest_digest: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// Where the image was read from (absent for reports that read no image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<ImageOrigin>,
     /// Sorted most severe first by [`Report::sort`].
     pub findings: Vec<Finding>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -188,6 +200,10 @@ mod tests {
             target: "t".into(),
             manifest_digest: Some(d.clone()),
             platform: Some("linux/amd64".into()),
+            source: Some(ImageOrigin {
+                kind: "docker".into(),
+                address: Some("unix:///var/run/docker.sock".into()),
+            }),
             findings: vec![f.clone()],
             suppressed: vec![Suppressed {
                 finding: finding(Severity::Low),
@@ -207,6 +223,7 @@ mod tests {
                     "target": "t",
                     "manifest_digest": d,
                     "platform": "linux/amd64",
+                    "source": { "kind": "docker", "address": "unix:///var/run/docker.sock" },
                     "findings": [{
                         "id": "IMG-TEST", "title": "t", "severity": "CRITICAL",
                         "description": "", "remediation": "", "attack": ["T1496"],
