@@ -259,7 +259,7 @@ pub fn run(args: Args) -> i32 {
         Some(p) => std::fs::File::create(p)
             .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
             .and_then(|mut f| {
-                report::write(&reports, args.format, false, &mut f)
+                report::write_with(&reports, args.format, false, fail_on, &mut f)
                     .and_then(|()| f.flush())
                     .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
             }),
@@ -267,7 +267,7 @@ pub fn run(args: Args) -> i32 {
             let stdout = std::io::stdout();
             let color = stdout.is_terminal();
             let mut lock = stdout.lock();
-            report::write(&reports, args.format, color, &mut lock)
+            report::write_with(&reports, args.format, color, fail_on, &mut lock)
                 .and_then(|()| lock.flush())
                 .map_err(|e| Error::new(Step::Writing, "standard output", e))
         }

@@ -6,7 +6,8 @@
 //! around the serde shape of [`Report`] and `crate::findings`; documented in
 //! `docs/json-report.md`, pinned by the test `json_shape_is_pinned`), the JSON schema
 //! version, the exit-code policy.
-//! Renderers: `table.rs` (human, grouped by severity), `sarif.rs` (SARIF 2.1.0).
+//! Renderers: `table.rs` (human, grouped by severity), `sarif.rs` (SARIF 2.1.0),
+//! `junit.rs` (JUnit XML for Jenkins/GitLab), `github.rs` (Actions annotations).
 
 use crate::findings::{Finding, Severity};
 use serde::Serialize;
@@ -21,6 +22,10 @@ pub enum Format {
     Table,
     Json,
     Sarif,
+    /// JUnit XML (Jenkins, GitLab): a failing test case per finding at or above --fail-on.
+    Junit,
+    /// GitHub Actions workflow commands (`::error file=...::`).
+    Github,
 }
 
 /// A finding an ignore file suppressed, with the reason the user gave.
@@ -114,14 +119,28 @@ struct JsonDoc<'a> {
     reports: &'a [Report],
 }
 
-/// Write `reports` in `format`. `color` only affects the table.
+/// Write `reports` in `format`. `color` only affects the table; JUnit and GitHub
+/// annotations treat findings at or above HIGH as failures (see [`write_with`]).
 pub fn write(
     reports: &[Report],
     format: Format,
     color: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    write_with(reports, format, color, Some(Severity::High), out)
+}
+
+/// [`write`] with the `--fail-on` threshold the CI formats mark failures by.
+pub fn write_with(
+    reports: &[Report],
+    format: Format,
+    color: bool,
+    fail_on: Option<Severity>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
+        Format::Junit => junit::write(reports, fail_on, out),
+        Format::Github => github::write(reports, fail_on, out),
         Format::Json => {
             let doc = JsonDoc {
                 schema_version: JSON_SCHEMA_VERSION,
@@ -137,7 +156,10 @@ pub fn write(
     }
 }
 
+pub mod github;
+pub mod junit;
 mod sarif;
+pub use sarif::fingerprint as sarif_fingerprint;
 mod table;
 
 #[cfg(test)]
