@@ -246,3 +246,43 @@ fn sarif_fingerprints_are_stable_and_distinct() {
         report::sarif_fingerprint(&f.clone(), "docker.io/a/b:1")
     );
 }
+
+#[test]
+fn completions_and_the_severity_display_filter() {
+    for (shell, marker) in [
+        ("bash", "_imgscan()"),
+        ("zsh", "#compdef imgscan"),
+        ("fish", "complete -c imgscan"),
+    ] {
+        let (code, out) = run(&["completions", shell]);
+        assert_eq!(code, 0);
+        assert!(out.contains(marker), "{shell}: {out}");
+        assert!(out.contains("image-src"), "{shell} completes the new flags");
+    }
+
+    let d = samples();
+    let bad = d.path().join("malicious");
+    let bad = bad.to_str().unwrap();
+    let (code, out) = run(&[
+        "scan",
+        "-q",
+        "--format",
+        "json",
+        "--severity",
+        "critical",
+        bad,
+    ]);
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let sevs: BTreeSet<&str> = v["reports"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(sevs, BTreeSet::from(["CRITICAL"]));
+    // Showing nothing at all does not make a failing image pass: --fail-on still judges
+    // every finding.
+    let (code, out) = run(&["scan", "-q", "--format", "json", "--severity", "info", bad]);
+    assert_eq!(code, 1, "{out}");
+}

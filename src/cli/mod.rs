@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod admission_review;
 mod cache;
 pub mod common;
+mod completions;
 mod events;
 mod inspect;
 mod name;
@@ -30,7 +31,9 @@ pub const EXIT_ERROR: i32 = 2;
     long_about = "Checks container images for miners, droppers and credential stealers before they run.\n\n`imgscan TARGET` is short for `imgscan scan TARGET`. TARGET is a registry reference \
 (nginx, localhost:5000/team/api:1.4, ghcr.io/o/r@sha256:...), a docker-save tar, an OCI \
 archive or an OCI layout directory, optionally with a scheme (registry:, docker-archive:, \
-oci-archive:, oci-dir:) and PATH:tag or PATH@digest to pick one image.\n\nExit codes: 0 clean, \
+oci-archive:, oci-dir:) and PATH:tag or PATH@digest to pick one image; docker:NAME and \
+podman:NAME read a local daemon, and an unprefixed name is looked for in --image-src order \
+(default docker,podman,remote).\n\nExit codes: 0 clean, \
 1 findings at or above --fail-on, 2 error or incomplete scan."
 )]
 pub struct Cli {
@@ -56,6 +59,8 @@ pub enum Command {
     /// Show or empty the per-layer scan cache.
     #[command(subcommand)]
     Cache(cache::Command),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -66,6 +71,7 @@ const SUBCOMMANDS: &[&str] = &[
     "events",
     "admission-review",
     "cache",
+    "completions",
     "help",
 ];
 
@@ -107,6 +113,7 @@ pub fn run() -> i32 {
         Command::Events(a) => events::run(a),
         Command::AdmissionReview(a) => admission_review::run(a),
         Command::Cache(c) => cache::run(c),
+        Command::Completions(a) => completions::run(a),
     }
 }
 

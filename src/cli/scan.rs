@@ -33,6 +33,10 @@ pub struct Args {
     /// info), or `none` to never fail on findings.
     #[arg(long, value_name = "SEV|none", default_value = "high")]
     pub fail_on: String,
+    /// Show only findings of these severities (e.g. `critical,high`); what is shown does
+    /// not change the exit code, which --fail-on judges on every finding.
+    #[arg(long, value_name = "SEV,...")]
+    pub severity: Vec<String>,
     /// Exit 0/1 even when the scan could not read everything (limits hit, unreadable
     /// layers); the report still lists what was missed.
     #[arg(long)]
@@ -110,6 +114,10 @@ pub fn run(args: Args) -> i32 {
     let fail_on: Option<Severity> = match report::parse_fail_on(&args.fail_on) {
         Ok(f) => f,
         Err(e) => return fail(format!("--fail-on: {e}")),
+    };
+    let show = match report::parse_severities(&args.severity) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("--severity: {e}")),
     };
     let sigs = match Signatures::load(args.signatures.as_deref()) {
         Ok(s) => Arc::new(s),
@@ -255,11 +263,12 @@ pub fn run(args: Args) -> i32 {
         }
         r.sort();
     }
+    let shown = report::only_severities(&reports, &show);
     let written = match &args.output {
         Some(p) => std::fs::File::create(p)
             .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
             .and_then(|mut f| {
-                report::write_with(&reports, args.format, false, fail_on, &mut f)
+                report::write_with(&shown, args.format, false, fail_on, &mut f)
                     .and_then(|()| f.flush())
                     .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
             }),
@@ -267,7 +276,7 @@ pub fn run(args: Args) -> i32 {
             let stdout = std::io::stdout();
             let color = stdout.is_terminal();
             let mut lock = stdout.lock();
-            report::write_with(&reports, args.format, color, fail_on, &mut lock)
+            report::write_with(&shown, args.format, color, fail_on, &mut lock)
                 .and_then(|()| lock.flush())
                 .map_err(|e| Error::new(Step::Writing, "standard output", e))
         }

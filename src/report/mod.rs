@@ -101,6 +101,31 @@ pub fn exit_code(reports: &[Report], fail_on: Option<Severity>, allow_incomplete
     }
 }
 
+/// Parse `--severity LIST` (`critical,high`): the severities to show.
+pub fn parse_severities(list: &[String]) -> Result<Vec<Severity>, String> {
+    list.iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<Severity>())
+        .collect()
+}
+
+/// `reports` with only the findings whose severity is in `show` (all when empty), for
+/// display; exit codes are judged on the unfiltered reports.
+pub fn only_severities(reports: &[Report], show: &[Severity]) -> Vec<Report> {
+    reports
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if !show.is_empty() {
+                r.findings.retain(|f| show.contains(&f.severity));
+            }
+            r
+        })
+        .collect()
+}
+
 /// Parse `--fail-on`: a severity or `none`.
 pub fn parse_fail_on(s: &str) -> Result<Option<Severity>, String> {
     if s.eq_ignore_ascii_case("none") {
@@ -320,5 +345,16 @@ mod tests {
         assert_eq!(parse_fail_on("none").unwrap(), None);
         assert_eq!(parse_fail_on("MEDIUM").unwrap(), Some(Severity::Medium));
         assert!(parse_fail_on("bad").is_err());
+        let show = parse_severities(&["critical,HIGH".into()]).unwrap();
+        assert_eq!(show, [Severity::Critical, Severity::High]);
+        assert!(parse_severities(&["loud".into()]).is_err());
+        let shown = only_severities(&[low.clone(), high.clone()], &show);
+        assert!(shown[0].findings.is_empty() && shown[1].findings.len() == 1);
+        assert_eq!(
+            only_severities(std::slice::from_ref(&low), &[])[0]
+                .findings
+                .len(),
+            1
+        );
     }
 }
