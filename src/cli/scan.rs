@@ -223,10 +223,14 @@ pub fn run(args: Args) -> i32 {
             r.findings.extend(name_findings.iter().cloned());
             let names = &img.image.names;
             if !names.is_empty() {
-                r.findings.extend(recorded_name_findings(
-                    &names[..names.len().min(MAX_RECORDED_NAMES)],
-                    corpus(),
-                ));
+                // A daemon image found by its name records that name too: judge it once.
+                for f in
+                    recorded_name_findings(&names[..names.len().min(MAX_RECORDED_NAMES)], corpus())
+                {
+                    if !r.findings.contains(&f) {
+                        r.findings.push(f);
+                    }
+                }
             }
             if names.len() > MAX_RECORDED_NAMES {
                 let note = format!(
