@@ -7,6 +7,9 @@
 //! `docker-archive:`, `oci-archive:` or `oci-dir:` scheme, or auto-detection (an existing
 //! file is sniffed by content, a directory is an OCI layout, anything else is a registry
 //! reference), with `PATH:tag` / `PATH@digest` to pick one image of several.
+//! `docker:NAME` and `podman:NAME` read NAME from a local daemon ([`Target::Daemon`]);
+//! `registry:NAME` / `docker://NAME` from the registry only, whatever `--image-src` says
+//! ([`names_registry_explicitly`]).
 
 use serde::Serialize;
 use std::fmt;
@@ -338,6 +341,24 @@ impl LocalKind {
     }
 }
 
+/// A local container engine that serves the Docker Engine API on a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Daemon {
+    Docker,
+    Podman,
+}
+
+impl Daemon {
+    /// The scheme (`docker`, `podman`), also the name `--image-src` uses.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Daemon::Docker => "docker",
+            Daemon::Podman => "podman",
+        }
+    }
+}
+
 /// What to scan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "source")]
@@ -348,6 +369,17 @@ pub enum Target {
         path: PathBuf,
         select: Option<Selector>,
     },
+    /// `docker:NAME` / `podman:NAME`: an image the local daemon holds.
+    Daemon {
+        daemon: Daemon,
+        reference: Reference,
+    },
+}
+
+/// Whether `input` asks for the registry by scheme (`registry:NAME`, `docker://NAME`), so
+/// `--image-src` must not look in local daemons first.
+pub fn names_registry_explicitly(input: &str) -> bool {
+    input.starts_with("registry:") || input.starts_with("docker://")
 }
 
 impl fmt::Display for Target {
@@ -362,6 +394,7 @@ impl fmt::Display for Target {
                     None => Ok(()),
                 }
             }
+            Target::Daemon { daemon, reference } => write!(f, "{}:{reference}", daemon.scheme()),
         }
     }
 }
@@ -469,6 +502,16 @@ impl Target {
             ("registry:", None),
             ("docker://", None),
         ];
+        for (scheme, daemon) in [("docker:", Daemon::Docker), ("podman:", Daemon::Podman)] {
+            if let Some(rest) = input
+                .strip_prefix(scheme)
+                .filter(|_| !input.starts_with("docker://"))
+            {
+                return Reference::parse(rest)
+                    .map(|reference| Target::Daemon { daemon, reference })
+                    .map_err(|e| e.to_string());
+            }
+        }
         for (scheme, kind) in schemes {
             if let Some(rest) = input.strip_prefix(scheme) {
                 return match kind {
@@ -658,6 +701,24 @@ mod tests {
             Target::parse("alpine:3.19").unwrap(),
             Target::Registry(_)
         ));
+        assert!(matches!(
+            Target::parse("docker:myapp").unwrap(),
+            Target::Daemon { daemon: Daemon::Docker, ref reference } if reference.to_string() == "docker.io/library/myapp:latest"
+        ));
+        assert!(matches!(
+            Target::parse("podman:localhost/a:1").unwrap(),
+            Target::Daemon {
+                daemon: Daemon::Podman,
+                ..
+            }
+        ));
+        assert!(matches!(
+            Target::parse("docker://alpine").unwrap(),
+            Target::Registry(_)
+        ));
+        assert!(
+            names_registry_explicitly("registry:alpine") && !names_registry_explicitly("alpine")
+        );
         assert!(matches!(
             Target::parse("registry:localhost:5000/a").unwrap(),
             Target::Registry(_)

@@ -196,6 +196,7 @@ pub fn scan_image_cached(
         target: image.reference.clone(),
         manifest_digest: Some(image.manifest_digest.clone()),
         platform: Some(image.platform.to_string()),
+        source: None,
         findings,
         suppressed: vec![],
         incomplete,

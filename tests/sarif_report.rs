@@ -146,6 +146,7 @@ fn rich_reports() -> Vec<Report> {
                 reason: "our own build".into(),
             }],
             incomplete: vec!["layer 4: truncated gzip stream".into()],
+            ..Default::default()
         },
         Report {
             target: "docker.io/library/redis:7".into(),

@@ -96,6 +96,20 @@ pub struct ImageArgs {
     /// Overall time limit in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+
+    /// Where to look for an unprefixed image name, in order; the first that has it wins
+    /// (`registry:NAME` always means the registry, `docker:NAME` / `podman:NAME` one daemon).
+    #[arg(long, value_name = "SRC,...", value_enum, value_delimiter = ',',
+          default_values_t = crate::source::daemon::DEFAULT_IMAGE_SRC)]
+    pub image_src: Vec<crate::source::daemon::ImageSrc>,
+    /// Docker daemon address (unix:///PATH or tcp://HOST:PORT; default DOCKER_HOST, else
+    /// unix:///var/run/docker.sock).
+    #[arg(long, value_name = "ADDR")]
+    pub docker_host: Option<String>,
+    /// Podman API address (default CONTAINER_HOST, else $XDG_RUNTIME_DIR/podman/podman.sock,
+    /// else /run/podman/podman.sock; start it with `podman system service`).
+    #[arg(long, value_name = "ADDR")]
+    pub podman_host: Option<String>,
 }
 
 impl ImageArgs {
@@ -143,6 +157,9 @@ impl ImageArgs {
             docker_config: self.docker_config.clone(),
             timeout: Duration::from_secs(limits.timeout_secs),
             limits,
+            image_src: self.image_src.clone(),
+            docker_host: self.docker_host.clone(),
+            podman_host: self.podman_host.clone(),
             ..SourceOptions::default()
         })
     }

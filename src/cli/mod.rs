@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod admission_review;
 mod cache;
 pub mod common;
+mod completions;
 mod events;
 mod inspect;
 mod name;
@@ -32,7 +33,9 @@ pub const EXIT_ERROR: i32 = 2;
     long_about = "Checks container images for miners, droppers and credential stealers before they run.\n\n`imgscan TARGET` is short for `imgscan scan TARGET`. TARGET is a registry reference \
 (nginx, localhost:5000/team/api:1.4, ghcr.io/o/r@sha256:...), a docker-save tar, an OCI \
 archive or an OCI layout directory, optionally with a scheme (registry:, docker-archive:, \
-oci-archive:, oci-dir:) and PATH:tag or PATH@digest to pick one image.\n\nExit codes: 0 clean, \
+oci-archive:, oci-dir:) and PATH:tag or PATH@digest to pick one image; docker:NAME and \
+podman:NAME read a local daemon, and an unprefixed name is looked for in --image-src order \
+(default docker,podman,remote).\n\nExit codes: 0 clean, \
 1 findings at or above --fail-on, 2 error or incomplete scan."
 )]
 pub struct Cli {
@@ -62,6 +65,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Scan every repository (or those below a prefix) of a registry, with the layer cache.
     Registry(Box<registry::RegistryArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -74,6 +79,7 @@ const SUBCOMMANDS: &[&str] = &[
     "cache",
     "serve",
     "registry",
+    "completions",
     "help",
 ];
 
@@ -117,6 +123,7 @@ pub fn run() -> i32 {
         Command::Cache(c) => cache::run(c),
         Command::Serve(a) => serve::run(a),
         Command::Registry(a) => registry::run(*a),
+        Command::Completions(a) => completions::run(a),
     }
 }
 

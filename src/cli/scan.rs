@@ -37,6 +37,10 @@ pub struct Args {
     /// info), or `none` to never fail on findings.
     #[arg(long, value_name = "SEV|none", default_value = "high")]
     pub fail_on: String,
+    /// Show only findings of these severities (e.g. `critical,high`); what is shown does
+    /// not change the exit code, which --fail-on judges on every finding.
+    #[arg(long, value_name = "SEV,...")]
+    pub severity: Vec<String>,
     /// Exit 0/1 even when the scan could not read everything (limits hit, unreadable
     /// layers); the report still lists what was missed.
     #[arg(long)]
@@ -134,6 +138,10 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
         Ok(f) => f,
         Err(e) => return fail(format!("--fail-on: {e}")),
     };
+    let show = match report::parse_severities(&args.severity) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("--severity: {e}")),
+    };
     let sigs = match Signatures::load(args.signatures.as_deref()) {
         Ok(s) => Arc::new(s),
         Err(e) => return fail(e),
@@ -202,9 +210,9 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
         // archive or layout by the names it records for each image (below).
         let name_findings = match &target {
             Target::Registry(r) => crate::reputation::judge(r, corpus()),
-            Target::Local { .. } => Vec::new(),
+            Target::Local { .. } | Target::Daemon { .. } => Vec::new(),
         };
-        let images = match crate::source::open(&target, &opts) {
+        let images = match crate::source::open(&target, &opts.for_input(t)) {
             Ok(i) => i,
             Err(e) => {
                 // What the name alone says still stands (it needs no network): report
@@ -217,6 +225,7 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
                         target: target.to_string(),
                         manifest_digest: None,
                         platform: None,
+                        source: None,
                         findings,
                         suppressed: vec![],
                         incomplete: why,
@@ -238,13 +247,19 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
                 args.image.parallel(),
                 cache.as_ref(),
             );
+            let (kind, address) = crate::source::SourceOptions::origin_of(img, &target);
+            r.source = Some(report::ImageOrigin { kind, address });
             r.findings.extend(name_findings.iter().cloned());
             let names = &img.image.names;
             if !names.is_empty() {
-                r.findings.extend(recorded_name_findings(
-                    &names[..names.len().min(MAX_RECORDED_NAMES)],
-                    corpus(),
-                ));
+                // A daemon image found by its name records that name too: judge it once.
+                for f in
+                    recorded_name_findings(&names[..names.len().min(MAX_RECORDED_NAMES)], corpus())
+                {
+                    if !r.findings.contains(&f) {
+                        r.findings.push(f);
+                    }
+                }
             }
             if names.len() > MAX_RECORDED_NAMES {
                 let note = format!(
@@ -288,11 +303,12 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
         }
         eprint!("{}", batch.table());
     }
+    let shown = report::only_severities(&reports, &show);
     let written = match &args.output {
         Some(p) => std::fs::File::create(p)
             .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
             .and_then(|mut f| {
-                report::write(&reports, args.format, false, &mut f)
+                report::write_with(&shown, args.format, false, fail_on, &mut f)
                     .and_then(|()| f.flush())
                     .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
             }),
@@ -300,7 +316,7 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
             let stdout = std::io::stdout();
             let color = stdout.is_terminal();
             let mut lock = stdout.lock();
-            report::write(&reports, args.format, color, &mut lock)
+            report::write_with(&shown, args.format, color, fail_on, &mut lock)
                 .and_then(|()| lock.flush())
                 .map_err(|e| Error::new(Step::Writing, "standard output", e))
         }

@@ -6,7 +6,8 @@
 //! around the serde shape of [`Report`] and `crate::findings`; documented in
 //! `docs/json-report.md`, pinned by the test `json_shape_is_pinned`), the JSON schema
 //! version, the exit-code policy.
-//! Renderers: `table.rs` (human, grouped by severity), `sarif.rs` (SARIF 2.1.0).
+//! Renderers: `table.rs` (human, grouped by severity), `sarif.rs` (SARIF 2.1.0),
+//! `junit.rs` (JUnit XML for Jenkins/GitLab), `github.rs` (Actions annotations).
 
 use crate::findings::{Finding, Severity};
 use serde::Serialize;
@@ -23,6 +24,10 @@ pub enum Format {
     Sarif,
     /// JSON Lines: one JSON document (as `json`, with one report) per image and line.
     Jsonl,
+    /// JUnit XML (Jenkins, GitLab): a failing test case per finding at or above --fail-on.
+    Junit,
+    /// GitHub Actions workflow commands (`::error file=...::`).
+    Github,
 }
 
 /// A finding an ignore file suppressed, with the reason the user gave.
@@ -30,6 +35,15 @@ pub enum Format {
 pub struct Suppressed {
     pub finding: Finding,
     pub reason: String,
+}
+
+/// Where an image came from: `kind` is `docker` or `podman` (a local daemon; `address`
+/// is its socket), `remote` (a registry), or `docker-archive` / `oci-archive` / `oci-dir`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageOrigin {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// Everything one run found about one target.
@@ -43,6 +57,9 @@ pub struct Report {
     pub manifest_digest: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// Where the image was read from (absent for reports that read no image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<ImageOrigin>,
     /// Sorted most severe first by [`Report::sort`].
     pub findings: Vec<Finding>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -86,6 +103,31 @@ pub fn exit_code(reports: &[Report], fail_on: Option<Severity>, allow_incomplete
     }
 }
 
+/// Parse `--severity LIST` (`critical,high`): the severities to show.
+pub fn parse_severities(list: &[String]) -> Result<Vec<Severity>, String> {
+    list.iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<Severity>())
+        .collect()
+}
+
+/// `reports` with only the findings whose severity is in `show` (all when empty), for
+/// display; exit codes are judged on the unfiltered reports.
+pub fn only_severities(reports: &[Report], show: &[Severity]) -> Vec<Report> {
+    reports
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if !show.is_empty() {
+                r.findings.retain(|f| show.contains(&f.severity));
+            }
+            r
+        })
+        .collect()
+}
+
 /// Parse `--fail-on`: a severity or `none`.
 pub fn parse_fail_on(s: &str) -> Result<Option<Severity>, String> {
     if s.eq_ignore_ascii_case("none") {
@@ -104,14 +146,28 @@ struct JsonDoc<'a> {
     reports: &'a [Report],
 }
 
-/// Write `reports` in `format`. `color` only affects the table.
+/// Write `reports` in `format`. `color` only affects the table; JUnit and GitHub
+/// annotations treat findings at or above HIGH as failures (see [`write_with`]).
 pub fn write(
     reports: &[Report],
     format: Format,
     color: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    write_with(reports, format, color, Some(Severity::High), out)
+}
+
+/// [`write`] with the `--fail-on` threshold the CI formats mark failures by.
+pub fn write_with(
+    reports: &[Report],
+    format: Format,
+    color: bool,
+    fail_on: Option<Severity>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
+        Format::Junit => junit::write(reports, fail_on, out),
+        Format::Github => github::write(reports, fail_on, out),
         Format::Json => {
             let doc = JsonDoc {
                 schema_version: JSON_SCHEMA_VERSION,
@@ -145,7 +201,10 @@ pub fn write_jsonl(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)
 }
 
+pub mod github;
+pub mod junit;
 mod sarif;
+pub use sarif::fingerprint as sarif_fingerprint;
 mod table;
 
 #[cfg(test)]
@@ -208,6 +267,10 @@ mod tests {
             target: "t".into(),
             manifest_digest: Some(d.clone()),
             platform: Some("linux/amd64".into()),
+            source: Some(ImageOrigin {
+                kind: "docker".into(),
+                address: Some("unix:///var/run/docker.sock".into()),
+            }),
             findings: vec![f.clone()],
             suppressed: vec![Suppressed {
                 finding: finding(Severity::Low),
@@ -227,6 +290,7 @@ mod tests {
                     "target": "t",
                     "manifest_digest": d,
                     "platform": "linux/amd64",
+                    "source": { "kind": "docker", "address": "unix:///var/run/docker.sock" },
                     "findings": [{
                         "id": "IMG-TEST", "title": "t", "severity": "CRITICAL",
                         "description": "", "remediation": "", "attack": ["T1496"],
@@ -301,5 +365,16 @@ mod tests {
         assert_eq!(parse_fail_on("none").unwrap(), None);
         assert_eq!(parse_fail_on("MEDIUM").unwrap(), Some(Severity::Medium));
         assert!(parse_fail_on("bad").is_err());
+        let show = parse_severities(&["critical,HIGH".into()]).unwrap();
+        assert_eq!(show, [Severity::Critical, Severity::High]);
+        assert!(parse_severities(&["loud".into()]).is_err());
+        let shown = only_severities(&[low.clone(), high.clone()], &show);
+        assert!(shown[0].findings.is_empty() && shown[1].findings.len() == 1);
+        assert_eq!(
+            only_severities(std::slice::from_ref(&low), &[])[0]
+                .findings
+                .len(),
+            1
+        );
     }
 }

@@ -9,6 +9,8 @@
 //! a logical location for config fields, history steps, names and events. Suppressed
 //! findings appear with an external suppression and its reason. The invocation reports
 //! `executionSuccessful: false` and one notification per reason when a scan was incomplete.
+//! Each result carries `partialFingerprints["imgscan/v1"]` ([`fingerprint`]) so GitHub code
+//! scanning recognises the same finding across runs and rebuilds.
 
 use super::Report;
 use crate::findings::{Evidence, Finding, Location, Severity};
@@ -131,6 +133,43 @@ fn location(e: &Evidence) -> Option<Value> {
     })
 }
 
+/// Where a finding is, without what changes on a rebuild (layer digests and indexes):
+/// `file:opt/x.tar.gz!/bin/miner`, `config:Cmd`, `history:3`, `name:REF`, `event:9`, `scan`.
+fn stable_location(f: &Finding) -> String {
+    let Some(e) = f.evidence.first() else {
+        return String::new();
+    };
+    match &e.location {
+        Location::File { path, inside, .. } => {
+            let chain: Vec<&str> = inside
+                .iter()
+                .map(String::as_str)
+                .chain(std::iter::once(path.as_str()))
+                .map(|p| p.trim_start_matches('/'))
+                .collect();
+            format!("file:{}", chain.join("!/"))
+        }
+        Location::Config { field } => format!("config:{field}"),
+        Location::History { step } => format!("history:{step}"),
+        Location::Name { reference } => format!("name:{reference}"),
+        Location::Event { line } => format!("event:{line}"),
+        Location::Scan => "scan".into(),
+    }
+}
+
+/// `partialFingerprints` value: sha256 of rule id, image name and the finding's stable
+/// location (NUL-separated), hex. Same finding in the same image name and place, same
+/// fingerprint, run after run.
+pub fn fingerprint(f: &Finding, target: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [f.id.as_str(), target, stable_location(f).as_str()] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(h.finalize())
+}
+
 fn result(f: &Finding, rule_index: usize, target: &str, suppression: Option<&str>) -> Value {
     let first = f
         .evidence
@@ -148,6 +187,7 @@ fn result(f: &Finding, rule_index: usize, target: &str, suppression: Option<&str
         "ruleIndex": rule_index,
         "level": level(f.severity),
         "message": { "text": text },
+        "partialFingerprints": { "imgscan/v1": fingerprint(f, target) },
         "properties": {
             "severity": f.severity.as_str(),
             "target": target,

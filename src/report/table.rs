@@ -143,6 +143,12 @@ fn report(out: &mut String, r: &Report, st: &Style) {
     if let Some(p) = &r.platform {
         meta.push(format!("platform {}", clean(p)));
     }
+    if let Some(o) = &r.source {
+        match &o.address {
+            Some(a) => meta.push(format!("from {} ({})", clean(&o.kind), clean(a))),
+            None => meta.push(format!("from {}", clean(&o.kind))),
+        }
+    }
     if !meta.is_empty() {
         let _ = writeln!(out, "  {}", meta.join(", "));
     }

@@ -34,6 +34,14 @@ pub struct SourceOptions {
     /// `PATH` used to find `docker-credential-*` helpers (default: the process's `PATH`).
     pub credential_helper_path: Option<std::ffi::OsString>,
     pub limits: Limits,
+    /// Where an unprefixed reference ([`Target::Registry`]) is looked for, in order
+    /// (`--image-src`). The library default is the registry only; the CLI's is
+    /// [`daemon::DEFAULT_IMAGE_SRC`].
+    pub image_src: Vec<daemon::ImageSrc>,
+    /// Docker daemon address (`--docker-host`; else `DOCKER_HOST`, else the usual socket).
+    pub docker_host: Option<String>,
+    /// Podman API address (`--podman-host`; else `CONTAINER_HOST`, else the usual sockets).
+    pub podman_host: Option<String>,
 }
 
 impl Default for SourceOptions {
@@ -50,6 +58,9 @@ impl Default for SourceOptions {
             timeout: Duration::from_secs(limits.timeout_secs),
             credential_helper_path: None,
             limits,
+            image_src: vec![daemon::ImageSrc::Remote],
+            docker_host: None,
+            podman_host: None,
         }
     }
 }
@@ -61,6 +72,11 @@ pub trait LayerSource: Send + Sync {
     /// actual digest at EOF on mismatch; it also fails once more than
     /// `limits.blob_bytes` bytes arrive.
     fn open_layer(&self, layer: &LayerInfo) -> Result<Box<dyn Read + Send>>;
+
+    /// The local daemon the image was read from, when it was (reports name it).
+    fn origin(&self) -> Option<daemon::Origin> {
+        None
+    }
 }
 
 /// An image whose manifest and config were read and verified; layers not yet read.
@@ -79,6 +95,7 @@ impl std::fmt::Debug for OpenedImage {
 }
 
 pub mod config;
+pub mod daemon;
 mod docker_archive;
 pub mod local;
 mod oci_layout;
@@ -91,7 +108,36 @@ use crate::reference::Target;
 /// streamed later through [`OpenedImage::layers`].
 pub fn open(target: &Target, opts: &SourceOptions) -> Result<Vec<OpenedImage>> {
     match target {
-        Target::Registry(r) => registry::open(r, opts),
+        Target::Registry(r) if opts.image_src == [daemon::ImageSrc::Remote] => {
+            registry::open(r, opts)
+        }
+        Target::Registry(r) => daemon::open_first(r, opts),
+        Target::Daemon { daemon, reference } => daemon::open_explicit(*daemon, reference, opts),
         Target::Local { kind, path, select } => local::open(*kind, path, select.as_ref(), opts),
+    }
+}
+
+impl SourceOptions {
+    /// These options for one command-line target: `registry:NAME` / `docker://NAME` go to
+    /// the registry only, whatever `image_src` says.
+    pub fn for_input(&self, input: &str) -> SourceOptions {
+        let mut o = self.clone();
+        if crate::reference::names_registry_explicitly(input) {
+            o.image_src = vec![daemon::ImageSrc::Remote];
+        }
+        o
+    }
+
+    /// Where `image` was read from, for the report: `docker` / `podman` (with the daemon
+    /// address), `remote`, or the local archive kind.
+    pub fn origin_of(image: &OpenedImage, target: &Target) -> (String, Option<String>) {
+        if let Some(o) = image.layers.origin() {
+            return (o.kind.to_string(), Some(o.at));
+        }
+        match target {
+            Target::Registry(_) => ("remote".into(), None),
+            Target::Local { kind, .. } => (kind.scheme().into(), None),
+            Target::Daemon { daemon, .. } => (daemon.scheme().into(), None),
+        }
     }
 }

@@ -1,0 +1,190 @@
+//! Local daemons as sources, against real daemons started here: `dockerd` and
+//! `podman system service`, each in a temporary root, loaded with the malicious sample by
+//! their own `load` command, and stopped after. A daemon that cannot start here makes its
+//! test print `SKIPPED: why` and return.
+
+mod common;
+#[path = "common/daemons.rs"]
+mod daemons_harness;
+#[path = "common/registry.rs"]
+mod registry_harness;
+
+use common::{fixtures, imgscan, outs};
+use daemons_harness::Daemon;
+use registry_harness::Registry;
+use serde_json::Value;
+use std::path::Path;
+
+/// The malicious sample as a `docker save` archive tagged `name`.
+fn malicious_archive(dir: &Path, name: &str) -> std::path::PathBuf {
+    let layout = dir.join("layout");
+    imgscan::samples::write_oci_layout(&layout, &imgscan::samples::malicious_sample().unwrap())
+        .unwrap();
+    let out = dir.join("malicious.tar");
+    fixtures::docker_archive(&layout, "latest", &out, name);
+    out
+}
+
+fn scan(args: &[&str]) -> (i32, Value, String) {
+    let mut a = vec!["scan", "-q", "--format", "json"];
+    a.extend_from_slice(args);
+    let o = imgscan(&a);
+    let (out, err, code) = outs(&o);
+    let v = serde_json::from_str(&out).unwrap_or(Value::Null);
+    (
+        code,
+        v,
+        format!("exit {code}\nstdout: {out}\nstderr: {err}"),
+    )
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["reports"][0]["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["id"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A socket path nothing listens on.
+fn nowhere(dir: &Path) -> String {
+    format!("unix://{}", dir.join("no-daemon.sock").display())
+}
+
+#[test]
+fn docker_daemon_images_and_image_src_order() {
+    let d = match Daemon::docker() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("SKIPPED: dockerd cannot run here: {e}");
+            return;
+        }
+    };
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    // A name that points at the test registry, but only the daemon holds it: were it
+    // pulled, the registry would answer "manifest unknown" and the scan would exit 2.
+    let local = format!("{}/acme/local:1.0", reg.host);
+    let archive = malicious_archive(tmp.path(), &local);
+    d.load(&archive).unwrap();
+    // A clean image only the registry holds.
+    let samples = tmp.path().join("samples");
+    imgscan::samples::write_samples(&samples).unwrap();
+    reg.push(&samples.join("clean"), "latest", "acme/remote:1.0", false);
+    let remote = format!("{}/acme/remote:1.0", reg.host);
+    let host = d.url();
+    let no_podman = nowhere(tmp.path());
+    let common = [
+        "--docker-host",
+        &host,
+        "--podman-host",
+        &no_podman,
+        "--insecure",
+    ];
+
+    // Explicit scheme: the malicious sample's findings come through the daemon.
+    let t = format!("docker:{local}");
+    let (code, v, why) = scan(&[&[t.as_str()][..], &common[..]].concat());
+    assert_eq!(code, 1, "{why}");
+    let found = ids(&v);
+    assert!(found.iter().any(|i| i == "IMG-MINER-BINARY"), "{found:?}");
+    assert_eq!(v["reports"][0]["source"]["kind"], "docker", "{why}");
+    assert_eq!(v["reports"][0]["source"]["address"], host.as_str(), "{why}");
+    // The hidden (whited-out) miner of layer 2 is still seen: layer order came through.
+    assert!(
+        v.to_string().contains("tmp/kdevtmpfsi"),
+        "the whited-out miner should be reported: {why}"
+    );
+
+    // Unprefixed, default --image-src: found in Docker, so the registry is not asked.
+    let (code, v, why) = scan(&[&[local.as_str()][..], &common[..]].concat());
+    assert_eq!(code, 1, "{why}");
+    assert_eq!(v["reports"][0]["source"]["kind"], "docker", "{why}");
+    assert_eq!(v["reports"][0]["target"], local.as_str(), "{why}");
+
+    // In no daemon: falls through to the registry.
+    let (code, v, why) = scan(&[&[remote.as_str()][..], &common[..]].concat());
+    assert_eq!(code, 0, "{why}");
+    assert_eq!(v["reports"][0]["source"]["kind"], "remote", "{why}");
+
+    // `registry:` and `--image-src remote` never look in the daemon.
+    let t = format!("registry:{local}");
+    let (code, _, why) = scan(&[&[t.as_str()][..], &common[..]].concat());
+    assert_eq!(code, 2, "{why}");
+    assert!(why.contains("manifest unknown"), "{why}");
+    let (code, _, why) =
+        scan(&[&[local.as_str(), "--image-src", "remote"][..], &common[..]].concat());
+    assert_eq!(code, 2, "{why}");
+
+    // --image-src without remote: a miss everywhere is an error naming each source.
+    let (code, _, why) = scan(
+        &[
+            &["nobody/here:1", "--image-src", "docker,podman"][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 2, "{why}");
+    assert!(why.contains("has no image nobody/here:1"), "{why}");
+    assert!(
+        why.contains("did not answer"),
+        "the podman miss is named: {why}"
+    );
+
+    // Explicit scheme, image absent / daemon absent: clear errors.
+    let (code, _, why) = scan(&[&["docker:nobody/here:1"][..], &common[..]].concat());
+    assert_eq!(code, 2, "{why}");
+    assert!(why.contains("has no image nobody/here:1"), "{why}");
+    let (code, _, why) = scan(&["docker:alpine", "--docker-host", &no_podman]);
+    assert_eq!(code, 2, "{why}");
+    assert!(why.contains("did not answer"), "{why}");
+    assert!(why.contains("--docker-host"), "{why}");
+
+    // The table header says where the image came from.
+    let o = imgscan(&[
+        "scan",
+        "-q",
+        &local,
+        "--docker-host",
+        &host,
+        "--podman-host",
+        &no_podman,
+    ]);
+    let (out, err, code) = outs(&o);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains(&format!("from docker ({host})")), "{out}");
+}
+
+#[test]
+fn podman_service_images() {
+    let p = match Daemon::podman() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("SKIPPED: podman system service cannot run here: {e}");
+            return;
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "localhost/acme/podapp:2";
+    let archive = malicious_archive(tmp.path(), name);
+    if let Err(e) = p.load(&archive) {
+        panic!("podman load of a skopeo docker-archive: {e}");
+    }
+    let host = p.url();
+    let no_docker = nowhere(tmp.path());
+
+    let t = format!("podman:{name}");
+    let (code, v, why) = scan(&[&t, "--podman-host", &host]);
+    assert_eq!(code, 1, "{why}");
+    assert!(ids(&v).iter().any(|i| i == "IMG-MINER-BINARY"), "{why}");
+    assert_eq!(v["reports"][0]["source"]["kind"], "podman", "{why}");
+
+    // Unprefixed with Docker not running: Docker is "not here", Podman has it, and
+    // the registry (localhost:80, where nothing listens) is never asked.
+    let (code, v, why) = scan(&[name, "--docker-host", &no_docker, "--podman-host", &host]);
+    assert_eq!(code, 1, "{why}");
+    assert_eq!(v["reports"][0]["source"]["kind"], "podman", "{why}");
+}
