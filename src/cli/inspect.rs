@@ -71,7 +71,7 @@ pub fn run(args: Args) -> i32 {
         }
     };
     let opts = match args.image.source_options() {
-        Ok(o) => o,
+        Ok(o) => o.for_input(&args.target),
         Err(e) => return fail(e),
     };
     let images = match crate::source::open(&target, &opts) {
