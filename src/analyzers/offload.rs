@@ -24,7 +24,7 @@ pub const BATCH_BYTES: usize = 256 << 10;
 /// ... or this many messages (many empty-ish files).
 const BATCH_MSGS: usize = 4096;
 /// Chunks at least this long travel in their own buffer instead of being copied.
-const OWNED_MIN: usize = 32 << 10;
+pub(crate) const OWNED_MIN: usize = 32 << 10;
 
 enum Msg {
     /// A file starts.

@@ -212,15 +212,16 @@ impl ScanVisitor {
         } else {
             0
         };
-        // The head for `file_end`: `buf` itself when nothing replaced or overwrote it (a
-        // small file, the common case), else this copy.
+        // The head for `file_end`: `buf` itself for a small file (the common case), which
+        // no analyzer takes (`Offload` keeps only chunks of `OWNED_MIN` bytes or more) and
+        // no later read overwrites; else this copy.
         let nested = if is_file && n > 0 {
             super::archive::detect(&entry.path, &buf[..n])
         } else {
             None
         };
         let head_ptr = buf.as_ptr();
-        let copy_head = n >= CHUNK || nested.is_some();
+        let copy_head = n >= super::offload::OWNED_MIN || nested.is_some();
         let head_copy = if copy_head {
             buf[..n.min(HEAD_KEEP)].to_vec()
         } else {
@@ -277,9 +278,10 @@ impl ScanVisitor {
             self.scan.files += 1;
             self.scan.bytes += total;
         }
-        let head_keep = if copy_head || buf.as_ptr() != head_ptr {
+        let head_keep = if copy_head {
             &head_copy[..]
         } else {
+            debug_assert_eq!(buf.as_ptr(), head_ptr, "a small file's buffer was taken");
             &buf[..n.min(HEAD_KEEP)]
         };
         let ctx = FileCtx {
@@ -419,6 +421,30 @@ mod tests {
     /// whole, several chunks), signatures at random places (across chunk ends too), ELF
     /// and text mixed: the threaded path must report exactly the signals, at exactly the
     /// offsets, of the single-threaded one. Catches any reordering in the hand-off.
+    /// The analyzers left on the walker's thread read the head at `file_end`; whatever
+    /// the file's size, and whether or not its buffer went to the content thread, they
+    /// see the same head (here: the key type and comment of a planted root key).
+    #[test]
+    fn file_end_sees_the_head_at_every_size_threaded_or_not() {
+        for size in [700usize, 20_000, 40_000, 300_000] {
+            let mut keys = b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample attacker@evil\n".to_vec();
+            keys.resize(size, b'#');
+            let layer = vec![Entry::file("root/.ssh/authorized_keys", 0o600, keys)];
+            for threaded in [false, true] {
+                let scan = scan_layer_with(&layer, &Limits::default(), threaded);
+                let key = scan
+                    .signals
+                    .iter()
+                    .find(|s| s.signature == "root-authorized-keys")
+                    .unwrap_or_else(|| panic!("size {size}, threaded {threaded}: no key signal"));
+                assert_eq!(
+                    key.excerpt, "ssh-ed25519 ... attacker@evil",
+                    "size {size}, threaded {threaded}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn threaded_hand_off_keeps_every_signal_in_place() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
