@@ -35,6 +35,12 @@ impl RegistryScanner {
         opts: SourceOptions,
         parallel: usize,
     ) -> Self {
+        // The kubelet pulls from the registry: judge that image, never one of the same
+        // name that a Docker or Podman daemon next to this process happens to hold.
+        let opts = SourceOptions {
+            image_src: vec![crate::source::daemon::ImageSrc::Remote],
+            ..opts
+        };
         RegistryScanner {
             sigs,
             rules,
@@ -70,5 +76,27 @@ impl Scanner for RegistryScanner {
             findings,
             incomplete,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::daemon::ImageSrc;
+
+    #[test]
+    fn admission_scans_read_the_registry_only() {
+        let opts = SourceOptions {
+            image_src: vec![ImageSrc::Docker, ImageSrc::Podman, ImageSrc::Remote],
+            ..SourceOptions::default()
+        };
+        let s = RegistryScanner::new(
+            Signatures::load(None).unwrap().into(),
+            RuleSet::embedded_default(),
+            Limits::default(),
+            opts,
+            1,
+        );
+        assert_eq!(s.opts.image_src, [ImageSrc::Remote]);
     }
 }

@@ -68,5 +68,9 @@ pub fn run(a: RegistryArgs) -> i32 {
     if !a.scan.image.quiet {
         eprintln!("imgscan: {spec}: {} image(s) to scan", refs.len());
     }
-    scan::run_targets(a.scan, &refs, true)
+    // Every reference came from the registry's catalog: read it there, not from a local
+    // daemon that holds an image of the same name.
+    let mut args = a.scan;
+    args.image.image_src = vec![crate::source::daemon::ImageSrc::Remote];
+    scan::run_targets(args, &refs, true)
 }
