@@ -274,8 +274,8 @@ impl Read for Limited<'_> {
 }
 
 /// Bytes per read-ahead block, and blocks in flight.
-const AHEAD_BLOCK: usize = 256 << 10;
-const AHEAD_QUEUE: usize = 4;
+pub(super) const AHEAD_BLOCK: usize = 256 << 10;
+pub(super) const AHEAD_QUEUE: usize = 4;
 
 /// Reads the blob on its own thread, ahead of the decoder: the source's reads (file or
 /// network) and its digest check (SHA-256 over every compressed byte) then overlap with
@@ -310,56 +310,71 @@ pub(super) fn read_ahead(blob: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
     let spawned = std::thread::Builder::new()
         .name("imgscan-blob".into())
         .spawn(move || {
-            let Some(mut blob) = theirs.lock().ok().and_then(|mut s| s.take()) else {
-                return;
-            };
-            loop {
-                let mut buf = back_rx.try_recv().unwrap_or_default();
-                if buf.len() < AHEAD_BLOCK {
-                    buf.resize(AHEAD_BLOCK, 0);
-                }
-                let mut len = 0;
-                let mut failed = None;
-                while len < AHEAD_BLOCK {
-                    match blob.read(&mut buf[len..AHEAD_BLOCK]) {
-                        Ok(0) => break,
-                        Ok(n) => len += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                }
-                // The bytes before an error go first; a short block without one is the
-                // last (the source ended), followed by the empty end block.
-                let end = failed.is_some() || len < AHEAD_BLOCK;
-                if len > 0 && tx.send(Ok(Block { buf, len })).is_err() {
-                    return;
-                }
-                if end {
-                    let _ = tx.send(match failed {
-                        Some(e) => Err(e),
-                        None => Ok(Block::default()),
-                    });
-                    return;
-                }
+            if let Some(mut blob) = theirs.lock().ok().and_then(|mut s| s.take()) {
+                fill_blocks(&mut *blob, &tx, &back_rx);
             }
         });
     match spawned {
-        Ok(_) => Box::new(ReadAhead {
+        Ok(_) => Box::new(ReadAhead::new(rx, back)),
+        // No thread: read in place (the blob never left the slot).
+        Err(_) => match slot.lock().ok().and_then(|mut s| s.take()) {
+            Some(blob) => blob,
+            None => Box::new(io::empty()),
+        },
+    }
+}
+
+/// Read `src` into blocks of [`AHEAD_BLOCK`] bytes and send them in order, until the
+/// source ends (a short block, then the empty end block), fails (the bytes before the
+/// error, then the error) or the reader goes away. Buffers come back through `back`.
+pub(super) fn fill_blocks(
+    src: &mut dyn Read,
+    tx: &mpsc::SyncSender<io::Result<Block>>,
+    back: &mpsc::Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut buf = back.try_recv().unwrap_or_default();
+        if buf.len() < AHEAD_BLOCK {
+            buf.resize(AHEAD_BLOCK, 0);
+        }
+        let mut len = 0;
+        let mut failed = None;
+        while len < AHEAD_BLOCK {
+            match src.read(&mut buf[len..AHEAD_BLOCK]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let end = failed.is_some() || len < AHEAD_BLOCK;
+        if len > 0 && tx.send(Ok(Block { buf, len })).is_err() {
+            return;
+        }
+        if end {
+            let _ = tx.send(match failed {
+                Some(e) => Err(e),
+                None => Ok(Block::default()),
+            });
+            return;
+        }
+    }
+}
+
+impl ReadAhead {
+    /// The reading side of a thread running [`fill_blocks`].
+    pub(super) fn new(rx: mpsc::Receiver<io::Result<Block>>, back: mpsc::Sender<Vec<u8>>) -> Self {
+        ReadAhead {
             rx,
             back,
             cur: Block::default(),
             pos: 0,
             eof: false,
             failed: None,
-        }),
-        // No thread: read in place (the blob never left the slot).
-        Err(_) => match slot.lock().ok().and_then(|mut s| s.take()) {
-            Some(blob) => blob,
-            None => Box::new(io::empty()),
-        },
+        }
     }
 }
 
@@ -386,7 +401,7 @@ impl Read for ReadAhead {
                     return Err(e);
                 }
                 Err(_) => {
-                    let e = (io::ErrorKind::BrokenPipe, "the blob reader thread stopped");
+                    let e = (io::ErrorKind::BrokenPipe, "the reading thread stopped");
                     self.failed = Some((e.0, e.1.to_string()));
                     return Err(io::Error::new(e.0, e.1));
                 }
