@@ -265,17 +265,22 @@ impl Reference {
             .unwrap_or(&self.repository)
     }
 
-    /// The short form Docker prints (`nginx:latest`, `team/api:1.4`).
-    pub fn familiar(&self) -> String {
-        let name = if self.registry == DEFAULT_REGISTRY {
+    /// The name as Docker prints it, without tag or digest (`nginx`, `team/api`,
+    /// `ghcr.io/o/r`).
+    pub fn familiar_name(&self) -> String {
+        if self.registry == DEFAULT_REGISTRY {
             self.repository
                 .strip_prefix("library/")
                 .unwrap_or(&self.repository)
                 .to_string()
         } else {
             self.name()
-        };
-        let mut s = name;
+        }
+    }
+
+    /// The short form Docker prints (`nginx:latest`, `team/api:1.4`).
+    pub fn familiar(&self) -> String {
+        let mut s = self.familiar_name();
         if let Some(t) = &self.tag {
             s.push(':');
             s.push_str(t);

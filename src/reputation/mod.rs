@@ -76,7 +76,7 @@ const POSES_AS_DOCKER: &[&str] = &[
 /// Judge one reference against the corpus. Returns no finding for a trusted or unknown
 /// but unremarkable name.
 pub fn judge(reference: &Reference, corpus: &Corpus) -> Vec<Finding> {
-    let shown = short_name(reference);
+    let shown = reference.familiar_name();
     let location = reference.to_string();
     let mut out = Vec::new();
 
@@ -359,18 +359,6 @@ fn popular_remedy(corpus: &Corpus, name: &str) -> String {
             format!("Use `{origin}` from its own publisher, pinned by digest.")
         }
         _ => official_remedy(corpus, name),
-    }
-}
-
-/// `nginx`, `acme/api`, `ghcr.io/o/r`: the name without tag or digest, as Docker prints it.
-fn short_name(r: &Reference) -> String {
-    if r.registry == DEFAULT_REGISTRY {
-        r.repository
-            .strip_prefix("library/")
-            .unwrap_or(&r.repository)
-            .to_string()
-    } else {
-        r.name()
     }
 }
 

@@ -190,23 +190,12 @@ pub(crate) fn open(
 /// The name to ask the daemon for.
 fn lookup_name(r: &Reference) -> String {
     match &r.digest {
-        Some(d) => format!("{}@{d}", familiar_name(r)),
+        Some(d) => format!("{}@{d}", r.familiar_name()),
         None => format!(
             "{}:{}",
-            familiar_name(r),
+            r.familiar_name(),
             r.tag.as_deref().unwrap_or("latest")
         ),
-    }
-}
-
-fn familiar_name(r: &Reference) -> String {
-    if r.registry == crate::reference::DEFAULT_REGISTRY {
-        r.repository
-            .strip_prefix("library/")
-            .unwrap_or(&r.repository)
-            .to_string()
-    } else {
-        r.name()
     }
 }
 
