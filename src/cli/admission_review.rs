@@ -5,7 +5,7 @@
 use super::common::ImageArgs;
 use super::{fail, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
 use crate::admission::scan::RegistryScanner;
-use crate::admission::{review_body, NamesOnly, OnDeadline, Policy, Reviewer, Scanner};
+use crate::admission::{review_body, Mode, NamesOnly, OnDeadline, Policy, Reviewer, Scanner};
 use crate::reputation::Corpus;
 use crate::rules::RuleSet;
 use crate::signatures::Signatures;
@@ -18,6 +18,17 @@ pub struct Args {
     /// The AdmissionReview request (JSON), or `-` for standard input.
     #[arg(value_name = "FILE|-")]
     pub input: String,
+    /// Bytes of the review read at most.
+    #[arg(long, value_name = "BYTES", value_parser = super::common::parse_size, default_value = "3M")]
+    pub max_body: u64,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+}
+
+/// What `admission-review` and `serve` share: the policy, its overrides, and how images
+/// are judged (names only, or pulled from their registry and scanned).
+#[derive(clap::Args, Debug)]
+pub struct JudgeArgs {
     /// Admission policy (YAML): fail_on, mode, exempt_namespaces, allowed_images,
     /// allowed_registries, on_deadline.
     #[arg(long, value_name = "FILE")]
@@ -28,15 +39,13 @@ pub struct Args {
     /// Allow what would be denied, with warnings (overrides the policy's mode).
     #[arg(long)]
     pub audit: bool,
-    /// An image that cannot be judged is allowed with a warning instead of denied.
+    /// An image not judged (by the deadline, or at all) is allowed with a warning instead
+    /// of denied.
     #[arg(long)]
     pub allow_unjudged: bool,
     /// Judge image names only; pull nothing.
     #[arg(long)]
     pub names_only: bool,
-    /// Bytes of the review read at most.
-    #[arg(long, value_name = "BYTES", value_parser = super::common::parse_size, default_value = "3M")]
-    pub max_body: u64,
     /// Extra trusted namespaces and registries for name checks (TOML).
     #[arg(long, value_name = "FILE")]
     pub trusted: Option<PathBuf>,
@@ -47,56 +56,76 @@ pub struct Args {
     pub image: Box<ImageArgs>,
 }
 
-pub fn run(args: Args) -> i32 {
-    let mut policy = match &args.policy {
-        Some(p) => match Policy::load(p) {
-            Ok(p) => p,
-            Err(e) => return fail(format!("--policy {e}")),
-        },
-        None => Policy::default(),
-    };
-    if let Some(f) = &args.fail_on {
-        if let Err(e) = policy.set_fail_on(f) {
-            return fail(format!("--fail-on: {e}"));
+impl JudgeArgs {
+    /// `--policy` with the flags that override it applied.
+    pub(super) fn policy(&self) -> Result<Policy, String> {
+        let mut policy = match &self.policy {
+            Some(p) => Policy::load(p).map_err(|e| format!("--policy {e}"))?,
+            None => Policy::default(),
+        };
+        if let Some(f) = &self.fail_on {
+            policy
+                .set_fail_on(f)
+                .map_err(|e| format!("--fail-on: {e}"))?;
         }
+        if self.audit {
+            policy.mode = Mode::Audit;
+        }
+        if self.allow_unjudged {
+            policy.on_deadline = OnDeadline::AllowWithWarning;
+        }
+        Ok(policy)
     }
-    if args.audit {
-        policy.mode = crate::admission::Mode::Audit;
+
+    /// The content scanner, or `None` with `--names-only`.
+    pub(super) fn scanner(&self) -> Result<Option<RegistryScanner>, String> {
+        if self.names_only {
+            return Ok(None);
+        }
+        let sigs = Signatures::load(self.signatures.as_deref()).map_err(|e| e.to_string())?;
+        let opts = self.image.source_options()?;
+        Ok(Some(RegistryScanner::new(
+            Arc::new(sigs),
+            RuleSet::embedded_default(),
+            self.image.limits(),
+            opts,
+            self.image.parallel(),
+        )))
     }
-    if args.allow_unjudged {
-        policy.on_deadline = OnDeadline::AllowWithWarning;
+
+    /// The name corpus with `--trusted` added, or `None` for the embedded one.
+    pub(super) fn corpus(&self) -> Result<Option<Corpus>, String> {
+        self.trusted
+            .as_ref()
+            .map(|p| {
+                Corpus::with_trusted_file(p).map_err(|e| format!("--trusted {}: {e}", p.display()))
+            })
+            .transpose()
     }
+}
+
+pub fn run(args: Args) -> i32 {
+    let policy = match args.judge.policy() {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
     let body = match read_body(&args.input, args.max_body) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let registry;
-    let scanner: &dyn Scanner = if args.names_only {
-        &NamesOnly
-    } else {
-        let sigs = match Signatures::load(args.signatures.as_deref()) {
-            Ok(s) => Arc::new(s),
-            Err(e) => return fail(e),
-        };
-        let opts = match args.image.source_options() {
-            Ok(o) => o,
-            Err(e) => return fail(e),
-        };
-        registry = RegistryScanner::new(
-            sigs,
-            RuleSet::embedded_default(),
-            args.image.limits(),
-            opts,
-            args.image.parallel(),
-        );
-        &registry
+    let registry = match args.judge.scanner() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let scanner: &dyn Scanner = match &registry {
+        Some(r) => r,
+        None => &NamesOnly,
     };
     let mut reviewer = Reviewer::new(policy, scanner);
-    if let Some(p) = &args.trusted {
-        match Corpus::with_trusted_file(p) {
-            Ok(c) => reviewer = reviewer.with_corpus(c),
-            Err(e) => return fail(format!("--trusted {}: {e}", p.display())),
-        }
+    match args.judge.corpus() {
+        Ok(Some(c)) => reviewer = reviewer.with_corpus(c),
+        Ok(None) => {}
+        Err(e) => return fail(e),
     }
     let out = review_body(&body, &reviewer);
     match serde_json::to_string_pretty(&out.review) {

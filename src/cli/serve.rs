@@ -1,14 +1,10 @@
 //! `imgscan serve`: the admission webhook. Parses flags, builds the policy and the
 //! registry scanner, and runs [`crate::admission::serve::serve`] until SIGTERM.
 
-use super::common::ImageArgs;
+use super::admission_review::JudgeArgs;
 use super::{fail, EXIT_CLEAN};
-use crate::admission::scan::RegistryScanner;
 use crate::admission::serve::{serve, shutdown_signal, ServeConfig};
-use crate::admission::{Mode, NamesOnly, OnDeadline, Policy, Scanner};
-use crate::reputation::Corpus;
-use crate::rules::RuleSet;
-use crate::signatures::Signatures;
+use crate::admission::{NamesOnly, Scanner};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,22 +24,6 @@ pub struct Args {
     /// Server private key (PEM); re-read when it changes.
     #[arg(long, value_name = "PEM")]
     pub tls_key: PathBuf,
-    /// Admission policy (YAML): fail_on, mode, exempt_namespaces, allowed_images,
-    /// allowed_registries, on_deadline.
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Deny at or above this severity (overrides the policy's fail_on).
-    #[arg(long, value_name = "SEV|none")]
-    pub fail_on: Option<String>,
-    /// Allow what would be denied, with warnings (overrides the policy's mode).
-    #[arg(long)]
-    pub audit: bool,
-    /// An image not judged by the deadline is allowed with a warning instead of denied.
-    #[arg(long)]
-    pub allow_unjudged: bool,
-    /// Judge image names only; pull nothing.
-    #[arg(long)]
-    pub names_only: bool,
     /// Bytes of a request body at most (larger: 413).
     #[arg(long, value_name = "BYTES", value_parser = super::common::parse_size, default_value = "3M")]
     pub max_body: u64,
@@ -59,14 +39,8 @@ pub struct Args {
     /// Verdicts kept in memory at most.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub verdict_cache_entries: usize,
-    /// Extra trusted namespaces and registries for name checks (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub trusted: Option<PathBuf>,
-    /// Extend the embedded signatures with the files in DIR.
-    #[arg(long, value_name = "DIR")]
-    pub signatures: Option<PathBuf>,
     #[command(flatten)]
-    pub image: Box<ImageArgs>,
+    pub judge: JudgeArgs,
 }
 
 /// `600`, `90s`, `10m`, `1h`.
@@ -86,42 +60,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: Args) -> i32 {
-    let mut policy = match &args.policy {
-        Some(p) => match Policy::load(p) {
-            Ok(p) => p,
-            Err(e) => return fail(format!("--policy {e}")),
-        },
-        None => Policy::default(),
+    let policy = match args.judge.policy() {
+        Ok(p) => p,
+        Err(e) => return fail(e),
     };
-    if let Some(f) = &args.fail_on {
-        if let Err(e) = policy.set_fail_on(f) {
-            return fail(format!("--fail-on: {e}"));
-        }
-    }
-    if args.audit {
-        policy.mode = Mode::Audit;
-    }
-    if args.allow_unjudged {
-        policy.on_deadline = OnDeadline::AllowWithWarning;
-    }
-    let scanner: Arc<dyn Scanner + Send + Sync> = if args.names_only {
-        Arc::new(NamesOnly)
-    } else {
-        let sigs = match Signatures::load(args.signatures.as_deref()) {
-            Ok(s) => Arc::new(s),
-            Err(e) => return fail(e),
-        };
-        let opts = match args.image.source_options() {
-            Ok(o) => o,
-            Err(e) => return fail(e),
-        };
-        Arc::new(RegistryScanner::new(
-            sigs,
-            RuleSet::embedded_default(),
-            args.image.limits(),
-            opts,
-            args.image.parallel(),
-        ))
+    let scanner: Arc<dyn Scanner + Send + Sync> = match args.judge.scanner() {
+        Ok(Some(r)) => Arc::new(r),
+        Ok(None) => Arc::new(NamesOnly),
+        Err(e) => return fail(e),
     };
     let mut cfg = ServeConfig::new(args.tls_cert, args.tls_key);
     cfg.listen = args.listen;
@@ -132,11 +78,9 @@ pub fn run(args: Args) -> i32 {
     cfg.max_queued_scans = args.max_queued_scans;
     cfg.verdict_ttl = args.verdict_ttl;
     cfg.verdict_entries = args.verdict_cache_entries;
-    if let Some(p) = &args.trusted {
-        match Corpus::with_trusted_file(p) {
-            Ok(c) => cfg.corpus = Some(c),
-            Err(e) => return fail(format!("--trusted {}: {e}", p.display())),
-        }
+    match args.judge.corpus() {
+        Ok(c) => cfg.corpus = c,
+        Err(e) => return fail(e),
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
