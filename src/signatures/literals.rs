@@ -2,25 +2,35 @@
 //!
 //! One Aho-Corasick DFA over all ~200 literals steps one byte at a time (about 400 MB/s
 //! here, slower than decompression, so it bounded the whole scan). The crate's packed
-//! (Teddy, SIMD) searcher runs at several GB/s, but takes at most a few dozen patterns
-//! before its fingerprints stop filtering. So the literals are sorted (patterns sharing a
-//! prefix land in the same Teddy bucket, which keeps false candidates down) and split into
-//! groups of at most [`GROUP`]; each group is one packed searcher, and every group runs
-//! over the same in-cache buffer. On the Debian rootfs layer that is about 1 GB/s for the
-//! whole set. Where the CPU has no Teddy (no SSSE3/AVX2 or NEON), one DFA is used instead.
+//! (Teddy, SIMD) searcher runs at several GB/s while its fingerprints (nibbles of a
+//! pattern's first bytes, shared by the patterns of a bucket) rarely match; the more
+//! patterns per searcher, the more positions are false candidates to verify, and on
+//! binaries that verification, not the passes, is where the time goes.
+//!
+//! So the packed searchers look for *anchors*, not the literals: a small set of
+//! substrings (at least [`ANCHOR_MIN`] bytes, or the whole literal when shorter) that
+//! between them occur in every literal, picked greedily to cover the most literals each
+//! (`pool` is in 37 pool domains; `mining`, `monero`, `tratum`...). A hit on an anchor is
+//! checked against the literals it stands for. The ~210 built-in literals need about 60
+//! anchors, searched in groups of [`GROUP`]. Where the CPU has no Teddy (no SSSE3/AVX2
+//! or NEON), one DFA over the literals is used instead.
 //!
 //! Results are the same either way: leftmost-longest, non-overlapping across the whole set
-//! (the groups' matches are merged as one leftmost-longest search would pick them), so a
-//! literal wholly inside a longer one at the same place is reported as the longer one only.
+//! (every occurrence is found, then kept as one leftmost-longest search would pick them),
+//! so a literal wholly inside a longer one at the same place is reported as the longer
+//! one only.
 
-use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, Match, MatchKind, Span};
+use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, MatchKind, Span};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
-/// Patterns per packed searcher. Up to 32 gets the slim (32 bytes a step) AVX2 Teddy.
-/// Measured as the analyzers' time over the Debian rootfs tar (`bench_analyzers
-/// --one-thread`, 12 interleaved runs, best / median): 16: 0.195 / 0.233 s,
-/// 24: 0.157 / 0.186, 32: 0.144 / 0.160, 48: 0.173 / 0.189, 64: 0.156 / 0.179.
-const GROUP: usize = 32;
+/// Anchors per packed searcher (slim AVX2 Teddy, 8 buckets). Measured as the search
+/// alone over the Debian bookworm minbase rootfs tar in 64 KiB chunks, on a loaded
+/// machine, best of 3 runs ×3: anchors in groups of 8: 137 ms, 12: 111, 16: 87,
+/// 24: 91, 64: 254; the literals themselves (no anchors) in groups of 32, as before:
+/// 140–167 ms. (Seven passes of literals and two passes of anchors in groups of 32 cost
+/// about the same: the false candidates, not the passes, dominate.)
+const GROUP: usize = 16;
 
 /// A match: pattern index (as given to [`LiteralSet::new`]), start, end.
 pub type Found = (usize, usize, usize);
@@ -33,17 +43,37 @@ pub struct LiteralSet {
 
 #[derive(Debug)]
 enum Kind {
-    /// Packed searchers, each with its local pattern index → caller's pattern index.
-    Packed(Vec<(packed::Searcher, Vec<usize>)>),
+    Anchored(Anchored),
     Dfa(AhoCorasick),
 }
+
+/// The anchor search: packed searchers over the anchors, and for each anchor the
+/// literals it stands for.
+#[derive(Debug)]
+struct Anchored {
+    /// Packed searchers, each with its local pattern index → anchor index.
+    groups: Vec<(packed::Searcher, Vec<usize>)>,
+    anchors: Vec<Vec<u8>>,
+    /// Anchor index → (literal index into `literals`, the anchor's offset in it).
+    stands_for: Vec<Vec<(usize, usize)>>,
+    /// The distinct literals, each with the lowest caller index that gave it.
+    literals: Vec<(Vec<u8>, usize)>,
+}
+
+/// Shortest anchor, unless the literal itself is shorter. Three-byte anchors hit too
+/// often in binaries; four is where the hits on the Debian rootfs stay in the tens of
+/// thousands for the whole set.
+const ANCHOR_MIN: usize = 4;
+/// Longest anchor tried: Teddy fingerprints only the first three bytes, so a longer
+/// anchor only cuts the hits to verify.
+const ANCHOR_MAX: usize = 8;
 
 impl LiteralSet {
     /// Compile `literals` (non-empty byte strings).
     pub fn new(literals: &[Vec<u8>]) -> Result<LiteralSet, aho_corasick::BuildError> {
-        if let Some(groups) = packed_groups(literals) {
+        if let Some(a) = Anchored::new(literals) {
             return Ok(LiteralSet {
-                kind: Kind::Packed(groups),
+                kind: Kind::Anchored(a),
             });
         }
         let dfa = AhoCorasick::builder()
@@ -63,8 +93,16 @@ impl LiteralSet {
     /// Which search runs (`"packed"` or `"dfa"`), for benchmarks and diagnostics.
     pub fn strategy(&self) -> &'static str {
         match self.kind {
-            Kind::Packed(_) => "packed",
+            Kind::Anchored(_) => "packed",
             Kind::Dfa(_) => "dfa",
+        }
+    }
+
+    /// How many packed passes run over each byte (0 for the DFA), for diagnostics.
+    pub fn passes(&self) -> usize {
+        match &self.kind {
+            Kind::Anchored(a) => a.groups.len(),
+            Kind::Dfa(_) => 0,
         }
     }
 
@@ -79,54 +117,145 @@ impl LiteralSet {
                         .map(|m| (m.pattern().as_usize(), m.start(), m.end())),
                 );
             }
-            Kind::Packed(groups) => {
-                // Leftmost-longest over the union, exactly: from `pos`, the match that
-                // starts first (longest at that start) among each group's next match
-                // at or after `pos`. A group's cached match that a kept match overlaps
-                // is searched again from `pos`, so nothing hidden by it is lost.
-                let span = |from: usize| Span::from(from..hay.len());
-                let mut next: Vec<Option<Match>> = groups
-                    .iter()
-                    .map(|(s, _)| s.find_in(hay, span(0)))
-                    .collect();
-                let mut pos = 0;
-                loop {
-                    let mut best: Option<(usize, Match)> = None;
-                    for (g, slot) in next.iter_mut().enumerate() {
-                        if slot.is_some_and(|m| m.start() < pos) {
-                            *slot = groups[g].0.find_in(hay, span(pos));
-                        }
-                        if let Some(m) = *slot {
-                            let key = |m: &Match| (m.start(), Reverse(m.end()));
-                            if best.as_ref().is_none_or(|(_, b)| key(&m) < key(b)) {
-                                best = Some((g, m));
-                            }
-                        }
-                    }
-                    let Some((g, m)) = best else { break };
-                    out.push((groups[g].1[m.pattern().as_usize()], m.start(), m.end()));
-                    pos = m.end().max(m.start() + 1);
-                    next[g] = if pos <= hay.len() {
-                        groups[g].0.find_in(hay, span(pos))
-                    } else {
-                        None
-                    };
-                }
-            }
+            Kind::Anchored(a) => a.find_all(hay, out),
         }
     }
 }
 
+impl Anchored {
+    /// `None` when there are no literals or a packed searcher cannot be built (no SIMD
+    /// Teddy on this CPU).
+    fn new(given: &[Vec<u8>]) -> Option<Anchored> {
+        if given.is_empty() || given.iter().any(|l| l.is_empty()) {
+            return None;
+        }
+        let mut literals: Vec<(Vec<u8>, usize)> = Vec::new();
+        let mut seen: HashSet<&[u8]> = HashSet::new();
+        for (i, l) in given.iter().enumerate() {
+            if seen.insert(l) {
+                literals.push((l.clone(), i));
+            }
+        }
+        let (anchors, stands_for) = pick_anchors(&literals);
+        let groups = packed_groups(&anchors)?;
+        Some(Anchored {
+            groups,
+            anchors,
+            stands_for,
+            literals,
+        })
+    }
+
+    fn find_all(&self, hay: &[u8], out: &mut Vec<Found>) {
+        // Every literal occurrence, from every position where an anchor starts: each
+        // group is searched again from one past its last hit, so overlapping hits are
+        // all seen; at a hit, every anchor of that group starting there is checked
+        // (one anchor may be a prefix of another).
+        for (searcher, ids) in &self.groups {
+            let mut pos = 0;
+            while pos < hay.len() {
+                let Some(m) = searcher.find_in(hay, Span::from(pos..hay.len())) else {
+                    break;
+                };
+                let at = m.start();
+                for &a in ids {
+                    let anchor = &self.anchors[a];
+                    if !hay[at..].starts_with(anchor) {
+                        continue;
+                    }
+                    for &(l, off) in &self.stands_for[a] {
+                        let (lit, idx) = &self.literals[l];
+                        let Some(s) = at.checked_sub(off) else {
+                            continue;
+                        };
+                        if hay.get(s..s + lit.len()) == Some(&lit[..]) {
+                            out.push((*idx, s, s + lit.len()));
+                        }
+                    }
+                }
+                pos = at + 1;
+            }
+        }
+        // Leftmost-longest, non-overlapping over the union: by start, longest first
+        // (then the lowest caller index, as one automaton would report), each kept
+        // match starting at or after the end of the one kept before it.
+        out.sort_unstable_by_key(|&(p, s, e)| (s, Reverse(e), p));
+        let mut next = 0;
+        out.retain(|&(_, s, e)| {
+            if s < next {
+                return false;
+            }
+            next = e.max(s + 1);
+            true
+        });
+    }
+}
+
+/// Anchors for `literals`: substrings of [`ANCHOR_MIN`]..=[`ANCHOR_MAX`] bytes (the
+/// literal itself when shorter), chosen greedily, each covering the most literals not
+/// yet covered (the longer on a tie, then the smaller bytes, so the choice is
+/// deterministic). Returns the anchors and, for each, the (literal, offset) pairs it
+/// stands for; every literal is stood for by exactly one anchor.
+fn pick_anchors(literals: &[(Vec<u8>, usize)]) -> (Vec<Vec<u8>>, Vec<Vec<(usize, usize)>>) {
+    // Candidate substring → the literals holding it, each with its first offset.
+    let mut holders: HashMap<&[u8], Vec<(usize, usize)>> = HashMap::new();
+    for (i, (l, _)) in literals.iter().enumerate() {
+        let lo = ANCHOR_MIN.min(l.len());
+        for n in lo..=ANCHOR_MAX.min(l.len()) {
+            for off in 0..=l.len() - n {
+                let v = holders.entry(&l[off..off + n]).or_default();
+                if v.last().is_none_or(|&(j, _)| j != i) {
+                    v.push((i, off));
+                }
+            }
+        }
+    }
+    // Lazy greedy: a candidate's cover only shrinks, so one popped whose recounted
+    // cover still beats the next in the heap is the best.
+    let mut heap: BinaryHeap<(usize, usize, Reverse<&[u8]>)> = holders
+        .iter()
+        .map(|(k, v)| (v.len(), k.len(), Reverse(*k)))
+        .collect();
+    let mut covered = vec![false; literals.len()];
+    let mut left = literals.len();
+    let (mut anchors, mut stands_for) = (Vec::new(), Vec::new());
+    while left > 0 {
+        let Some((_, len, Reverse(k))) = heap.pop() else {
+            break;
+        };
+        let live: Vec<(usize, usize)> = holders[k]
+            .iter()
+            .copied()
+            .filter(|&(i, _)| !covered[i])
+            .collect();
+        if live.is_empty() {
+            continue;
+        }
+        let now = (live.len(), len, Reverse(k));
+        if heap.peek().is_some_and(|top| *top > now) {
+            heap.push(now);
+            continue;
+        }
+        for &(i, _) in &live {
+            covered[i] = true;
+        }
+        left -= live.len();
+        anchors.push(k.to_vec());
+        stands_for.push(live);
+    }
+    (anchors, stands_for)
+}
+
 /// Sorted groups of packed searchers, or `None` when any cannot be built (no SIMD Teddy
 /// on this CPU, or a pattern set it refuses).
-fn packed_groups(literals: &[Vec<u8>]) -> Option<Vec<(packed::Searcher, Vec<usize>)>> {
-    if literals.is_empty() {
+fn packed_groups(patterns: &[Vec<u8>]) -> Option<Vec<(packed::Searcher, Vec<usize>)>> {
+    if patterns.is_empty() {
         return None;
     }
-    let mut order: Vec<usize> = (0..literals.len()).collect();
-    order.sort_by(|&a, &b| literals[a].cmp(&literals[b]));
-    let n = literals.len().div_ceil(GROUP);
-    let per = literals.len().div_ceil(n);
+    let mut order: Vec<usize> = (0..patterns.len()).collect();
+    order.sort_by(|&a, &b| patterns[a].cmp(&patterns[b]));
+    let n = patterns.len().div_ceil(GROUP);
+    let per = patterns.len().div_ceil(n);
     order
         .chunks(per)
         .map(|ids| {
@@ -134,7 +263,7 @@ fn packed_groups(literals: &[Vec<u8>]) -> Option<Vec<(packed::Searcher, Vec<usiz
                 .match_kind(packed::MatchKind::LeftmostLongest)
                 .heuristic_pattern_limits(false)
                 .builder()
-                .extend(ids.iter().map(|&i| &literals[i]))
+                .extend(ids.iter().map(|&i| &patterns[i]))
                 .build()?;
             Some((s, ids.to_vec()))
         })
