@@ -57,6 +57,14 @@ fn hide_tree(
     }
 }
 
+/// What [`FsView::resolve_plain`] could tell without walking.
+enum Plain<'a> {
+    Found(&'a FileEntry),
+    Missing,
+    /// An ancestor is a link or a non-directory, or the path is a link: walk it.
+    Links,
+}
+
 impl FsView {
     /// Build from the per-layer metadata, in layer order.
     pub(crate) fn build(layers: Vec<LayerMeta>) -> FsView {
@@ -104,8 +112,38 @@ impl FsView {
     /// Like lookup, but follows symlinks (absolute ones relative to the image root, never the
     /// host) and hard links, at most 40 hops; None on a loop or a dangling link.
     pub fn resolve(&self, path: &str) -> Option<&FileEntry> {
-        let mut hops = 0usize;
         let (start, _) = normalize_path(path);
+        match self.resolve_plain(&start) {
+            Plain::Found(e) => Some(e),
+            Plain::Missing => None,
+            Plain::Links => self.resolve_walk(start),
+        }
+    }
+
+    /// The common case without a step per component (a package database asks for tens
+    /// of thousands of paths): when every ancestor of `path` (normalised) is a directory
+    /// or not listed, and `path` itself is no link, the walk below would end on `path`'s
+    /// own entry; anything else is left to the walk.
+    fn resolve_plain(&self, path: &str) -> Plain<'_> {
+        if path.is_empty() {
+            return Plain::Links;
+        }
+        let at = |p: &str| self.visible.get(p).map(|&i| &self.entries[i]);
+        for (i, _) in path.match_indices('/') {
+            if at(&path[..i]).is_some_and(|e| e.kind != EntryKind::Dir) {
+                return Plain::Links;
+            }
+        }
+        match at(path) {
+            None => Plain::Missing,
+            Some(e) if matches!(e.kind, EntryKind::Symlink | EntryKind::Hardlink) => Plain::Links,
+            Some(e) => Plain::Found(e),
+        }
+    }
+
+    /// [`FsView::resolve`] component by component, following links.
+    fn resolve_walk(&self, start: String) -> Option<&FileEntry> {
+        let mut hops = 0usize;
         let mut pending: Vec<String> = start.split('/').rev().map(str::to_string).collect();
         pending.retain(|c| !c.is_empty());
         let mut cur: Vec<String> = Vec::new();
@@ -276,5 +314,44 @@ mod tests {
         assert!(fs.resolve("esc").is_none());
         assert!(fs.resolve("dangling").is_none());
         assert_eq!(fs.lookup("bin/sh").unwrap().kind, EntryKind::Symlink);
+    }
+
+    #[test]
+    fn quick_resolve_answers_as_the_walk_does() {
+        // Hostile shapes too: a listed child under a link and under a file.
+        let l0 = LayerMeta {
+            entries: vec![
+                e(0, "usr", EntryKind::Dir, None),
+                f(0, "usr/bin/ls"),
+                e(0, "bin", EntryKind::Symlink, Some("usr/bin")),
+                f(0, "bin/ls"),
+                f(0, "file"),
+                f(0, "file/child"),
+                e(0, "usr/bin/hl", EntryKind::Hardlink, Some("usr/bin/ls")),
+                e(0, "usr/lib/x/y", EntryKind::Symlink, Some("../../bin/ls")),
+            ],
+            whiteouts: vec![],
+        };
+        let fs = FsView::build(vec![l0]);
+        let paths = [
+            "usr/bin/ls",
+            "bin/ls",
+            "./bin/ls",
+            "file",
+            "file/child",
+            "usr/bin/hl",
+            "usr/lib/x/y",
+            "usr/lib/x",
+            "nowhere/x",
+            "usr",
+            "",
+            "/usr/bin/ls",
+        ];
+        for p in paths {
+            let walked = fs.resolve_walk(normalize_path(p).0).map(|e| &e.path);
+            assert_eq!(fs.resolve(p).map(|e| &e.path), walked, "{p}");
+        }
+        assert_eq!(fs.resolve("bin/ls").unwrap().path, "usr/bin/ls");
+        assert_eq!(fs.resolve("usr/lib/x/y").unwrap().path, "usr/bin/ls");
     }
 }

@@ -157,6 +157,14 @@ pub(crate) struct LayerMeta {
 /// `.` or `..` components, no trailing `/`. Returns the path and whether the name was
 /// unsafe (absolute, or `..` tried to climb above the root).
 pub fn normalize_path(name: &str) -> (String, bool) {
+    // Most names are normal already but for a leading `./` (one copy, no parts list).
+    let plain = name.trim_start_matches("./");
+    if !name.starts_with('/')
+        && !plain.is_empty()
+        && plain.split('/').all(|c| !matches!(c, "" | "." | ".."))
+    {
+        return (plain.to_string(), false);
+    }
     let mut unsafe_name = name.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for c in name.split('/') {
@@ -715,6 +723,13 @@ mod tests {
         );
         assert_eq!(normalize_path("a/../../b"), ("b".into(), true));
         assert_eq!(normalize_path("./"), ("".into(), false));
+        // The names the quick path must leave to the full one, and those it takes.
+        assert_eq!(normalize_path("././a//b/./c"), ("a/b/c".into(), false));
+        assert_eq!(normalize_path(".//a"), ("a".into(), false));
+        assert_eq!(normalize_path("./.."), ("".into(), true));
+        assert_eq!(normalize_path("a/b/.."), ("a".into(), false));
+        assert_eq!(normalize_path("./a.b/..c/.d"), ("a.b/..c/.d".into(), false));
+        assert_eq!(normalize_path("."), ("".into(), false));
     }
 
     #[test]
