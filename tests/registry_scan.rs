@@ -357,3 +357,60 @@ fn targets_file_scans_each_line_and_exits_with_the_worst() {
     assert_eq!(summary_row(&err, "clean"), 1, "{err}");
     assert_eq!(summary_row(&err, "findings"), 1, "{err}");
 }
+
+#[test]
+fn jsonl_reports_are_written_as_each_image_finishes() {
+    use std::io::BufRead;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let t = tempfile::tempdir().unwrap();
+    let img = registry_harness::write_image(
+        &t.path().join("img"),
+        &[("etc/motd", b"hello\n".as_slice())],
+        "linux",
+        "amd64",
+    );
+    // The second image's manifest is held back until the test has read the first
+    // report (or, should that report never come, for a minute: then the test fails).
+    let open = Arc::new(AtomicBool::new(false));
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let (o, to) = (open.clone(), timed_out.clone());
+    let srv = FaultServer::start(move |req| {
+        if req.path.starts_with("/v2/slow/") && req.path.contains("/manifests/") {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !o.load(Ordering::SeqCst) {
+                if std::time::Instant::now() > deadline {
+                    to.store(true, Ordering::SeqCst);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        registry_harness::serve_fixture(&img, req)
+    });
+    let h = srv.host();
+    let list = t.path().join("targets.txt");
+    std::fs::write(&list, format!("{h}/fast/app:1\n{h}/slow/app:1\n")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
+        .args(["scan", "--insecure", "--format", "jsonl", "--targets-file"])
+        .arg(&list)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let held = !timed_out.load(Ordering::SeqCst);
+    open.store(true, Ordering::SeqCst);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    child.wait().unwrap();
+    assert!(
+        held,
+        "the first report came only after the second image was let through"
+    );
+    assert_eq!(jsonl_targets(&first), [format!("{h}/fast/app:1")]);
+    assert_eq!(jsonl_targets(&rest), [format!("{h}/slow/app:1")]);
+}
