@@ -330,3 +330,56 @@ fn cache_stats_and_clean_walk_only_imgscan_keys() {
     assert_eq!(code, 2);
     assert!(err.contains("connecting"), "{err}");
 }
+
+#[test]
+fn a_redis_restarted_mid_run_is_used_again() {
+    let mut r = RedisServer::start();
+    let t = tempfile::tempdir().unwrap();
+    let (img, opened) = image(&t.path().join("layout"));
+    let n = img.image.layers.len();
+    // Retry at once (no backoff wait) so the test needs no sleeps; the schedule itself
+    // is the same code.
+    let cache = redis_cache(&r.url(), None).with_retry(imgscan::cache::Retry {
+        first: std::time::Duration::ZERO,
+        max: std::time::Duration::ZERO,
+        attempts: 20,
+    });
+    let (cold, _) = scan(&img, &opened, &cache);
+    r.stop();
+    let (down, read) = scan(&img, &opened, &cache);
+    assert_eq!(
+        (read, down == cold),
+        (n, true),
+        "uncached while Redis is away"
+    );
+    // Redis comes back (empty, on the same port): the next image reconnects, misses,
+    // stores, and the one after is served from it.
+    r.restart();
+    assert_eq!(r.dbsize(), 0);
+    let (again, read) = scan(&img, &opened, &cache);
+    assert_eq!((read, again == cold), (n, true));
+    assert!(r.dbsize() > 0, "stored after the reconnect");
+    let (warm, read) = scan(&img, &opened, &cache);
+    assert_eq!(
+        (read, warm == cold),
+        (0, true),
+        "served after the reconnect"
+    );
+    let w = cache.warnings();
+    assert!(w[0].contains("going on without the cache"), "{w:?}");
+    assert!(w.iter().any(|w| w.contains("answering again")), "{w:?}");
+    // Bounded: a Redis that stays away is given up after `attempts` failures in a row.
+    r.stop();
+    for _ in 0..20 {
+        scan(&img, &opened, &cache);
+    }
+    let w = cache.warnings();
+    assert!(
+        w.last().unwrap().contains("off for the rest of this run"),
+        "{w:?}"
+    );
+    r.restart();
+    let (_, read) = scan(&img, &opened, &cache);
+    assert_eq!(read, n, "given up: not asked again");
+    assert_eq!(r.dbsize(), 0);
+}

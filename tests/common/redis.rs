@@ -46,13 +46,25 @@ impl RedisServer {
     }
 
     fn spawn(password: Option<String>) -> Self {
-        ensure_redis_installed();
-        let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        Self::spawn_on(port, password, tempfile::tempdir().unwrap())
+    }
+
+    /// Start a new (empty) server on the port of this stopped one, as a Redis that comes
+    /// back after a crash or a restart.
+    pub fn restart(&mut self) {
+        self.stop();
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
+        let fresh = Self::spawn_on(self.port, self.password.clone(), dir);
+        *self = fresh;
+    }
+
+    fn spawn_on(port: u16, password: Option<String>, dir: tempfile::TempDir) -> Self {
+        ensure_redis_installed();
         let mut cmd = Command::new(REDIS_BIN);
         cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
