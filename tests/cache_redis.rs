@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/redis.rs"]
 mod redis_harness;
+#[path = "common/registry.rs"]
+mod registry_harness;
 
 use imgscan::cache::{entry_name, Analysis, Backend, LayerCache, RedisBackend, RedisOptions};
 use imgscan::image::LayerInfo;
@@ -382,4 +384,66 @@ fn a_redis_restarted_mid_run_is_used_again() {
     let (_, read) = scan(&img, &opened, &cache);
     assert_eq!(read, n, "given up: not asked again");
     assert_eq!(r.dbsize(), 0);
+}
+
+#[test]
+fn rediss_with_a_private_ca_shares_layers_and_an_unknown_ca_is_a_warning() {
+    let t = tempfile::tempdir().unwrap();
+    let ca = registry_harness::make_ca(t.path());
+    let r = RedisServer::start_tls(&ca.cert_pem, &ca.key_pem, &ca.ca_pem);
+    let url = r.tls_url();
+    let (img, opened) = image(&t.path().join("layout"));
+    let tls_cache = |ca_pem: Option<Vec<u8>>| {
+        let b = RedisBackend::open(
+            &url,
+            RedisOptions {
+                ca_pem,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        LayerCache::new(
+            Box::new(b),
+            Analysis::new(None, &Limits::default()).unwrap(),
+            None,
+        )
+    };
+    // Verified against the CA given: stored over TLS, then served over TLS.
+    let pem = std::fs::read(&ca.ca_pem).unwrap();
+    let first = tls_cache(Some(pem.clone()));
+    let (cold, _) = scan(&img, &opened, &first);
+    assert!(first.warnings().is_empty(), "{:?}", first.warnings());
+    assert!(r.dbsize() > 0, "stored through the TLS port");
+    let second = tls_cache(Some(pem));
+    let (warm, read) = scan(&img, &opened, &second);
+    assert_eq!((read, warm == cold), (0, true));
+    // The system roots do not know the test CA: a warning, and an uncached scan.
+    let untrusted = tls_cache(None);
+    let (report, read) = scan(&img, &opened, &untrusted);
+    assert_eq!((read, report == cold), (img.image.layers.len(), true));
+    let w = untrusted.warnings();
+    assert!(
+        w.first()
+            .is_some_and(|w| w.contains("going on without the cache")),
+        "{w:?}"
+    );
+    // The CLI: --redis-ca with a rediss:// backend, a warm scan with the same report.
+    let l = layout(&t.path().join("layout2"));
+    let reference = common::imgscan(&["scan", "--format", "json", "--no-cache", &l]);
+    let ca_arg = ca.ca_pem.to_str().unwrap();
+    for round in 0..2 {
+        let o = common::imgscan(&[
+            "scan",
+            "--format",
+            "json",
+            "--cache-backend",
+            &url,
+            "--redis-ca",
+            ca_arg,
+            &l,
+        ]);
+        let (_, err, _) = common::outs(&o);
+        assert!(!err.contains("warning"), "round {round}: {err}");
+        assert_eq!(o.stdout, reference.stdout, "round {round}");
+    }
 }
