@@ -414,3 +414,56 @@ fn jsonl_reports_are_written_as_each_image_finishes() {
     assert_eq!(jsonl_targets(&first), [format!("{h}/fast/app:1")]);
     assert_eq!(jsonl_targets(&rest), [format!("{h}/slow/app:1")]);
 }
+
+#[test]
+fn catalog_behind_basic_auth_uses_the_docker_config() {
+    use base64::Engine;
+    let reg = Registry::start(
+        false,
+        registry_harness::AuthMode::Htpasswd {
+            user: "carol".into(),
+            password: "catalog-pw".into(),
+        },
+    );
+    let _layouts = push_family(&reg);
+    let cfg = tempfile::tempdir().unwrap();
+    let write_cfg = |user_pw: &str| {
+        let auth = base64::engine::general_purpose::STANDARD.encode(user_pw);
+        let p = cfg
+            .path()
+            .join(format!("{}.json", user_pw.replace(':', "-")));
+        std::fs::write(
+            &p,
+            serde_json::json!({"auths": {reg.host.clone(): {"auth": auth}}}).to_string(),
+        )
+        .unwrap();
+        p
+    };
+    let run = |config: &std::path::Path| {
+        common::outs(&common::imgscan(&[
+            "registry",
+            &format!("{}/team", reg.host),
+            "--insecure",
+            "--no-cache",
+            "--docker-config",
+            config.to_str().unwrap(),
+        ]))
+    };
+    // The same credentials as a pull: the catalog, the tags and the images all open.
+    let good = write_cfg("carol:catalog-pw");
+    let (out, err, code) = run(&good);
+    assert_eq!(code, 0, "{err}");
+    let h = &reg.host;
+    assert_eq!(
+        jsonl_targets(&out),
+        (0..3)
+            .map(|i| format!("{h}/team/app{i}:latest"))
+            .collect::<Vec<_>>()
+    );
+    // Wrong ones: the listing fails with an error that says how to log in.
+    let bad = write_cfg("carol:wrong");
+    let (out, err, code) = run(&bad);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("authentication required"), "{err}");
+}
