@@ -249,6 +249,46 @@ fn foreign_writable_or_foreign_dirs_are_refused() {
 }
 
 #[test]
+fn parents_that_let_others_swap_the_directory_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    // Others may write the parent and it has no sticky bit: they could rename the
+    // private cache away and put theirs in its place.
+    let open = t.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let e = FsBackend::open(&open.join("cache"), 1 << 30).unwrap_err();
+    assert!(e.contains("parent") && e.contains("sticky"), "{e}");
+    // Refused however deep below it the cache sits, and through a symlink too.
+    assert!(FsBackend::open(&open.join("a/b/cache"), 1 << 30).is_err());
+    let link = t.path().join("link");
+    std::os::unix::fs::symlink(open.join("a"), &link).unwrap();
+    assert!(FsBackend::open(&link.join("cache"), 1 << 30).is_err());
+    // With the sticky bit (as /tmp) others cannot rename or remove what is ours.
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    FsBackend::open(&open.join("cache"), 1 << 30).unwrap();
+    // A parent that belongs to another user (not root) is refused whatever its mode.
+    let theirs = t.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    if std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).is_ok() {
+        let e = FsBackend::open(&theirs.join("cache"), 1 << 30).unwrap_err();
+        assert!(e.contains("belongs to uid 65534"), "{e}");
+    }
+    // The same refusal from the CLI: a clear error, exit 2, nothing scanned.
+    let layout = t.path().join("layout");
+    samples::write_oci_layout(&layout, &samples::malicious_sample().unwrap()).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bad = open.join("cli");
+    let (out, err, code) = common::outs(&common::imgscan(&[
+        "scan",
+        "--cache-dir",
+        bad.to_str().unwrap(),
+        layout.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty() && err.contains("sticky"), "{err}");
+}
+
+#[test]
 fn lru_eviction_keeps_the_directory_under_its_size() {
     let t = tempfile::tempdir().unwrap();
     let b = FsBackend::open(&t.path().join("c"), 10_000).unwrap();
@@ -308,4 +348,51 @@ fn cache_stats_and_clean_commands() {
     assert_eq!(code, 0);
     assert!(out.contains(&format!("removed {n} entries")), "{out}");
     assert!(entries(&cdir).is_empty());
+}
+
+/// `imgscan` with no cache flag, `$XDG_CACHE_HOME` = `xdg` and the default not turned off.
+fn default_run(xdg: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env_remove("IMGSCAN_CACHE_DEFAULT")
+        .env("XDG_CACHE_HOME", xdg)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn fs_is_the_default_and_an_unusable_default_is_one_warning() {
+    let t = tempfile::tempdir().unwrap();
+    let layout = t.path().join("layout");
+    samples::write_oci_layout(&layout, &samples::malicious_sample().unwrap()).unwrap();
+    let l = layout.to_str().unwrap();
+    let reference = common::imgscan(&["scan", "--format", "json", "--no-cache", l]);
+    // No flag: entries land in $XDG_CACHE_HOME/imgscan/layers, and the rescan agrees.
+    let xdg = t.path().join("xdg");
+    for round in 0..2 {
+        let o = default_run(&xdg, &["scan", "--format", "json", l]);
+        assert_eq!(o.status.code(), reference.status.code(), "round {round}");
+        assert_eq!(o.stdout, reference.stdout, "round {round}");
+    }
+    let dir = xdg.join("imgscan/layers");
+    assert!(!entries(&dir).is_empty());
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    // --no-cache: nothing written.
+    let other = t.path().join("xdg2");
+    default_run(&other, &["scan", "-q", "--no-cache", l]);
+    assert!(!other.exists());
+    // A default that cannot be made (here under a plain file) is one warning and the
+    // same scan without the cache.
+    let file = t.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let o = default_run(&file.join("sub"), &["scan", "--format", "json", l]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), reference.status.code(), "{err}");
+    assert_eq!(o.stdout, reference.stdout);
+    assert_eq!(
+        err.matches("warning: default scan cache not used").count(),
+        1,
+        "{err}"
+    );
 }

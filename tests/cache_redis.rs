@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/redis.rs"]
 mod redis_harness;
+#[path = "common/registry.rs"]
+mod registry_harness;
 
 use imgscan::cache::{entry_name, Analysis, Backend, LayerCache, RedisBackend, RedisOptions};
 use imgscan::image::LayerInfo;
@@ -329,4 +331,119 @@ fn cache_stats_and_clean_walk_only_imgscan_keys() {
     ]));
     assert_eq!(code, 2);
     assert!(err.contains("connecting"), "{err}");
+}
+
+#[test]
+fn a_redis_restarted_mid_run_is_used_again() {
+    let mut r = RedisServer::start();
+    let t = tempfile::tempdir().unwrap();
+    let (img, opened) = image(&t.path().join("layout"));
+    let n = img.image.layers.len();
+    // Retry at once (no backoff wait) so the test needs no sleeps; the schedule itself
+    // is the same code.
+    let cache = redis_cache(&r.url(), None).with_retry(imgscan::cache::Retry {
+        first: std::time::Duration::ZERO,
+        max: std::time::Duration::ZERO,
+        attempts: 20,
+    });
+    let (cold, _) = scan(&img, &opened, &cache);
+    r.stop();
+    let (down, read) = scan(&img, &opened, &cache);
+    assert_eq!(
+        (read, down == cold),
+        (n, true),
+        "uncached while Redis is away"
+    );
+    // Redis comes back (empty, on the same port): the next image reconnects, misses,
+    // stores, and the one after is served from it.
+    r.restart();
+    assert_eq!(r.dbsize(), 0);
+    let (again, read) = scan(&img, &opened, &cache);
+    assert_eq!((read, again == cold), (n, true));
+    assert!(r.dbsize() > 0, "stored after the reconnect");
+    let (warm, read) = scan(&img, &opened, &cache);
+    assert_eq!(
+        (read, warm == cold),
+        (0, true),
+        "served after the reconnect"
+    );
+    let w = cache.warnings();
+    assert!(w[0].contains("going on without the cache"), "{w:?}");
+    assert!(w.iter().any(|w| w.contains("answering again")), "{w:?}");
+    // Bounded: a Redis that stays away is given up after `attempts` failures in a row.
+    r.stop();
+    for _ in 0..20 {
+        scan(&img, &opened, &cache);
+    }
+    let w = cache.warnings();
+    assert!(
+        w.last().unwrap().contains("off for the rest of this run"),
+        "{w:?}"
+    );
+    r.restart();
+    let (_, read) = scan(&img, &opened, &cache);
+    assert_eq!(read, n, "given up: not asked again");
+    assert_eq!(r.dbsize(), 0);
+}
+
+#[test]
+fn rediss_with_a_private_ca_shares_layers_and_an_unknown_ca_is_a_warning() {
+    let t = tempfile::tempdir().unwrap();
+    let ca = registry_harness::make_ca(t.path());
+    let r = RedisServer::start_tls(&ca.cert_pem, &ca.key_pem, &ca.ca_pem);
+    let url = r.tls_url();
+    let (img, opened) = image(&t.path().join("layout"));
+    let tls_cache = |ca_pem: Option<Vec<u8>>| {
+        let b = RedisBackend::open(
+            &url,
+            RedisOptions {
+                ca_pem,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        LayerCache::new(
+            Box::new(b),
+            Analysis::new(None, &Limits::default()).unwrap(),
+            None,
+        )
+    };
+    // Verified against the CA given: stored over TLS, then served over TLS.
+    let pem = std::fs::read(&ca.ca_pem).unwrap();
+    let first = tls_cache(Some(pem.clone()));
+    let (cold, _) = scan(&img, &opened, &first);
+    assert!(first.warnings().is_empty(), "{:?}", first.warnings());
+    assert!(r.dbsize() > 0, "stored through the TLS port");
+    let second = tls_cache(Some(pem));
+    let (warm, read) = scan(&img, &opened, &second);
+    assert_eq!((read, warm == cold), (0, true));
+    // The system roots do not know the test CA: a warning, and an uncached scan.
+    let untrusted = tls_cache(None);
+    let (report, read) = scan(&img, &opened, &untrusted);
+    assert_eq!((read, report == cold), (img.image.layers.len(), true));
+    let w = untrusted.warnings();
+    assert!(
+        w.first()
+            .is_some_and(|w| w.contains("going on without the cache")),
+        "{w:?}"
+    );
+    // The CLI: --redis-ca with a rediss:// backend, a warm scan with the same report.
+    let l = layout(&t.path().join("layout2"));
+    let reference = common::imgscan(&["scan", "--format", "json", "--no-cache", &l]);
+    let ca_arg = ca.ca_pem.to_str().unwrap();
+    for round in 0..2 {
+        let o = common::imgscan(&[
+            "scan",
+            "--format",
+            "json",
+            "--cache-backend",
+            &url,
+            "--redis-ca",
+            ca_arg,
+            &l,
+        ]);
+        let (_, err, _) = common::outs(&o);
+        assert!(!err.contains("warning"), "round {round}: {err}");
+        assert_eq!(o.stdout, reference.stdout, "round {round}");
+    }
 }

@@ -13,6 +13,7 @@ fn scan(spec: &ImageSpec) -> (i32, Value) {
     let d = tempfile::tempdir().unwrap();
     samples::write_oci_layout(d.path(), spec).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
         .args(["scan", &format!("oci-dir:{}", d.path().display())])
         .args(["--format", "json", "--quiet"])
         .output()

@@ -287,6 +287,7 @@ fn traversal_and_absolute_names_are_normalised_and_recorded() {
     let cwd = tmp.path().join("cwd");
     std::fs::create_dir(&cwd).unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
         .args(["inspect", "-q", "--format", "json", dir.to_str().unwrap()])
         .current_dir(&cwd)
         .output()

@@ -384,6 +384,7 @@ fn trusted_file_adds_namespaces_and_registries() {
 
 fn imgscan(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
         .args(args)
         .env("NO_COLOR", "1")
         .output()
@@ -466,6 +467,7 @@ fn scan_unreachable(reference: &str) -> (i32, serde_json::Value, String) {
     let proxy = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let out = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
         .args(["scan", reference, "--format", "json", "--quiet"])
         .env("HTTPS_PROXY", &proxy)
         .env("HTTP_PROXY", &proxy)

@@ -357,3 +357,113 @@ fn targets_file_scans_each_line_and_exits_with_the_worst() {
     assert_eq!(summary_row(&err, "clean"), 1, "{err}");
     assert_eq!(summary_row(&err, "findings"), 1, "{err}");
 }
+
+#[test]
+fn jsonl_reports_are_written_as_each_image_finishes() {
+    use std::io::BufRead;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let t = tempfile::tempdir().unwrap();
+    let img = registry_harness::write_image(
+        &t.path().join("img"),
+        &[("etc/motd", b"hello\n".as_slice())],
+        "linux",
+        "amd64",
+    );
+    // The second image's manifest is held back until the test has read the first
+    // report (or, should that report never come, for a minute: then the test fails).
+    let open = Arc::new(AtomicBool::new(false));
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let (o, to) = (open.clone(), timed_out.clone());
+    let srv = FaultServer::start(move |req| {
+        if req.path.starts_with("/v2/slow/") && req.path.contains("/manifests/") {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !o.load(Ordering::SeqCst) {
+                if std::time::Instant::now() > deadline {
+                    to.store(true, Ordering::SeqCst);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        registry_harness::serve_fixture(&img, req)
+    });
+    let h = srv.host();
+    let list = t.path().join("targets.txt");
+    std::fs::write(&list, format!("{h}/fast/app:1\n{h}/slow/app:1\n")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
+        .args(["scan", "--insecure", "--format", "jsonl", "--targets-file"])
+        .arg(&list)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let held = !timed_out.load(Ordering::SeqCst);
+    open.store(true, Ordering::SeqCst);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    child.wait().unwrap();
+    assert!(
+        held,
+        "the first report came only after the second image was let through"
+    );
+    assert_eq!(jsonl_targets(&first), [format!("{h}/fast/app:1")]);
+    assert_eq!(jsonl_targets(&rest), [format!("{h}/slow/app:1")]);
+}
+
+#[test]
+fn catalog_behind_basic_auth_uses_the_docker_config() {
+    use base64::Engine;
+    let reg = Registry::start(
+        false,
+        registry_harness::AuthMode::Htpasswd {
+            user: "carol".into(),
+            password: "catalog-pw".into(),
+        },
+    );
+    let _layouts = push_family(&reg);
+    let cfg = tempfile::tempdir().unwrap();
+    let write_cfg = |user_pw: &str| {
+        let auth = base64::engine::general_purpose::STANDARD.encode(user_pw);
+        let p = cfg
+            .path()
+            .join(format!("{}.json", user_pw.replace(':', "-")));
+        std::fs::write(
+            &p,
+            serde_json::json!({"auths": {reg.host.clone(): {"auth": auth}}}).to_string(),
+        )
+        .unwrap();
+        p
+    };
+    let run = |config: &std::path::Path| {
+        common::outs(&common::imgscan(&[
+            "registry",
+            &format!("{}/team", reg.host),
+            "--insecure",
+            "--no-cache",
+            "--docker-config",
+            config.to_str().unwrap(),
+        ]))
+    };
+    // The same credentials as a pull: the catalog, the tags and the images all open.
+    let good = write_cfg("carol:catalog-pw");
+    let (out, err, code) = run(&good);
+    assert_eq!(code, 0, "{err}");
+    let h = &reg.host;
+    assert_eq!(
+        jsonl_targets(&out),
+        (0..3)
+            .map(|i| format!("{h}/team/app{i}:latest"))
+            .collect::<Vec<_>>()
+    );
+    // Wrong ones: the listing fails with an error that says how to log in.
+    let bad = write_cfg("carol:wrong");
+    let (out, err, code) = run(&bad);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("authentication required"), "{err}");
+}

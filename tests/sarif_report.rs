@@ -326,6 +326,7 @@ fn the_validator_rejects_invalid_sarif() {
 fn name_command_sarif_is_valid() {
     let v = validator();
     let out = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
         .args([
             "name",
             "--format",

@@ -42,6 +42,7 @@ fn scan(dir: &Path, spec: &ImageSpec, extra: &[&str]) -> Run {
     samples::write_oci_layout(dir, spec).unwrap();
     let target = format!("oci-dir:{}", dir.display());
     let out = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
         .args(["scan", &target, "--format", "json", "--quiet"])
         .args(extra)
         .output()
@@ -396,6 +397,7 @@ fn broken_signature_override_names_file_and_line() {
     .unwrap();
     samples::write_oci_layout(&d.path().join("img"), &spec(vec![base()])).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
         .arg(format!("oci-dir:{}", d.path().join("img").display()))
         .args(["--signatures", sigdir.to_str().unwrap()])
         .output()

@@ -7,8 +7,9 @@
 //!   -> ["registry.internal:5000/team/api:latest", "registry.internal:5000/team/web:latest"]
 //! ```
 //!
-//! Authentication: anonymous, or the `--username`/`--password-stdin` credentials as
-//! basic auth; a `401` with a `Bearer` challenge is answered once per request with a
+//! Authentication: anonymous, or the credentials a pull from `HOST` would use (the
+//! `--username`/`--password-stdin` pair, else the docker config's `auths` or credential
+//! helper, as `crate::source::registry::resolve_credentials` finds them) as basic auth; a `401` with a `Bearer` challenge is answered once per request with a
 //! token from the challenge's realm (scope `registry:catalog:*` for the catalog,
 //! `repository:NAME:pull` for tags). TLS as for pulls: verified, plain HTTP only with
 //! `--insecure` when the registry does not speak TLS at all.
@@ -94,10 +95,13 @@ struct TagList {
     tags: Option<Vec<String>>,
 }
 
-struct Lister<'a> {
+struct Lister {
     http: reqwest::Client,
     base: String,
-    opts: &'a SourceOptions,
+    /// `Basic ...` for the registry, when it has credentials.
+    basic: Option<String>,
+    /// `--max-json-bytes`: largest page read.
+    json_bytes: u64,
 }
 
 async fn list_async(
@@ -128,7 +132,22 @@ async fn list_async(
     if opts.insecure && http.get(format!("{base}/v2/")).send().await.is_err() {
         base = format!("http://{host}");
     }
-    let l = Lister { http, base, opts };
+    let basic = crate::source::registry::resolve_credentials(host, opts)
+        .map_err(|e| format!("credentials for {host}: {e}"))?
+        .map(|c| {
+            use base64::Engine;
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", c.username, c.password))
+            )
+        });
+    let l = Lister {
+        http,
+        base,
+        basic,
+        json_bytes: opts.limits.json_bytes,
+    };
     let mut repos = l
         .paged("/v2/_catalog", "registry:catalog:*", |b| {
             serde_json::from_slice::<Catalog>(b)
@@ -166,7 +185,7 @@ async fn list_async(
     Ok(out)
 }
 
-impl Lister<'_> {
+impl Lister {
     /// Follow `Link: rel="next"` from `path` collecting what `parse` finds in each page.
     async fn paged(
         &self,
@@ -217,7 +236,7 @@ impl Lister<'_> {
             }
             if !status.is_success() {
                 return Err(match status.as_u16() {
-                    401 => "authentication required (use --username/--password-stdin)".into(),
+                    401 => "authentication required (log in with docker login, or use --docker-config or --username/--password-stdin)".into(),
                     403 => "access denied (403 Forbidden)".into(),
                     404 => "not found (the registry may not offer a catalog)".into(),
                     _ => format!("registry answered {status}"),
@@ -235,12 +254,7 @@ impl Lister<'_> {
     }
 
     fn basic(&self) -> Option<String> {
-        use base64::Engine;
-        let (u, p) = (self.opts.username.as_ref()?, self.opts.password.as_ref()?);
-        Some(format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-        ))
+        self.basic.clone()
     }
 
     /// A token for `scope` from a `Bearer realm=...,service=...` challenge.
@@ -289,7 +303,7 @@ impl Lister<'_> {
     }
 
     async fn bounded(&self, mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
-        let limit = self.opts.limits.json_bytes;
+        let limit = self.json_bytes;
         let mut body = Vec::new();
         while let Some(c) = resp.chunk().await.map_err(|e| e.to_string())? {
             body.extend_from_slice(&c);

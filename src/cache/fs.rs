@@ -6,7 +6,8 @@
 //!
 //! Trust: whoever can write the directory can hide malware from imgscan, so it is
 //! created 0700 and refused when it belongs to another user or group or others can
-//! write it.
+//! write it, or when a parent directory would let someone else swap it (a parent owned
+//! by another user than us or root, or writable by others without the sticky bit).
 
 use super::backend::Backend;
 use super::entry::MAX_ENTRY_BYTES;
@@ -84,6 +85,7 @@ impl FsBackend {
                 ));
             }
         }
+        check_parents(dir)?;
         let mode = meta.permissions().mode();
         if mode & 0o022 != 0 {
             return Err(format!(
@@ -144,6 +146,46 @@ impl FsBackend {
         }
         Ok(())
     }
+}
+
+/// Refuse `dir` when one of its parents lets someone else swap it: every ancestor of
+/// its real path must belong to us or to root, and must not be writable by group or
+/// others unless it has the sticky bit (`/tmp`: others may create entries there but
+/// not rename or remove ours). Otherwise whoever owns or may write that parent could
+/// rename our 0700 directory away and put their own in its place.
+fn check_parents(dir: &Path) -> Result<(), String> {
+    let real =
+        fs::canonicalize(dir).map_err(|e| format!("cache directory {}: {e}", dir.display()))?;
+    let uid = own_uid();
+    let mut p = real.parent();
+    while let Some(a) = p {
+        let m = fs::metadata(a)
+            .map_err(|e| format!("cache directory {}: {}: {e}", dir.display(), a.display()))?;
+        let owner_ok = m.uid() == 0 || Some(m.uid()) == uid;
+        let mode = m.permissions().mode();
+        let sticky = mode & 0o1000 != 0;
+        if !owner_ok {
+            return Err(format!(
+                "cache directory {}: its parent {} belongs to uid {}, who could replace the \
+                 cache with their own: refused (pick a --cache-dir under a directory of yours \
+                 or root's)",
+                dir.display(),
+                a.display(),
+                m.uid()
+            ));
+        }
+        if mode & 0o022 != 0 && !sticky {
+            return Err(format!(
+                "cache directory {}: its parent {} is writable by group or others without \
+                 the sticky bit (mode {:o}), so anyone could replace the cache: refused",
+                dir.display(),
+                a.display(),
+                mode & 0o7777
+            ));
+        }
+        p = a.parent();
+    }
+    Ok(())
 }
 
 impl Backend for FsBackend {

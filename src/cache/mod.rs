@@ -14,8 +14,11 @@
 //! the directory backend (`fs.rs`), the Redis backend (`redis.rs`), and [`LayerCache`], which `scan.rs` asks for each
 //! layer. Only a layer read completely is stored (no bound hit, no read or analyzer
 //! error, no image-wide bound hit in that scan); a bad entry is a miss, overwritten by the
-//! next store. A backend that fails mid-scan turns the cache off for the rest of the
-//! process with a warning: the scan itself never fails because of the cache.
+//! next store. A backend that fails mid-scan is one warning and is skipped for a while,
+//! then tried again with exponential backoff ([`Retry`]: 0.25 s doubling to 30 s, at most
+//! 8 failed attempts in a row, after which it stays off), so a Redis restarted during a
+//! registry-wide scan serves the later images: the scan itself never fails because of
+//! the cache.
 
 mod backend;
 pub(crate) mod entry;
@@ -33,8 +36,9 @@ use crate::image::LayerInfo;
 use crate::limits::Limits;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Default `--cache-max-size`: 1 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
@@ -110,12 +114,44 @@ pub struct CacheCounts {
     pub stored: u64,
 }
 
+/// When a failed backend is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Wait after the first failure; doubled after each further one.
+    pub first: Duration,
+    /// Longest wait.
+    pub max: Duration,
+    /// Failed attempts in a row after which the backend stays off for the process.
+    pub attempts: u32,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            first: Duration::from_millis(250),
+            max: Duration::from_secs(30),
+            attempts: 8,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Outage {
+    /// Failed attempts in a row.
+    failures: u32,
+    /// Not tried before this instant.
+    until: Option<Instant>,
+    /// Given up for good.
+    dead: bool,
+}
+
 /// A backend with the analysis version it serves.
 pub struct LayerCache {
     backend: Box<dyn Backend>,
     analysis: Analysis,
     ttl: Option<u64>,
-    off: AtomicBool,
+    retry: Retry,
+    outage: Mutex<Outage>,
     warnings: Mutex<Vec<String>>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -136,13 +172,20 @@ impl LayerCache {
             backend,
             analysis,
             ttl,
-            off: AtomicBool::new(false),
+            retry: Retry::default(),
+            outage: Mutex::new(Outage::default()),
             warnings: Mutex::new(Vec::new()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             stored: AtomicU64::new(0),
         }
+    }
+
+    /// Retry a failed backend on this schedule instead of [`Retry::default`].
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
     }
 
     pub fn backend(&self) -> &dyn Backend {
@@ -166,21 +209,74 @@ impl LayerCache {
         }
     }
 
+    fn warn(&self, w: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(w);
+    }
+
+    fn outage(&self) -> std::sync::MutexGuard<'_, Outage> {
+        self.outage.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether to ask the backend now: not given up, and not waiting out a backoff.
+    fn usable(&self) -> bool {
+        let o = self.outage();
+        !o.dead && o.until.is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// The backend answered: end an outage, if there was one.
+    fn ok(&self) {
+        let mut o = self.outage();
+        if o.failures > 0 {
+            let n = o.failures;
+            *o = Outage::default();
+            drop(o);
+            self.warn(format!(
+                "cache {}: answering again after {n} failed attempt(s); using it again",
+                self.backend.describe()
+            ));
+        }
+    }
+
+    /// The backend failed: one warning per outage, then retry with backoff, bounded.
     fn fail(&self, what: &str, e: String) {
-        if !self.off.swap(true, Ordering::SeqCst) {
-            self.warnings
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(format!(
-                    "cache {}: {what} failed ({e}); going on without the cache",
-                    self.backend.describe()
-                ));
+        let mut o = self.outage();
+        if o.dead {
+            return;
+        }
+        o.failures += 1;
+        let n = o.failures;
+        let first = n == 1;
+        if n >= self.retry.attempts.max(1) {
+            o.dead = true;
+        } else {
+            let wait = self
+                .retry
+                .first
+                .saturating_mul(1u32 << (n - 1).min(16))
+                .min(self.retry.max);
+            o.until = Some(Instant::now() + wait);
+        }
+        let dead = o.dead;
+        drop(o);
+        let shown = self.backend.describe();
+        if first {
+            self.warn(format!(
+                "cache {shown}: {what} failed ({e}); going on without the cache{}",
+                if dead { "" } else { " (retrying later)" }
+            ));
+        } else if dead {
+            self.warn(format!(
+                "cache {shown}: still failing after {n} attempts ({e}); off for the rest of this run"
+            ));
         }
     }
 
     /// The stored result of `layer`, relocated to its index; `None` on a miss.
     pub(crate) fn lookup(&self, layer: &LayerInfo) -> Option<CachedLayer> {
-        if self.off.load(Ordering::SeqCst) {
+        if !self.usable() {
             return None;
         }
         let key = self.analysis.key(&layer.digest);
@@ -191,6 +287,7 @@ impl LayerCache {
                 return None;
             }
         };
+        self.ok();
         let Some(bytes) = got else {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -211,7 +308,7 @@ impl LayerCache {
 
     /// Store the complete result of `layer`.
     pub(crate) fn store(&self, layer: &LayerInfo, mut value: CachedLayer) {
-        if self.off.load(Ordering::SeqCst) {
+        if !self.usable() {
             return;
         }
         for e in &mut value.meta.entries {
@@ -227,6 +324,7 @@ impl LayerCache {
         };
         match self.backend.put(&entry_name(&key), &bytes) {
             Ok(()) => {
+                self.ok();
                 self.stored.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => self.fail("write", e),

@@ -74,7 +74,8 @@ pub struct Args {
 pub struct CacheArgs {
     /// Cache layer results in BACKEND: `fs` (a directory, see --cache-dir), `memory`
     /// (this process only), `redis` (see --cache-url) or a redis://HOST:PORT/DB URL.
-    /// Off unless this, --cache-dir or --cache-url is given.
+    /// Default: fs in $XDG_CACHE_HOME/imgscan/layers (none when $IMGSCAN_CACHE_DEFAULT
+    /// is `none`; a default directory that cannot be used is a warning, not an error).
     #[arg(long, value_name = "BACKEND")]
     pub cache_backend: Option<String>,
     /// Directory of the fs cache (default $XDG_CACHE_HOME/imgscan/layers); implies
@@ -106,7 +107,7 @@ impl CacheArgs {
             (Some(b), _) => b.clone(),
             (None, Some(_)) => "fs".to_string(),
             (None, None) if self.redis.cache_url.is_some() => "redis".to_string(),
-            (None, None) => return Ok(None),
+            (None, None) => return self.open_default(signatures, limits),
         };
         let max = crate::cache::parse_size(&self.cache_max_size)
             .map_err(|e| format!("--cache-max-size: {e}"))?;
@@ -116,6 +117,43 @@ impl CacheArgs {
         let b = crate::cache::open_backend_with(&backend, &opts)?;
         let analysis = crate::cache::Analysis::new(signatures, limits)?;
         Ok(Some(crate::cache::LayerCache::new(b, analysis, ttl)))
+    }
+}
+
+impl CacheArgs {
+    /// No cache flag given: the fs cache in its default directory, unless
+    /// `$IMGSCAN_CACHE_DEFAULT` is `none`. A default directory that cannot be made or is
+    /// refused (no $HOME, read-only, not private) is one warning and a scan without the
+    /// cache: nobody asked for that directory, so it must not stop the scan.
+    fn open_default(
+        &self,
+        signatures: Option<&std::path::Path>,
+        limits: &crate::limits::Limits,
+    ) -> Result<Option<crate::cache::LayerCache>, String> {
+        match std::env::var("IMGSCAN_CACHE_DEFAULT").as_deref() {
+            Ok("none") => return Ok(None),
+            Ok("fs") | Ok("") | Err(_) => {}
+            Ok(other) => {
+                return Err(format!(
+                    "$IMGSCAN_CACHE_DEFAULT {other:?}: expected fs or none"
+                ))
+            }
+        }
+        let max = crate::cache::parse_size(&self.cache_max_size)
+            .map_err(|e| format!("--cache-max-size: {e}"))?;
+        let ttl =
+            crate::cache::parse_ttl(&self.cache_ttl).map_err(|e| format!("--cache-ttl: {e}"))?;
+        let opts = self.redis.options(None, max, ttl);
+        match crate::cache::open_backend_with("fs", &opts) {
+            Ok(b) => {
+                let analysis = crate::cache::Analysis::new(signatures, limits)?;
+                Ok(Some(crate::cache::LayerCache::new(b, analysis, ttl)))
+            }
+            Err(e) => {
+                eprintln!("warning: default scan cache not used: {e}; scanning without a cache (--no-cache silences this)");
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -191,6 +229,48 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
         Err(e) => return fail(e),
     };
     let today = crate::ignore::today();
+    // JSON Lines are written as each image finishes (a registry-wide scan shows results
+    // long before its last image); other formats need every report first.
+    let mut stream: Option<Box<dyn Write>> = None;
+    if args.format == Format::Jsonl {
+        stream = Some(match &args.output {
+            Some(p) => match std::fs::File::create(p) {
+                Ok(f) => Box::new(std::io::BufWriter::new(f)),
+                Err(e) => return fail(Error::new(Step::Writing, p.display().to_string(), e)),
+            },
+            None => Box::new(std::io::stdout()),
+        });
+    }
+    let sink_name = args
+        .output
+        .as_ref()
+        .map_or("standard output".to_string(), |p| p.display().to_string());
+    // Ignore rules, squat escalation and order: applied to each report once it is done.
+    let finish = |r: &mut Report| {
+        crate::reputation::escalate_namespace_squat(&mut r.findings);
+        let applied = ignore.apply(&r.target, std::mem::take(&mut r.findings), today);
+        r.findings = applied.kept;
+        r.findings.extend(applied.expired);
+        if args.show_suppressed {
+            r.suppressed = applied.suppressed;
+        } else if !applied.suppressed.is_empty() {
+            eprintln!(
+                "imgscan: {}: {} finding(s) suppressed by ignore rules (--show-suppressed lists them)",
+                r.target,
+                applied.suppressed.len()
+            );
+        }
+        r.sort();
+    };
+    let emit = |r: &Report, stream: &mut Option<Box<dyn Write>>| -> Result<(), Error> {
+        let Some(w) = stream.as_mut() else {
+            return Ok(());
+        };
+        let shown = report::only_severities(std::slice::from_ref(r), &show);
+        report::write_with(&shown, Format::Jsonl, false, fail_on, w)
+            .and_then(|()| w.flush())
+            .map_err(|e| Error::new(Step::Writing, sink_name.clone(), e))
+    };
     let mut reports: Vec<Report> = Vec::new();
     let mut errors = false;
     let mut batch = crate::batch::Summary::default();
@@ -221,7 +301,7 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
                     let why = vec![format!("the image could not be read: {e}")];
                     let mut findings = name_findings.clone();
                     findings.extend(crate::analyzers::collate::incomplete_finding(&why));
-                    reports.push(Report {
+                    let mut r = Report {
                         target: target.to_string(),
                         manifest_digest: None,
                         platform: None,
@@ -229,7 +309,12 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
                         findings,
                         suppressed: vec![],
                         incomplete: why,
-                    });
+                    };
+                    finish(&mut r);
+                    if let Err(e) = emit(&r, &mut stream) {
+                        return fail(e);
+                    }
+                    reports.push(r);
                     layer_counts.push((0, 0));
                 }
                 fail(e);
@@ -272,6 +357,10 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
                 r.findings
                     .extend(crate::analyzers::collate::incomplete_finding(&r.incomplete));
             }
+            finish(&mut r);
+            if let Err(e) = emit(&r, &mut stream) {
+                return fail(e);
+            }
             reports.push(r);
             layer_counts.push((stats.layers, stats.cached_layers));
         }
@@ -281,22 +370,6 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
             eprintln!("warning: {w}");
         }
     }
-    for r in &mut reports {
-        crate::reputation::escalate_namespace_squat(&mut r.findings);
-        let applied = ignore.apply(&r.target, std::mem::take(&mut r.findings), today);
-        r.findings = applied.kept;
-        r.findings.extend(applied.expired);
-        if args.show_suppressed {
-            r.suppressed = applied.suppressed;
-        } else if !applied.suppressed.is_empty() {
-            eprintln!(
-                "imgscan: {}: {} finding(s) suppressed by ignore rules (--show-suppressed lists them)",
-                r.target,
-                applied.suppressed.len()
-            );
-        }
-        r.sort();
-    }
     if summary {
         for (r, (layers, cached)) in reports.iter().zip(&layer_counts) {
             batch.add(r, fail_on, *layers, *cached);
@@ -305,6 +378,7 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
     }
     let shown = report::only_severities(&reports, &show);
     let written = match &args.output {
+        _ if stream.is_some() => Ok(()),
         Some(p) => std::fs::File::create(p)
             .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
             .and_then(|mut f| {

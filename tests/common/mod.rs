@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 /// Run the `imgscan` binary with `args`; returns its output.
 pub fn imgscan(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
         .args(args)
         .output()
         .expect("running imgscan")
@@ -36,6 +37,7 @@ pub fn imgscan_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, 
     use std::io::Write;
     use std::process::Stdio;
     let mut c = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -33,6 +33,11 @@ pub struct RedisServer {
     pub port: u16,
     /// `requirepass`, when started with [`RedisServer::start_with_password`].
     pub password: Option<String>,
+    /// The TLS port, when started with [`RedisServer::start_tls`] (`port` stays plain,
+    /// for the harness's own commands).
+    pub tls_port: Option<u16>,
+    /// (certificate, key, CA) PEM files of the TLS port.
+    tls: Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)>,
     _dir: tempfile::TempDir,
 }
 
@@ -46,13 +51,62 @@ impl RedisServer {
     }
 
     fn spawn(password: Option<String>) -> Self {
-        ensure_redis_installed();
-        let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        Self::spawn_on(port, password, tempfile::tempdir().unwrap(), None)
+    }
+
+    /// A server that also speaks TLS on [`RedisServer::tls_port`] with the leaf `cert` /
+    /// `key` (PEM) signed by `ca`; clients are not asked for certificates.
+    pub fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Self {
+        let free = || {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let tls = (cert.to_path_buf(), key.to_path_buf(), ca.to_path_buf());
+        Self::spawn_on(
+            free(),
+            None,
+            tempfile::tempdir().unwrap(),
+            Some((free(), tls)),
+        )
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT/` of a server started with [`RedisServer::start_tls`].
+    pub fn tls_url(&self) -> String {
+        format!(
+            "rediss://127.0.0.1:{}/",
+            self.tls_port.expect("a TLS server")
+        )
+    }
+
+    /// Start a new (empty) server on the port of this stopped one, as a Redis that comes
+    /// back after a crash or a restart.
+    pub fn restart(&mut self) {
+        self.stop();
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().unwrap());
+        let tls = self.tls_port.zip(self.tls.clone());
+        let fresh = Self::spawn_on(self.port, self.password.clone(), dir, tls);
+        *self = fresh;
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn spawn_on(
+        port: u16,
+        password: Option<String>,
+        dir: tempfile::TempDir,
+        tls: Option<(
+            u16,
+            (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf),
+        )>,
+    ) -> Self {
+        ensure_redis_installed();
         let mut cmd = Command::new(REDIS_BIN);
         cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -63,11 +117,22 @@ impl RedisServer {
         if let Some(p) = &password {
             cmd.args(["--requirepass", p]);
         }
+        if let Some((tp, (cert, key, ca))) = &tls {
+            cmd.args(["--tls-port", &tp.to_string(), "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .arg("--tls-ca-cert-file")
+                .arg(ca);
+        }
         let child = cmd.spawn().expect("starting redis-server");
         let server = RedisServer {
             child: Some(child),
             port,
             password,
+            tls_port: tls.as_ref().map(|t| t.0),
+            tls: tls.map(|t| t.1),
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(20);

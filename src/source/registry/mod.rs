@@ -27,6 +27,7 @@
 mod auth;
 mod client;
 
+pub use auth::resolve as resolve_credentials;
 pub use auth::Credentials;
 pub use client::MAX_ATTEMPTS;
 
