@@ -127,9 +127,9 @@ cargo build --quiet --profile bench --bin imgscan
 IMG="${CARGO_TARGET_DIR:-target}/release/imgscan"
 [ -x "$IMG" ] || IMG="${CARGO_TARGET_DIR:-target}/bench/imgscan"
 interleave inspect "'$IMG' inspect -q 'oci-dir:$LAYOUT'" \
-  scan "'$IMG' scan -q --format json --fail-on none 'oci-dir:$LAYOUT'" \
+  scan "'$IMG' scan -q --no-cache --format json --fail-on none 'oci-dir:$LAYOUT'" \
   libdeflate "libdeflate-gunzip -c '$CACHE/layer.tar.gz'"
-rss_scan=$(peak_rss_kib "$IMG" scan -q --format json --fail-on none "oci-dir:$LAYOUT")
+rss_scan=$(peak_rss_kib "$IMG" scan -q --no-cache --format json --fail-on none "oci-dir:$LAYOUT")
 rss_inspect=$(peak_rss_kib "$IMG" inspect -q "oci-dir:$LAYOUT")
 pr_scan_lib=$(pair_median scan libdeflate)
 pr_inspect_lib=$(pair_median inspect libdeflate)
