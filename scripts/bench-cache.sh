@@ -8,7 +8,7 @@ L=${LAYOUT:-$(ls -d "${XDG_CACHE_HOME:-$HOME/.cache}"/imgscan/bench-*/oci 2>/dev
 [ -n "$L" ] && [ -s "$L/index.json" ] || { echo "bench-cache: run scripts/bench-image.sh first" >&2; exit 1; }
 if [ -z "${IMG:-}" ]; then
   cargo build --quiet --profile bench --bin imgscan
-  IMG="${CARGO_TARGET_DIR:-target}/bench/imgscan"
+  IMG="${CARGO_TARGET_DIR:-target}/release/imgscan"; [ -x "$IMG" ] || IMG="${CARGO_TARGET_DIR:-target}/bench/imgscan"
 fi
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 RUNS=${RUNS:-5}
