@@ -78,7 +78,7 @@ fn visible<'a>(fs: &'a dyn FsLookup, layer: usize, path: &str) -> Option<&'a Fil
 /// Run the check, pushing signals to `out`.
 pub fn check(fs: &dyn FsLookup, facts: &ImageFacts, out: &mut Vec<Signal>) -> PackageCheck {
     // Owned path (as resolved in the final filesystem) → (package, recorded digest).
-    let mut owners: HashMap<String, (String, Option<Digest>)> = HashMap::new();
+    let mut owners: HashMap<String, (&str, Option<&Digest>)> = HashMap::new();
     let mut never: HashSet<String> = HashSet::new();
     let mut any_db = false;
     let mut preload: Option<(&FileEntry, &Vec<String>)> = None;
@@ -106,9 +106,9 @@ pub fn check(fs: &dyn FsLookup, facts: &ImageFacts, out: &mut Vec<Signal>) -> Pa
                             if no_compare {
                                 never.insert(key.clone());
                             }
-                            let slot = owners.entry(key).or_insert_with(|| (p.name.clone(), None));
+                            let slot = owners.entry(key).or_insert((&p.name, None));
                             if slot.1.is_none() && file.digest.is_some() {
-                                *slot = (p.name.clone(), file.digest.clone());
+                                *slot = (&p.name, file.digest.as_ref());
                             }
                         }
                     }
@@ -171,7 +171,7 @@ pub fn check(fs: &dyn FsLookup, facts: &ImageFacts, out: &mut Vec<Signal>) -> Pa
             res.compared += 1;
             if actual != recorded.hex() {
                 let algo = recorded.algorithm();
-                res.replaced.push((d.path.clone(), pkg.clone()));
+                res.replaced.push((d.path.clone(), pkg.to_string()));
                 out.push(signal(
                     e,
                     SignalKind::ReplacedBinary,
