@@ -14,7 +14,8 @@
 //!     metadata: {name: a}\nspec: {template: {spec: {containers: [{name: c, image: nginx:1}]}}}\n\
 //!     ---\nkind: Service\n", &Bounds::default(), &mut found);
 //! assert_eq!(found.images, ["nginx:1"]);
-//! assert_eq!(found.origins["nginx:1"], ["deploy.yaml#1 Deployment/a"]);
+//! // A comment before the first `---` is no document: the Deployment is document 0.
+//! assert_eq!(found.origins["nginx:1"], ["deploy.yaml#0 Deployment/a"]);
 //! assert!(found.errors.is_empty());
 //! ```
 //!
