@@ -7,7 +7,8 @@ set -eu
 command -v wrk >/dev/null || { echo "bench-serve: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 if [ -z "${IMG:-}" ]; then
   cargo build --quiet --profile bench --bin imgscan
-  IMG="${CARGO_TARGET_DIR:-target}/bench/imgscan"
+  # Cargo writes the bench profile to target/release.
+  IMG="${CARGO_TARGET_DIR:-target}/release/imgscan"
 fi
 T=$(mktemp -d)
 PID=

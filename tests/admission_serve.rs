@@ -568,3 +568,94 @@ async fn health_readiness_metrics_and_graceful_shutdown() {
     let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(v["response"]["allowed"], true, "{v}");
 }
+
+/// The registry scanner, counting its scans.
+struct Counted(imgscan::admission::scan::RegistryScanner, AtomicUsize);
+
+impl Scanner for Counted {
+    fn scan(&self, image: &Reference) -> ImageVerdict {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.scan(image)
+    }
+    fn version(&self) -> String {
+        self.0.version()
+    }
+    fn resolve(&self, image: &Reference) -> Option<Result<String, String>> {
+        self.0.resolve(image)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_are_resolved_to_digests_before_the_cache() {
+    let opts = imgscan::source::SourceOptions {
+        insecure: true,
+        ..Default::default()
+    };
+    let samples = tempfile::tempdir().unwrap();
+    imgscan::samples::write_samples(samples.path()).unwrap();
+    let layouts = samples.path().to_path_buf();
+    let (reg, clean_digest) = {
+        let opts = opts.clone();
+        tokio::task::spawn_blocking(move || {
+            let reg = Registry::plain();
+            reg.push(&layouts.join("clean"), "latest", "acme/moving:1", false);
+            let tag = Reference::parse(&format!("{}/acme/moving:1", reg.host)).unwrap();
+            let d = imgscan::source::registry::manifest_digest(&tag, &opts).unwrap();
+            (reg, d)
+        })
+        .await
+        .unwrap()
+    };
+    let scanner = Arc::new(Counted(
+        imgscan::admission::scan::RegistryScanner::new(
+            imgscan::signatures::Signatures::load(None).unwrap().into(),
+            imgscan::rules::RuleSet::embedded_default(),
+            imgscan::limits::Limits::default(),
+            opts,
+            1,
+        ),
+        AtomicUsize::new(0),
+    ));
+    // Tags resolved on every request: what a re-push looks like once the tag TTL ran out.
+    let s = start(scanner.clone(), |c| c.tag_ttl = Duration::ZERO).await;
+    let tag = format!("{}/acme/moving:1", reg.host);
+    let pinned = format!("{}/acme/moving@{clean_digest}", reg.host);
+    let review = |uid: &str, image: &str| pod_review(uid, &[image]).to_string().into_bytes();
+
+    let (_, v) = post(&s, "30s", review("u1", &pinned)).await;
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+    assert_eq!(scanner.1.load(Ordering::SeqCst), 1);
+    // Asked by tag: the digest it names was judged; no second scan.
+    let (_, v) = post(&s, "30s", review("u2", &tag)).await;
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+    assert_eq!(
+        scanner.1.load(Ordering::SeqCst),
+        1,
+        "answered from the cache"
+    );
+
+    // The tag now names another image: that one is scanned, the old verdict not reused.
+    let malicious = samples.path().join("malicious");
+    let reg = tokio::task::spawn_blocking(move || {
+        reg.push(&malicious, "latest", "acme/moving:1", false);
+        reg
+    })
+    .await
+    .unwrap();
+    let (_, v) = post(&s, "30s", review("u3", &tag)).await;
+    let r = &v["response"];
+    assert_eq!(r["allowed"], false, "{v}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("IMG-MINER-BINARY"), "{msg}");
+    assert!(!msg.contains(&clean_digest), "{msg}");
+    assert_eq!(scanner.1.load(Ordering::SeqCst), 2);
+    let (_, v) = post(&s, "30s", review("u4", &tag)).await;
+    assert_eq!(v["response"]["allowed"], false, "{v}");
+    assert_eq!(
+        scanner.1.load(Ordering::SeqCst),
+        2,
+        "the new digest's verdict"
+    );
+    drop(reg);
+    s.stop().await;
+}

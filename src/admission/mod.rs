@@ -1,8 +1,9 @@
 //! Kubernetes admission: judge the images a Pod-making request would run and answer
 //! the apiserver's AdmissionReview. Owns image extraction from every Pod-making kind
 //! ([`images`]), the admission [`policy`], the review itself ([`review`]) and the
-//! registry-backed [`scan::RegistryScanner`]. `cli/admission_review.rs` and
-//! `cli/serve.rs` only parse flags and call this.
+//! registry-backed [`scan::RegistryScanner`], and the images of Kubernetes YAML for
+//! `imgscan manifests` ([`manifests`]). `cli/admission_review.rs`, `cli/serve.rs` and
+//! `cli/manifests.rs` only parse flags and call this.
 //!
 //! ```
 //! use imgscan::admission::{review_body, NamesOnly, Policy, Reviewer};
@@ -12,6 +13,7 @@
 //! ```
 
 pub mod images;
+pub mod manifests;
 pub mod policy;
 pub mod review;
 pub mod scan;

@@ -31,8 +31,8 @@ pub const MAX_WARNING_CHARS: usize = 119;
 /// Warnings per response at most.
 pub const MAX_WARNINGS: usize = 20;
 
-/// What judging one image's content gave.
-#[derive(Debug, Clone)]
+/// What judging one image's content gave (serialisable: `serve --redis` shares it).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ImageVerdict {
     /// Scanned: its manifest digest, findings, and what the scan could not read.
     Judged {
@@ -51,6 +51,23 @@ pub enum ImageVerdict {
 /// `--names-only` pass [`NamesOnly`].
 pub trait Scanner: Sync {
     fn scan(&self, image: &Reference) -> ImageVerdict;
+
+    /// What the verdicts depend on besides the image (signature set, rules, analysis
+    /// limits): part of every verdict cache key, so a new signature set never reuses an
+    /// old verdict.
+    fn version(&self) -> String {
+        String::new()
+    }
+
+    /// The digest a tag names now (one manifest request), or `None` when this scanner
+    /// does not resolve tags.
+    fn resolve(&self, _image: &Reference) -> Option<Result<String, String>> {
+        None
+    }
+
+    /// Several images are about to be asked for one after the other: a scanner that can
+    /// start their scans in the background does so now.
+    fn prefetch(&self, _images: &[Reference]) {}
 }
 
 /// A scanner that scans nothing: only the name check judges.
@@ -181,7 +198,24 @@ fn review_request(req: &AdmissionRequest<DynamicObject>, rv: &Reviewer) -> Admis
     if images.is_empty() {
         return note(resp, "no new image");
     }
-    let judged: Vec<Judged> = images.iter().map(|i| judge_image(i, rv)).collect();
+    // Names first (no network); then every image left to scan is started at once, so a
+    // review of several new images waits for the slowest scan, not for their sum.
+    let named: Vec<Result<(Judged, Reference), Judged>> =
+        images.iter().map(|i| judge_name(i, rv)).collect();
+    let to_scan: Vec<Reference> = named
+        .iter()
+        .filter_map(|n| n.as_ref().ok().map(|(_, r)| r.clone()))
+        .collect();
+    if to_scan.len() > 1 {
+        rv.scanner.prefetch(&to_scan);
+    }
+    let judged: Vec<Judged> = named
+        .into_iter()
+        .map(|n| match n {
+            Ok((j, r)) => judge_content(j, &r, rv),
+            Err(done) => done,
+        })
+        .collect();
     let mut denials = Vec::new();
     let mut warnings = Vec::new();
     for j in &judged {
@@ -261,7 +295,9 @@ pub fn finding_line(f: &Finding) -> String {
     }
 }
 
-fn judge_image(image: &str, rv: &Reviewer) -> Judged {
+/// The name check: `Err` is the final judgement (invalid, allowed by policy, denied
+/// by name); `Ok` goes on to the content scan.
+fn judge_name(image: &str, rv: &Reviewer) -> Result<(Judged, Reference), Judged> {
     let mut j = Judged {
         image: image.to_string(),
         deny: vec![],
@@ -273,38 +309,46 @@ fn judge_image(image: &str, rv: &Reviewer) -> Judged {
         Err(e) => {
             j.deny
                 .push(format!("not a valid image reference ({})", e.reason));
-            return j;
+            return Err(j);
         }
     };
     if policy.is_allowed_image(image, &reference.registry)
         || policy.is_allowed_image(&reference.to_string(), &reference.registry)
     {
-        return j;
+        return Err(j);
     }
     let mut names = reputation::judge(&reference, rv.corpus());
     reputation::escalate_namespace_squat(&mut names);
-    let sort_into = |findings: &[Finding], j: &mut Judged| {
-        for f in findings {
-            if policy.denies(f.severity) {
-                j.deny.push(finding_line(f));
-            } else {
-                j.warn.push(format!("{image}: {}", finding_line(f)));
-            }
-        }
-    };
-    sort_into(&names, &mut j);
+    sort_into(&names, &mut j, image, policy);
     if !j.deny.is_empty() {
         // Denied from the name alone: nothing is pulled.
-        return j;
+        return Err(j);
     }
-    match rv.scanner.scan(&reference) {
+    Ok((j, reference))
+}
+
+fn sort_into(findings: &[Finding], j: &mut Judged, image: &str, policy: &Policy) {
+    for f in findings {
+        if policy.denies(f.severity) {
+            j.deny.push(finding_line(f));
+        } else {
+            j.warn.push(format!("{image}: {}", finding_line(f)));
+        }
+    }
+}
+
+/// The content scan of an image the name check let through.
+fn judge_content(mut j: Judged, reference: &Reference, rv: &Reviewer) -> Judged {
+    let policy = &rv.policy;
+    let image = j.image.clone();
+    match rv.scanner.scan(reference) {
         ImageVerdict::Judged {
             digest,
             mut findings,
             incomplete,
         } => {
             findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
-            sort_into(&findings, &mut j);
+            sort_into(&findings, &mut j, &image, policy);
             if let Some(d) = digest {
                 j.image = format!("{image} ({d})");
             }

@@ -16,6 +16,7 @@ use crate::reference::{Reference, Target};
 use crate::rules::RuleSet;
 use crate::signatures::Signatures;
 use crate::source::SourceOptions;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Pulls from registries and scans.
@@ -25,6 +26,7 @@ pub struct RegistryScanner {
     limits: Limits,
     opts: SourceOptions,
     parallel: usize,
+    version: String,
 }
 
 impl RegistryScanner {
@@ -41,17 +43,43 @@ impl RegistryScanner {
             image_src: vec![crate::source::daemon::ImageSrc::Remote],
             ..opts
         };
+        let version = analysis_version(None, &limits);
         RegistryScanner {
             sigs,
             rules,
             limits,
             opts,
             parallel: parallel.max(1),
+            version,
         }
+    }
+
+    /// Name the `--signatures` directory the signatures were loaded from, so that
+    /// [`Scanner::version`] (and every verdict cache key) changes with its files.
+    pub fn with_signature_dir(mut self, dir: Option<&Path>) -> Result<Self, String> {
+        self.version = crate::cache::Analysis::new(dir, &self.limits)?.key("");
+        Ok(self)
     }
 }
 
+/// The layer cache's analysis version (crate version, entry format, a digest of the
+/// signature files, the limits that change results): a verdict is as stale as a layer
+/// entry would be. The rules are the embedded set, covered by the crate version.
+fn analysis_version(dir: Option<&Path>, limits: &Limits) -> String {
+    crate::cache::Analysis::new(dir, limits)
+        .map(|a| a.key(""))
+        .unwrap_or_else(|e| format!("unversioned ({e})"))
+}
+
 impl Scanner for RegistryScanner {
+    fn version(&self) -> String {
+        self.version.clone()
+    }
+
+    fn resolve(&self, image: &Reference) -> Option<Result<String, String>> {
+        Some(crate::source::registry::manifest_digest(image, &self.opts).map_err(|e| e.to_string()))
+    }
+
     fn scan(&self, image: &Reference) -> ImageVerdict {
         let images = match crate::source::open(&Target::Registry(image.clone()), &self.opts) {
             Ok(i) => i,

@@ -84,13 +84,15 @@ impl JudgeArgs {
         }
         let sigs = Signatures::load(self.signatures.as_deref()).map_err(|e| e.to_string())?;
         let opts = self.image.source_options()?;
-        Ok(Some(RegistryScanner::new(
+        RegistryScanner::new(
             Arc::new(sigs),
             RuleSet::embedded_default(),
             self.image.limits(),
             opts,
             self.image.parallel(),
-        )))
+        )
+        .with_signature_dir(self.signatures.as_deref())
+        .map(Some)
     }
 
     /// The name corpus with `--trusted` added, or `None` for the embedded one.

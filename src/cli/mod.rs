@@ -12,6 +12,7 @@ pub mod common;
 mod completions;
 mod events;
 mod inspect;
+mod manifests;
 mod name;
 mod registry;
 mod rules;
@@ -63,6 +64,8 @@ pub enum Command {
     Cache(cache::Command),
     /// Run the Kubernetes validating admission webhook (HTTPS `POST /validate`).
     Serve(serve::Args),
+    /// Scan every image that Kubernetes YAML (files, directories, `-`) would run.
+    Manifests(Box<manifests::ManifestsArgs>),
     /// Scan every repository (or those below a prefix) of a registry, with the layer cache.
     Registry(Box<registry::RegistryArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -78,6 +81,7 @@ const SUBCOMMANDS: &[&str] = &[
     "admission-review",
     "cache",
     "serve",
+    "manifests",
     "registry",
     "completions",
     "help",
@@ -122,6 +126,7 @@ pub fn run() -> i32 {
         Command::AdmissionReview(a) => admission_review::run(a),
         Command::Cache(c) => cache::run(c),
         Command::Serve(a) => serve::run(a),
+        Command::Manifests(a) => manifests::run(*a),
         Command::Registry(a) => registry::run(*a),
         Command::Completions(a) => completions::run(a),
     }

@@ -36,9 +36,21 @@ pub struct Args {
     /// How long a verdict is reused (e.g. 600, 90s, 10m, 1h).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
     pub verdict_ttl: Duration,
+    /// How long a verdict asked for by tag is reused before the tag is resolved to its
+    /// digest again (at most 60s; 0 resolves every time).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub tag_ttl: Duration,
     /// Verdicts kept in memory at most.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub verdict_cache_entries: usize,
+    /// Share verdicts with every replica through this Redis (`redis://[:PASSWORD@]HOST[:PORT][/DB]`
+    /// or `rediss://...`): one scan per image per cluster. Redis down: this process's
+    /// cache answers alone.
+    #[arg(long, value_name = "URL", env = "IMGSCAN_REDIS")]
+    pub redis: Option<String>,
+    /// Key prefix of the verdicts in `--redis`.
+    #[arg(long, value_name = "PREFIX", default_value = "imgscan:verdict:")]
+    pub redis_prefix: String,
     #[command(flatten)]
     pub judge: JudgeArgs,
 }
@@ -77,7 +89,10 @@ pub fn run(args: Args) -> i32 {
     cfg.max_concurrent_scans = args.max_concurrent_scans;
     cfg.max_queued_scans = args.max_queued_scans;
     cfg.verdict_ttl = args.verdict_ttl;
+    cfg.tag_ttl = args.tag_ttl;
     cfg.verdict_entries = args.verdict_cache_entries;
+    cfg.redis = args.redis;
+    cfg.redis_prefix = Some(args.redis_prefix);
     match args.judge.corpus() {
         Ok(c) => cfg.corpus = c,
         Err(e) => return fail(e),

@@ -102,4 +102,73 @@ impl Scanner for DeadlineScanner {
             None => ImageVerdict::Unjudged("internal error: no request deadline".into()),
         }
     }
+
+    fn prefetch(&self, images: &[Reference]) {
+        if let Some((verdicts, deadline)) = CURRENT.with(|c| c.borrow().clone()) {
+            verdicts.prefetch(images, deadline);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::serve::metrics::Metrics;
+    use crate::admission::serve::verdicts::MemoryStore;
+    use crate::admission::{review_body, Policy, Reviewer};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Sleeps a little in each scan and records how many ran at once.
+    #[derive(Default)]
+    struct Overlap {
+        now: AtomicUsize,
+        max: AtomicUsize,
+    }
+
+    impl Scanner for Overlap {
+        fn scan(&self, _: &Reference) -> ImageVerdict {
+            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max.fetch_max(n, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(500));
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            ImageVerdict::Judged {
+                digest: None,
+                findings: Vec::new(),
+                incomplete: Vec::new(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_review_starts_every_scan_at_once() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let scanner = Arc::new(Overlap::default());
+        let verdicts = Arc::new(Verdicts::new(
+            Arc::new(MemoryStore::new(16)),
+            scanner.clone(),
+            4,
+            16,
+            Duration::from_secs(600),
+            Arc::new(Metrics::new()),
+            rt.handle().clone(),
+        ));
+        let reviewer = Reviewer::new(Policy::default(), &DEADLINE_SCANNER);
+        let body = serde_json::json!({"apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview", "request": {"uid": "u",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "operation": "CREATE", "userInfo": {}, "namespace": "shop",
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"containers": [
+                    {"name": "a", "image": "127.0.0.1:5999/acme/a:1"},
+                    {"name": "b", "image": "127.0.0.1:5999/acme/b:1"},
+                    {"name": "c", "image": "127.0.0.1:5999/acme/c:1"}]}}}});
+        let body = body.to_string().into_bytes();
+        let out = with_deadline(verdicts, Instant::now() + Duration::from_secs(30), || {
+            review_body(&body, &reviewer)
+        });
+        assert!(out.allowed, "{}", out.review);
+        // One after the other, one scan would run at a time.
+        assert_eq!(scanner.max.load(Ordering::SeqCst), 3);
+    }
 }

@@ -16,6 +16,8 @@
 //! | `imgscan_admission_scans_in_flight` | gauge | content scans running now |
 //! | `imgscan_admission_verdict_cache_hits_total` / `_misses_total` | counter | verdict cache lookups |
 //! | `imgscan_admission_deadline_answers_total` | counter | images answered by the policy's `on_deadline` because their scan was still running |
+//! | `imgscan_admission_verdict_store_errors_total` | counter | `--redis` operations that failed (the in-process cache answered) |
+//! | `imgscan_admission_verdict_store_up` | gauge | 1 while `--redis` answers, 0 after an error |
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -52,6 +54,8 @@ pub struct Metrics {
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     pub deadline_answers: Counter,
+    pub verdict_store_errors: Counter,
+    pub verdict_store_up: Gauge,
 }
 
 impl Default for Metrics {
@@ -70,6 +74,8 @@ impl Metrics {
         let cache_hits = Counter::default();
         let cache_misses = Counter::default();
         let deadline_answers = Counter::default();
+        let verdict_store_errors = Counter::default();
+        let verdict_store_up = Gauge::default();
         registry.register(
             "imgscan_admission_requests",
             "AdmissionReviews answered, by verdict",
@@ -100,6 +106,16 @@ impl Metrics {
             "Images answered by the policy because their scan outlived the deadline",
             deadline_answers.clone(),
         );
+        registry.register(
+            "imgscan_admission_verdict_store_errors",
+            "Shared verdict store (Redis) operations that failed",
+            verdict_store_errors.clone(),
+        );
+        registry.register(
+            "imgscan_admission_verdict_store_up",
+            "1 while the shared verdict store answers, 0 after an error",
+            verdict_store_up.clone(),
+        );
         // Every verdict label exists from the start, so dashboards see zeros.
         for v in [Verdict::Allowed, Verdict::Denied, Verdict::Error] {
             let _ = requests.get_or_create(&vec![("verdict", v.label())]);
@@ -112,6 +128,8 @@ impl Metrics {
             cache_hits,
             cache_misses,
             deadline_answers,
+            verdict_store_errors,
+            verdict_store_up,
         }
     }
 

@@ -28,6 +28,7 @@ pub mod deadline;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod redis_verdicts;
 pub mod tls;
 pub mod verdicts;
 
@@ -38,6 +39,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use metrics::Metrics;
+use redis_verdicts::RedisStore;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,9 +68,17 @@ pub struct ServeConfig {
     /// Distinct images being scanned or queued at most.
     pub max_queued_scans: usize,
     pub verdict_ttl: Duration,
+    /// A verdict judged by tag (the tag → digest step) is reused this long, at most
+    /// [`verdicts::TAG_TTL`] (`--tag-ttl`).
+    pub tag_ttl: Duration,
     pub verdict_entries: usize,
-    /// Shared verdict store (e.g. Redis); `None` = in memory, `verdict_entries` at most.
+    /// A verdict store of your own; `None` = Redis with `redis`, else in memory,
+    /// `verdict_entries` at most.
     pub store: Option<Arc<dyn VerdictStore>>,
+    /// `--redis URL`: verdicts shared with every replica through this Redis.
+    pub redis: Option<String>,
+    /// `--redis-prefix` (default [`redis_verdicts::DEFAULT_PREFIX`]).
+    pub redis_prefix: Option<String>,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     /// TLS handshake time at most.
@@ -91,8 +101,11 @@ impl ServeConfig {
             max_concurrent_scans: 2,
             max_queued_scans: 64,
             verdict_ttl: Duration::from_secs(600),
+            tag_ttl: verdicts::TAG_TTL,
             verdict_entries: 10_000,
             store: None,
+            redis: None,
+            redis_prefix: None,
             header_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
@@ -126,18 +139,28 @@ impl Server {
             cfg.cert_reload,
         )?);
         let metrics = Arc::new(Metrics::new());
-        let store = cfg
-            .store
-            .unwrap_or_else(|| Arc::new(MemoryStore::new(cfg.verdict_entries)));
-        let verdicts = Arc::new(Verdicts::new(
-            store,
-            scanner,
-            cfg.max_concurrent_scans,
-            cfg.max_queued_scans,
-            cfg.verdict_ttl,
-            metrics.clone(),
-            tokio::runtime::Handle::current(),
-        ));
+        let store: Arc<dyn VerdictStore> = match (cfg.store, &cfg.redis) {
+            (Some(s), _) => s,
+            (None, Some(url)) => Arc::new(RedisStore::open(
+                url,
+                cfg.redis_prefix.as_deref(),
+                cfg.verdict_entries,
+                metrics.clone(),
+            )?),
+            (None, None) => Arc::new(MemoryStore::new(cfg.verdict_entries)),
+        };
+        let verdicts = Arc::new(
+            Verdicts::new(
+                store,
+                scanner,
+                cfg.max_concurrent_scans,
+                cfg.max_queued_scans,
+                cfg.verdict_ttl,
+                metrics.clone(),
+                tokio::runtime::Handle::current(),
+            )
+            .with_tag_ttl(cfg.tag_ttl),
+        );
         let corpus = cfg.corpus.unwrap_or_else(Corpus::embedded);
         let reviewer = Reviewer::new(cfg.policy, &deadline::DEADLINE_SCANNER).with_corpus(corpus);
         let app = Arc::new(http::App {

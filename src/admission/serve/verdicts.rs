@@ -1,9 +1,12 @@
 //! Verdicts: a cache of what each image came to, and the scan coordinator that makes
 //! sure one image is scanned once however many requests ask for it at the same time.
 //!
-//! The key is the image's digest when the reference names one, otherwise the reference
-//! as normalised (`docker.io/library/nginx:1.27`). A verdict for a tag is also stored
-//! under the digest the scan found, so the digest form of the same image hits. TTLs:
+//! The key is the scanner's version (a digest of the signature files loaded, the crate
+//! version and the analysis limits: [`crate::admission::Scanner::version`]) followed by
+//! the image's digest when the reference names one, otherwise the reference as
+//! normalised (`docker.io/library/nginx:1.27`), so a new signature set never reuses an
+//! old verdict. A verdict for a tag is also stored under the digest the scan found, so
+//! the digest form of the same image hits. TTLs:
 //! a full verdict lives `--verdict-ttl`; a verdict for a tag at most
 //! [`TAG_TTL`] (a tag can move); a verdict that could not judge (registry error,
 //! incomplete scan) at most [`ERROR_TTL`]. A deadline answer is never stored: the scan
@@ -19,10 +22,13 @@
 //! assert!(store.get("sha256:bb").is_none());
 //! ```
 //!
-//! [`VerdictStore`] is the seam for a shared store (Redis, so every replica answers
-//! alike); only the in-process [`MemoryStore`] exists here.
+//! [`VerdictStore`] is the seam for a shared store: the in-process [`MemoryStore`] here,
+//! Redis in [`super::redis_verdicts`] (every replica answers alike). A shared store also
+//! hands out scan leases: the replica that gets one scans, the others poll the store
+//! for its verdict (at most [`POLL`] apart) instead of pulling the image again.
 
 use super::metrics::Metrics;
+use super::redis_verdicts::LEASE;
 use crate::admission::{ImageVerdict, Scanner};
 use crate::reference::Reference;
 use std::collections::HashMap;
@@ -34,11 +40,30 @@ use tokio::sync::{watch, Semaphore};
 pub const TAG_TTL: Duration = Duration::from_secs(60);
 /// A verdict that could not judge lives at most this long.
 pub const ERROR_TTL: Duration = Duration::from_secs(30);
+/// The answer for an image whose scan outlived the request (never stored).
+const DEADLINE_ANSWER: &str =
+    "still being scanned at the webhook deadline; a retry gets the verdict";
+/// The start of the answer when the scan queue is full (never stored).
+const QUEUE_FULL: &str = "too many images are already being scanned";
+
+/// How often a replica that lost the scan lease looks for the winner's verdict.
+pub const POLL: Duration = Duration::from_millis(200);
 
 /// Where verdicts are kept between requests.
 pub trait VerdictStore: Send + Sync {
     fn get(&self, key: &str) -> Option<ImageVerdict>;
     fn put(&self, key: &str, verdict: &ImageVerdict, ttl: Duration);
+    /// Take the lease to scan `key` for `ttl`; `false` when another replica holds it.
+    /// A store of one process has nobody to share with: always `true`.
+    fn claim(&self, _key: &str, _ttl: Duration) -> bool {
+        true
+    }
+    /// Give the lease back (only if still ours).
+    fn release(&self, _key: &str) {}
+    /// Whether other processes read and write this store.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// An in-process store: bounded, entries expire after their TTL; when full, expired
@@ -102,7 +127,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The cache key of an image.
+/// The cache key of an image (without the scanner's version).
 pub fn key_of(image: &Reference) -> String {
     match &image.digest {
         Some(d) => d.clone(),
@@ -110,16 +135,37 @@ pub fn key_of(image: &Reference) -> String {
     }
 }
 
+/// The full cache key: `version` (see [`crate::admission::Scanner::version`]) and the
+/// image's key.
+pub fn versioned_key(version: &str, key: &str) -> String {
+    format!("{version}|{key}")
+}
+
 type Pending = watch::Receiver<Option<ImageVerdict>>;
+
+/// Images of one review started at once at most.
+pub const MAX_PREFETCH: usize = 64;
+/// Tag → digest entries kept at most.
+const MAX_TAGS: usize = 10_000;
+
+enum Pinned {
+    Hit(ImageVerdict),
+    /// The key to judge, the reference to scan, and the tag key when it was resolved.
+    Key(String, Reference, Option<String>),
+}
 
 /// Cache, single-flight scans and the scan semaphore, shared by every request.
 pub struct Verdicts {
     store: Arc<dyn VerdictStore>,
     scanner: Arc<dyn Scanner + Send + Sync>,
     inflight: Mutex<HashMap<String, Pending>>,
+    /// Tag key → (expiry, digest): the tag → digest step, `tag_ttl` at most.
+    tags: Mutex<HashMap<String, (Instant, String)>>,
     permits: Arc<Semaphore>,
     max_pending: usize,
     ttl: Duration,
+    tag_ttl: Duration,
+    version: String,
     metrics: Arc<Metrics>,
     rt: tokio::runtime::Handle,
 }
@@ -137,28 +183,146 @@ impl Verdicts {
         metrics: Arc<Metrics>,
         rt: tokio::runtime::Handle,
     ) -> Self {
+        let version = scanner.version();
         Verdicts {
             store,
             scanner,
             inflight: Mutex::new(HashMap::new()),
+            tags: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(max_scans.max(1))),
             max_pending: max_pending.max(1),
             ttl,
+            tag_ttl: TAG_TTL,
+            version,
             metrics,
             rt,
         }
     }
 
+    /// Verdicts judged by tag (and the tag → digest step they stand for) live `ttl`, at
+    /// most [`TAG_TTL`].
+    pub fn with_tag_ttl(mut self, ttl: Duration) -> Self {
+        self.tag_ttl = ttl.min(TAG_TTL);
+        self
+    }
+
+    /// The cache key of `image` under this scanner's version.
+    pub fn key(&self, image: &Reference) -> String {
+        versioned_key(&self.version, &key_of(image))
+    }
+
     /// The verdict for `image`, waiting for its scan until `deadline` at most. Call from
     /// a blocking thread (it blocks on the runtime handle), never from an async task.
+    ///
+    /// A tag first looks for a verdict judged under that tag in the last `tag_ttl`; else
+    /// it is resolved to its digest (one manifest request, [`Scanner::resolve`]) and the
+    /// digest's verdict answers, or the scan of that digest. A tag that cannot be
+    /// resolved by the deadline is scanned by tag.
     pub fn judge_until(self: &Arc<Self>, image: &Reference, deadline: Instant) -> ImageVerdict {
-        let key = key_of(image);
-        if let Some(v) = self.store.get(&key) {
+        let (key, pinned, tag_key) = match self.pin(image, deadline) {
+            Pinned::Hit(v) => {
+                self.metrics.cache_hits.inc();
+                return v;
+            }
+            Pinned::Key(k, r, t) => (k, r, t),
+        };
+        let v = self.judge_key(&key, &pinned, deadline);
+        if let Some(tag_key) = tag_key {
+            if !self.is_deadline_answer(&v) {
+                let ttl = self.ttl_for(&v).min(self.tag_ttl);
+                if !ttl.is_zero() {
+                    self.store.put(&tag_key, &v, ttl);
+                }
+            }
+        }
+        v
+    }
+
+    /// Start the scans of `images` (at most [`MAX_PREFETCH`]) in the background without
+    /// waiting: each is resolved, looked up and, when unknown, scanned, so that judging
+    /// them one after the other waits for the slowest, not for the sum.
+    pub fn prefetch(self: &Arc<Self>, images: &[Reference], deadline: Instant) {
+        for image in images.iter().take(MAX_PREFETCH) {
+            let me = self.clone();
+            let image = image.clone();
+            self.rt.spawn_blocking(move || {
+                if let Pinned::Key(key, pinned, _) = me.pin(&image, deadline) {
+                    if me.store.get(&key).is_none() {
+                        let _ = me.join_or_start(&key, &pinned);
+                    }
+                }
+            });
+        }
+    }
+
+    /// A verdict judged under the tag, or the key and reference to judge: the digest
+    /// the tag names now (with the tag key to store the verdict under too), or the tag
+    /// itself when it cannot be resolved by the deadline.
+    fn pin(&self, image: &Reference, deadline: Instant) -> Pinned {
+        if image.digest.is_some() {
+            return Pinned::Key(self.key(image), image.clone(), None);
+        }
+        let tag_key = self.key(image);
+        if let Some(v) = self.store.get(&tag_key) {
+            return Pinned::Hit(v);
+        }
+        match self.resolve_until(&tag_key, image, deadline) {
+            Some(digest) => {
+                let pinned = Reference {
+                    digest: Some(digest),
+                    ..image.clone()
+                };
+                Pinned::Key(self.key(&pinned), pinned, Some(tag_key))
+            }
+            None => Pinned::Key(tag_key, image.clone(), None),
+        }
+    }
+
+    /// `image`'s digest by the deadline (from the tag cache, or one manifest request),
+    /// or `None` (no resolver, an error, too slow: the scan by tag then reports what is
+    /// wrong).
+    fn resolve_until(&self, tag_key: &str, image: &Reference, deadline: Instant) -> Option<String> {
+        if let Some((exp, d)) = lock(&self.tags).get(tag_key) {
+            if *exp > Instant::now() {
+                return Some(d.clone());
+            }
+        }
+        let scanner = self.scanner.clone();
+        let img = image.clone();
+        let job = self.rt.spawn_blocking(move || scanner.resolve(&img));
+        let got = self
+            .rt
+            .block_on(async { tokio::time::timeout_at(deadline.into(), job).await });
+        let d = match got {
+            Ok(Ok(Some(Ok(d)))) if crate::reference::valid_digest(&d) => d,
+            _ => return None,
+        };
+        if !self.tag_ttl.is_zero() {
+            let now = Instant::now();
+            let mut tags = lock(&self.tags);
+            if tags.len() >= MAX_TAGS {
+                tags.retain(|_, (exp, _)| *exp > now);
+                if tags.len() >= MAX_TAGS {
+                    tags.clear();
+                }
+            }
+            tags.insert(tag_key.to_string(), (now + self.tag_ttl, d.clone()));
+        }
+        Some(d)
+    }
+
+    fn judge_key(
+        self: &Arc<Self>,
+        key: &str,
+        image: &Reference,
+        deadline: Instant,
+    ) -> ImageVerdict {
+        if let Some(v) = self.store.get(key) {
             self.metrics.cache_hits.inc();
             return v;
         }
         self.metrics.cache_misses.inc();
-        let mut rx = match self.join_or_start(&key, image) {
+        let mut rx = match self.join_or_start(key, image) {
             Ok(rx) => rx,
             Err(v) => return v,
         };
@@ -173,10 +337,27 @@ impl Verdicts {
             Ok(_) => ImageVerdict::Unjudged("the scan ended without a verdict".into()),
             Err(_) => {
                 self.metrics.deadline_answers.inc();
-                ImageVerdict::Unjudged(
-                    "still being scanned at the webhook deadline; a retry gets the verdict".into(),
-                )
+                ImageVerdict::Unjudged(DEADLINE_ANSWER.into())
             }
+        }
+    }
+
+    fn is_deadline_answer(&self, v: &ImageVerdict) -> bool {
+        matches!(v, ImageVerdict::Unjudged(m) if m == DEADLINE_ANSWER || m.starts_with(QUEUE_FULL))
+    }
+
+    /// How long a verdict is stored: `--verdict-ttl`, errors and incomplete scans at most
+    /// [`ERROR_TTL`].
+    fn ttl_for(&self, v: &ImageVerdict) -> Duration {
+        let full = match v {
+            ImageVerdict::Judged { incomplete, .. } => incomplete.is_empty(),
+            ImageVerdict::Unjudged(_) => false,
+            ImageVerdict::Skipped(_) => true,
+        };
+        if full {
+            self.ttl
+        } else {
+            self.ttl.min(ERROR_TTL)
         }
     }
 
@@ -197,7 +378,7 @@ impl Verdicts {
         }
         if map.len() >= self.max_pending {
             return Err(ImageVerdict::Unjudged(format!(
-                "{} images are already being scanned; try again later",
+                "{QUEUE_FULL} ({} images); try again later",
                 map.len()
             )));
         }
@@ -208,38 +389,67 @@ impl Verdicts {
         let key = key.to_string();
         let image = image.clone();
         self.rt.spawn(async move {
-            let permit = me.permits.clone().acquire_owned().await;
-            me.metrics.scans_in_flight.inc();
-            let scanner = me.scanner.clone();
-            let scanned = image.clone();
-            let v = tokio::task::spawn_blocking(move || scanner.scan(&scanned))
+            let worker = me.clone();
+            let v = tokio::task::spawn_blocking(move || worker.scan_once(&key, &image))
                 .await
                 .unwrap_or_else(|e| ImageVerdict::Unjudged(format!("the scan failed: {e}")));
-            me.metrics.scans_in_flight.dec();
-            drop(permit);
-            {
-                let mut map = lock(&me.inflight);
-                me.store_verdict(&key, &image, &v);
-                map.remove(&key);
-            }
             let _ = tx.send(Some(v));
         });
         Ok(rx)
     }
 
+    /// On a blocking thread: the verdict of another replica's scan when one holds the
+    /// lease, else a scan here (under a permit), stored, the lease given back.
+    fn scan_once(self: &Arc<Self>, key: &str, image: &Reference) -> ImageVerdict {
+        if let Some(v) = self.await_peer(key) {
+            lock(&self.inflight).remove(key);
+            return v;
+        }
+        let permit = self.rt.block_on(self.permits.clone().acquire_owned());
+        self.metrics.scans_in_flight.inc();
+        let v = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.scanner.scan(image)))
+            .unwrap_or_else(|_| ImageVerdict::Unjudged("the scan failed (internal error)".into()));
+        self.metrics.scans_in_flight.dec();
+        drop(permit);
+        {
+            let mut map = lock(&self.inflight);
+            self.store_verdict(key, image, &v);
+            map.remove(key);
+        }
+        self.store.release(key);
+        v
+    }
+
+    /// With a shared store: while another replica holds the scan lease of `key`, poll
+    /// for its verdict. `None`: this replica has the lease (or the holder's expired).
+    fn await_peer(&self, key: &str) -> Option<ImageVerdict> {
+        if !self.store.shared() {
+            return None;
+        }
+        let until = Instant::now() + LEASE;
+        loop {
+            if let Some(v) = self.store.get(key) {
+                return Some(v);
+            }
+            if self.store.claim(key, LEASE) {
+                // The holder may have stored its verdict and left just now.
+                if let Some(v) = self.store.get(key) {
+                    self.store.release(key);
+                    return Some(v);
+                }
+                return None;
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
     fn store_verdict(&self, key: &str, image: &Reference, v: &ImageVerdict) {
-        let full = match v {
-            ImageVerdict::Judged { incomplete, .. } => incomplete.is_empty(),
-            ImageVerdict::Unjudged(_) => false,
-            ImageVerdict::Skipped(_) => true,
-        };
-        let ttl = if full {
-            self.ttl
-        } else {
-            self.ttl.min(ERROR_TTL)
-        };
+        let ttl = self.ttl_for(v);
         if image.digest.is_none() {
-            self.store.put(key, v, ttl.min(TAG_TTL));
+            self.store.put(key, v, ttl.min(self.tag_ttl));
         } else {
             self.store.put(key, v, ttl);
         }
@@ -247,8 +457,9 @@ impl Verdicts {
             digest: Some(d), ..
         } = v
         {
-            if d != key {
-                self.store.put(d, v, ttl);
+            let by_digest = versioned_key(&self.version, d);
+            if by_digest != key {
+                self.store.put(&by_digest, v, ttl);
             }
         }
     }
@@ -257,6 +468,95 @@ impl Verdicts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admission::scan::RegistryScanner;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counting(String, AtomicUsize);
+
+    impl Scanner for Counting {
+        fn scan(&self, _: &Reference) -> ImageVerdict {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            ImageVerdict::Judged {
+                digest: Some(
+                    "sha256:abababababababababababababababababababababababababababababababab"
+                        .into(),
+                ),
+                findings: Vec::new(),
+                incomplete: Vec::new(),
+            }
+        }
+        fn version(&self) -> String {
+            self.0.clone()
+        }
+    }
+
+    fn registry_version(dir: Option<&std::path::Path>) -> String {
+        let s = RegistryScanner::new(
+            crate::signatures::Signatures::load(None).unwrap().into(),
+            crate::rules::RuleSet::embedded_default(),
+            crate::limits::Limits::default(),
+            crate::source::SourceOptions::default(),
+            1,
+        )
+        .with_signature_dir(dir)
+        .unwrap();
+        s.version()
+    }
+
+    #[test]
+    fn a_new_signature_set_never_reuses_an_old_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        let embedded = registry_version(None);
+        std::fs::write(dir.path().join("extra.toml"), "# one rule\n").unwrap();
+        let extended = registry_version(Some(dir.path()));
+        std::fs::write(dir.path().join("extra.toml"), "# another rule\n").unwrap();
+        let edited = registry_version(Some(dir.path()));
+        assert!(
+            embedded != extended && extended != edited,
+            "{embedded} {extended}"
+        );
+        assert_eq!(edited, registry_version(Some(dir.path())), "stable");
+
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store: Arc<dyn VerdictStore> = Arc::new(MemoryStore::new(16));
+        let verdicts = |version: &str| {
+            let scanner = Arc::new(Counting(version.to_string(), AtomicUsize::new(0)));
+            let v = Arc::new(Verdicts::new(
+                store.clone(),
+                scanner.clone(),
+                1,
+                4,
+                Duration::from_secs(600),
+                Arc::new(Metrics::new()),
+                rt.handle().clone(),
+            ));
+            (v, scanner)
+        };
+        let image = Reference::parse("127.0.0.1:5000/acme/api:1").unwrap();
+        let by_digest = Reference::parse("127.0.0.1:5000/acme/api@sha256:abababababababababababababababababababababababababababababababab").unwrap();
+        let until = || Instant::now() + Duration::from_secs(30);
+        let (old, old_scans) = verdicts(&embedded);
+        assert!(matches!(
+            old.judge_until(&image, until()),
+            ImageVerdict::Judged { .. }
+        ));
+        let (same, same_scans) = verdicts(&embedded);
+        same.judge_until(&image, until());
+        same.judge_until(&by_digest, until());
+        let (new, new_scans) = verdicts(&extended);
+        new.judge_until(&by_digest, until());
+        assert_eq!(old_scans.1.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            same_scans.1.load(Ordering::SeqCst),
+            0,
+            "same signatures: cached"
+        );
+        assert_eq!(
+            new_scans.1.load(Ordering::SeqCst),
+            1,
+            "new signatures: scanned"
+        );
+    }
 
     #[test]
     fn bounded_and_expiring() {

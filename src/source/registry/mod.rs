@@ -92,6 +92,31 @@ pub fn open(reference: &Reference, opts: &SourceOptions) -> Result<Vec<OpenedIma
         .collect())
 }
 
+/// The digest `reference` names now: its own digest, or one manifest GET for its tag
+/// (bounded, hashed as a pull hashes it), with the same connection, credentials and
+/// `opts.timeout` as [`open`]. For `imgscan serve`'s tag → digest step.
+pub fn manifest_digest(reference: &Reference, opts: &SourceOptions) -> Result<String> {
+    if let Some(d) = &reference.digest {
+        return Ok(d.clone());
+    }
+    let target = reference.to_string();
+    let wrap = |(step, cause): Fail| Error::new(step, target.clone(), cause);
+    let rt = Rt::new().map_err(|e| wrap((Step::Pulling, e)))?;
+    let deadline = Instant::now() + opts.timeout;
+    let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            rt.block_on(async {
+                let session = Session::connect(reference, opts, deadline).await?;
+                Ok::<_, Fail>(session.manifest(&tag, None).await?.1)
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err((Step::Pulling, "internal error: pull thread panicked".into())))
+    })
+    .map_err(wrap)
+}
+
 /// A tokio runtime owned by a source; shut down without blocking when dropped, so
 /// dropping it inside another runtime is safe.
 struct Rt(Option<tokio::runtime::Runtime>);
