@@ -386,7 +386,10 @@ impl Table {
                             },
                         );
                     }
-                    if from < 128 && to < 128 && typos[from as usize][to as usize] {
+                    // A digit for a neighbouring digit is a version (`-debian12` for
+                    // `-debian11`), not a typo: digits alone never make the distance.
+                    let version = from.is_ascii_digit() && to.is_ascii_digit();
+                    if !version && from < 128 && to < 128 && typos[from as usize][to as usize] {
                         return self.hit(
                             idx,
                             Technique::KeyboardTypo {

@@ -56,6 +56,17 @@ fn full_name_judged_as_a_unit() {
     nothing("hashicorp/vault");
     nothing("jenkinsci/blueocean");
     nothing("grafana/grafana-operator");
+    // The Windows-in-Docker project pushes `dockurr/windows` to Docker Hub and
+    // `ghcr.io/dockur/windows` to GHCR (signatures/popular-images.toml cites both): a
+    // Docker Hub `dockur/windows` is the one-letter lookalike, with the publisher's repository.
+    nothing("dockurr/windows");
+    nothing("ghcr.io/dockur/windows");
+    expect(
+        "dockur/windows",
+        NS,
+        High,
+        "`dockur/windows` omits a character from the trusted namespace `dockurr`, and `windows` is a repository that `dockurr` publishes",
+    );
 }
 
 #[test]
