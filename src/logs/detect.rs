@@ -84,12 +84,12 @@ impl<'a> Detector<'a> {
         Detector::with_bound(set, REORDER)
     }
 
-    /// A detector whose reorder buffer holds `bound` events (at least 1).
+    /// A detector whose reorder buffer holds `bound` events (0: input order).
     pub fn with_bound(set: &'a RuleSet, bound: usize) -> Detector<'a> {
         Detector {
             ev: set.evaluator(),
             held: BinaryHeap::new(),
-            bound: bound.max(1),
+            bound,
             recent: VecDeque::new(),
             events: 0,
         }
