@@ -452,3 +452,30 @@ fn auditd_records_of_interleaved_serials_are_joined() {
     assert!(probs.is_empty(), "{probs:?}");
     assert_eq!(evs.len(), 100);
 }
+
+#[test]
+fn k8s_pods_exec_is_a_process_launch_with_the_command() {
+    let rel = "k8s-audit/falco__test_trace_files_k8s_audit__exec_pod.json";
+    let (evs, probs) = convert(&[sample(rel)], Format::Auto);
+    assert!(probs.is_empty(), "{probs:?}");
+    let e = &evs[0].1;
+    assert_eq!(e["metadata"]["event_type"], "PROCESS_LAUNCH");
+    assert_eq!(e["metadata"]["description"], "create pods/exec");
+    assert_eq!(e["target"]["process"]["command_line"], "bash");
+    // The same exec running a miner with a pool URL (as kubectl encodes it) fires.
+    let mut v = doc(rel);
+    let uri = v["requestURI"].as_str().unwrap().replace(
+        "command=bash",
+        "command=%2Ftmp%2Fxmrig&command=-o&command=stratum%2Btcp%3A%2F%2Fpool.minexmr.com%3A4444",
+    );
+    v["requestURI"] = json!(uri);
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "exec.json", &v.to_string());
+    let (evs, _) = convert(std::slice::from_ref(&f), Format::Auto);
+    assert_eq!(
+        evs[0].1["target"]["process"]["command_line"],
+        "/tmp/xmrig -o stratum+tcp://pool.minexmr.com:4444"
+    );
+    assert_eq!(seed(&[f]).len(), 1);
+    assert!(seed(&[sample(rel)]).is_empty());
+}
