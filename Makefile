@@ -36,6 +36,7 @@ bench: setup
 	sh scripts/bench-cache.sh
 	$(CARGO) bench --bench rules
 	$(CARGO) bench --bench name
+	$(CARGO) bench --bench logs
 	sh scripts/bench-serve.sh
 
 clean:

@@ -288,7 +288,9 @@ fn tetragon_argv0_exec_kprobe_and_connect_fire() {
         "tetragon.jsonl",
         &[exec, conn, kp].map(|x| x.to_string()).join("\n"),
     );
-    let hits = seed(&[f]);
+    // Detections come in event-time order (these records are years apart, newest first).
+    let mut hits = seed(&[f]);
+    hits.sort();
     assert_eq!(hits, vec!["line 1", "line 2", "line 3"]);
 }
 
@@ -308,27 +310,28 @@ fn k8s_pod_create_lists_every_image_and_an_image_rule_sees_them() {
     assert_eq!(imgs, vec!["nginx", "mysql:latest"]);
     // The seed rule has no Kubernetes branch: no detection, as in Chronicle.
     assert!(seed(&[sample("k8s-audit")]).is_empty());
-    let rule = r#"rule k8s_miner_image {
-  meta:
-    severity = "HIGH"
-  events:
-    $e.metadata.event_type = "USER_RESOURCE_CREATION"
-    // labels["image"] sees the first image only (the engine takes the first matching
-    // key); the repeated `value` field is matched against every label.
-    re.regex($e.target.resource.attribute.labels.value, `(?i)xmrig`)
-  condition:
-    $e
-}
-"#;
-    let set = RuleSet::parse_str("k.yaral", rule).unwrap();
-    let mut v = doc(rel);
-    v["requestObject"]["spec"]["containers"][1]["image"] = json!("docker.io/someone/xmrig:latest");
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "pod.json", &v.to_string());
-    let o = detect::run(&set, &[sample(rel)], Format::Auto, None);
-    assert!(o.detections.is_empty());
-    let o = detect::run(&set, &[f], Format::Auto, None);
-    assert_eq!(o.detections.len(), 1, "{:?}", o.problems);
+    // Every container's image is a repeated `image` label: `labels["image"]` matches if
+    // any of them does; the older form over the repeated `value` field keeps working.
+    for field in [
+        r#"$e.target.resource.attribute.labels["image"]"#,
+        "$e.target.resource.attribute.labels.value",
+    ] {
+        let rule = format!(
+            "rule k8s_miner_image {{\n  meta:\n    severity = \"HIGH\"\n  events:\n    \
+             $e.metadata.event_type = \"USER_RESOURCE_CREATION\"\n    \
+             re.regex({field}, `(?i)xmrig`)\n  condition:\n    $e\n}}\n"
+        );
+        let set = RuleSet::parse_str("k.yaral", &rule).unwrap();
+        let mut v = doc(rel);
+        v["requestObject"]["spec"]["containers"][1]["image"] =
+            json!("docker.io/someone/xmrig:latest");
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), "pod.json", &v.to_string());
+        let o = detect::run(&set, &[sample(rel)], Format::Auto, None);
+        assert!(o.detections.is_empty(), "{field}");
+        let o = detect::run(&set, &[f], Format::Auto, None);
+        assert_eq!(o.detections.len(), 1, "{field}: {:?}", o.problems);
+    }
 }
 
 /// Hex of `s` (auditd's encoding of values with spaces).
@@ -376,4 +379,103 @@ fn auditd_execve_and_connect_turned_malicious_fire() {
     assert_eq!(hits.len(), 2, "{hits:?}");
     assert!(hits[0].contains("pool.log:1 id=58"), "{hits:?}");
     assert!(hits[1].contains("exec.log:1 id=900"), "{hits:?}");
+}
+
+#[test]
+fn auditd_records_of_interleaved_serials_are_joined() {
+    let rec = |ty: &str, serial: u32, body: &str| {
+        format!("type={ty} msg=audit(1700000000.{serial}:{serial}): {body}\n")
+    };
+    let sys = |serial: u32, exe: &str| {
+        rec(
+            "SYSCALL",
+            serial,
+            &format!("arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid={serial} uid=0 exe=\"{exe}\" key=(null)"),
+        )
+    };
+    let text = [
+        sys(901, "/tmp/.x/xmrig"),
+        sys(902, "/usr/bin/ls"),
+        rec("EXECVE", 902, "argc=2 a0=\"ls\" a1=\"-l\""),
+        rec(
+            "EXECVE",
+            901,
+            &format!(
+                "argc=3 a0=\"xmrig\" a1=\"-o\" a2={}",
+                hexs("stratum+tcp://pool.minexmr.com:4444")
+            ),
+        ),
+        rec(
+            "PROCTITLE",
+            901,
+            &format!("proctitle={}", hexs("xmrig\0-o")),
+        ),
+        rec("PROCTITLE", 902, &format!("proctitle={}", hexs("ls\0-l"))),
+        rec("EOE", 902, ""),
+        rec("EOE", 901, ""),
+    ]
+    .concat();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "audit.log", &text);
+    let (evs, probs) = convert(std::slice::from_ref(&f), Format::Auto);
+    assert!(probs.is_empty(), "{probs:?}");
+    let by: std::collections::BTreeMap<String, &Value> = evs
+        .iter()
+        .map(|(_, e)| {
+            (
+                e["metadata"]["product_log_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                e,
+            )
+        })
+        .collect();
+    assert_eq!(by.len(), 2, "{evs:?}");
+    assert_eq!(evs.len(), 2);
+    let m = by["901"];
+    assert_eq!(m["target"]["process"]["file"]["full_path"], "/tmp/.x/xmrig");
+    assert_eq!(
+        m["target"]["process"]["command_line"],
+        "xmrig -o stratum+tcp://pool.minexmr.com:4444"
+    );
+    assert_eq!(by["902"]["target"]["process"]["command_line"], "ls -l");
+    let hits = seed(&[f]);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(hits[0].contains("line 1 id=901"), "{hits:?}");
+    // More open serials than the table holds, none with an EOE: none is lost.
+    let many: String = (0..100u32)
+        .map(|i| sys(1000 + i, "/usr/bin/true"))
+        .collect();
+    let g = write(dir.path(), "many.log", &many);
+    let (evs, probs) = convert(&[g], Format::Auto);
+    assert!(probs.is_empty(), "{probs:?}");
+    assert_eq!(evs.len(), 100);
+}
+
+#[test]
+fn k8s_pods_exec_is_a_process_launch_with_the_command() {
+    let rel = "k8s-audit/falco__test_trace_files_k8s_audit__exec_pod.json";
+    let (evs, probs) = convert(&[sample(rel)], Format::Auto);
+    assert!(probs.is_empty(), "{probs:?}");
+    let e = &evs[0].1;
+    assert_eq!(e["metadata"]["event_type"], "PROCESS_LAUNCH");
+    assert_eq!(e["metadata"]["description"], "create pods/exec");
+    assert_eq!(e["target"]["process"]["command_line"], "bash");
+    // The same exec running a miner with a pool URL (as kubectl encodes it) fires.
+    let mut v = doc(rel);
+    let uri = v["requestURI"].as_str().unwrap().replace(
+        "command=bash",
+        "command=%2Ftmp%2Fxmrig&command=-o&command=stratum%2Btcp%3A%2F%2Fpool.minexmr.com%3A4444",
+    );
+    v["requestURI"] = json!(uri);
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "exec.json", &v.to_string());
+    let (evs, _) = convert(std::slice::from_ref(&f), Format::Auto);
+    assert_eq!(
+        evs[0].1["target"]["process"]["command_line"],
+        "/tmp/xmrig -o stratum+tcp://pool.minexmr.com:4444"
+    );
+    assert_eq!(seed(&[f]).len(), 1);
+    assert!(seed(&[sample(rel)]).is_empty());
 }

@@ -5,10 +5,11 @@
 //! `--fail-on` exit codes as image scans. Inputs are files, directories, gzip files or
 //! `-`. Records that cannot be read are reported with their position and skipped; the
 //! run then exits 2 unless `--allow-incomplete`. `--emit udm` prints the converted
-//! events as JSON lines instead of running rules.
+//! events as JSON lines instead of running rules. `--follow` tails the inputs and
+//! prints each detection as it happens (one line; JSON lines for `--format json`).
 
-use crate::findings::{Evidence, Location};
-use crate::logs::{detect, Format as InputFormat};
+use crate::findings::{Evidence, Finding, Location};
+use crate::logs::{detect, follow, Format as InputFormat, Item};
 use crate::report::{self, Format, Report};
 use crate::rules::RuleSet;
 use std::io::Write;
@@ -48,6 +49,10 @@ pub struct Args {
     /// Exit by findings even when some records could not be read.
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Keep reading the files as they grow (across rotation; a directory: its newest
+    /// file) and print each detection when it happens, until SIGINT or SIGTERM.
+    #[arg(long, conflicts_with_all = ["emit", "output"])]
+    pub follow: bool,
     /// Log files, directories, gzip files, or `-` (standard input), in time order.
     #[arg(value_name = "INPUT|-", required = true)]
     pub events: Vec<String>,
@@ -121,6 +126,9 @@ pub fn run(a: Args) -> i32 {
             set.warnings().len()
         );
     }
+    if a.follow {
+        return run_follow(&a, &set, fail_on);
+    }
     let outcome = detect::run(&set, &a.events, a.input_format, None);
     let mut report = Report {
         target: match a.events.as_slice() {
@@ -144,28 +152,7 @@ pub fn run(a: Args) -> i32 {
     report.findings = outcome
         .detections
         .iter()
-        .map(|(d, srcs)| {
-            crate::udm::detection_finding(d, &|idx, excerpt| {
-                let src = d
-                    .events
-                    .iter()
-                    .position(|&i| i == idx)
-                    .and_then(|k| srcs[k].as_ref());
-                Evidence {
-                    line: None,
-                    location: Location::Event {
-                        line: src.map_or(0, |s| s.line as u64),
-                    },
-                    offset: None,
-                    signature: d.rule.clone(),
-                    excerpt: match src {
-                        Some(s) if excerpt.is_empty() => format!("source={}", s.label),
-                        Some(s) => format!("source={} {excerpt}", s.label),
-                        None => excerpt.to_string(),
-                    },
-                }
-            })
-        })
+        .map(|(d, srcs)| finding(d, srcs))
         .collect();
     report.sort();
     let reports = [report];
@@ -187,6 +174,117 @@ pub fn run(a: Args) -> i32 {
         return super::fail(format!("writing the report: {e}"));
     }
     report::exit_code(&reports, fail_on, a.allow_incomplete)
+}
+
+/// A detection as a finding whose evidence names the source records.
+fn finding(d: &crate::rules::Detection, srcs: &[Option<detect::Source>]) -> Finding {
+    crate::udm::detection_finding(d, &|idx, excerpt| {
+        let src = d
+            .events
+            .iter()
+            .position(|&i| i == idx)
+            .and_then(|k| srcs[k].as_ref());
+        Evidence {
+            line: None,
+            location: Location::Event {
+                line: src.map_or(0, |s| s.line as u64),
+            },
+            offset: None,
+            signature: d.rule.clone(),
+            excerpt: match src {
+                Some(s) if excerpt.is_empty() => format!("source={}", s.label),
+                Some(s) => format!("source={} {excerpt}", s.label),
+                None => excerpt.to_string(),
+            },
+        }
+    })
+}
+
+/// `--follow`: detections printed (and flushed) one by one until a signal.
+fn run_follow(a: &Args, set: &RuleSet, fail_on: Option<crate::findings::Severity>) -> i32 {
+    if a.events.iter().any(|p| p == "-") {
+        return super::fail("--follow reads files and directories, not `-`");
+    }
+    let stop = follow::stop_on_signals();
+    let target = a.events.join(", ");
+    let out = std::io::stdout();
+    let mut failed: Option<std::io::Error> = None;
+    let mut worst = None;
+    let mut print = |(d, srcs): detect::Found| {
+        let f = finding(&d, &srcs);
+        worst = worst.max(Some(f.severity));
+        let mut w = out.lock();
+        let r = match a.format {
+            Format::Table => writeln!(
+                w,
+                "{:<8} {} {} {}",
+                f.severity.to_string().to_uppercase(),
+                f.id,
+                f.title,
+                f.evidence
+                    .iter()
+                    .map(|e| e.excerpt.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Format::Json | Format::Jsonl => report::write_jsonl(
+                &Report {
+                    target: target.clone(),
+                    findings: vec![f],
+                    ..Default::default()
+                },
+                &mut w,
+            ),
+            other => report::write(
+                &[Report {
+                    target: target.clone(),
+                    findings: vec![f],
+                    ..Default::default()
+                }],
+                other,
+                false,
+                &mut w,
+            ),
+        };
+        if let Err(e) = r.and_then(|_| w.flush()) {
+            failed.get_or_insert(e);
+        }
+    };
+    let mut det = detect::Detector::new(set);
+    let mut problems = 0usize;
+    follow::follow(
+        &a.events,
+        a.input_format,
+        &Default::default(),
+        &stop,
+        &mut |t| match t {
+            follow::Tick::Item(Item::Event(c)) => det.push(c, &mut print),
+            follow::Tick::Item(Item::Problem(p)) => {
+                problems += 1;
+                eprintln!("imgscan: {p}");
+            }
+            follow::Tick::Idle => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                det.advance(now, &mut print);
+            }
+        },
+    );
+    for n in det.finish(&mut print) {
+        problems += 1;
+        eprintln!("imgscan: {n}");
+    }
+    if let Some(e) = failed {
+        return super::fail(format!("writing detections: {e}"));
+    }
+    if problems > 0 && !a.allow_incomplete {
+        super::EXIT_ERROR
+    } else if worst.is_some_and(|w| fail_on.is_some_and(|f| w >= f)) {
+        super::EXIT_FINDINGS
+    } else {
+        super::EXIT_CLEAN
+    }
 }
 
 #[cfg(test)]

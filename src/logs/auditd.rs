@@ -1,6 +1,8 @@
 //! Linux audit raw logs (`/var/log/audit/audit.log`). Records with the same
-//! `msg=audit(EPOCH:SERIAL)` are one event (records of one event are contiguous; `EOE`
-//! or a new serial ends it). execve (SYSCALL 59/322 on x86_64, 221/281 on aarch64, or
+//! `msg=audit(EPOCH:SERIAL)` (and `node=`) are one event, even when records of other
+//! serials come between them (the kernel interleaves busy CPUs): a bounded table of
+//! open serials ([`MAX_OPEN`]) is flushed on `EOE`, when it is full (oldest first), when
+//! a serial saw no record for [`MAX_AGE`] lines, or at the end of the input. execve (SYSCALL 59/322 on x86_64, 221/281 on aarch64, or
 //! `syscall=execve`) → PROCESS_LAUNCH with the command line from `EXECVE` args (or
 //! `PROCTITLE`), hex-encoded values decoded; connect (42 / 203) with an AF_INET or
 //! AF_INET6 `SOCKADDR` → NETWORK_CONNECTION; anything else → GENERIC_EVENT named by its
@@ -13,13 +15,22 @@ use std::collections::BTreeMap;
 
 /// Records held for one event at most (a runaway serial cannot grow without bound).
 const MAX_RECORDS: usize = 256;
+/// Serials open at once.
+pub const MAX_OPEN: usize = 32;
+/// Lines after its last record that a serial stays open without an `EOE`.
+pub const MAX_AGE: usize = 128;
 
 #[derive(Default)]
 pub struct Auditd {
-    cur: Option<Pending>,
+    /// Open events, oldest first.
+    open: std::collections::VecDeque<Pending>,
 }
 
 struct Pending {
+    /// `node` + serial.
+    key: String,
+    /// Line of the latest record.
+    last: usize,
     serial: String,
     line: usize,
     secs: i64,
@@ -124,12 +135,20 @@ fn stamp(msg: &str) -> Option<(i64, i64, String)> {
 }
 
 impl Auditd {
-    fn flush(&mut self, out: &mut Vec<Out>) {
-        let Some(p) = self.cur.take() else { return };
+    fn flush_at(&mut self, i: usize, out: &mut Vec<Out>) {
+        let Some(p) = self.open.remove(i) else { return };
+        if p.records.is_empty() {
+            return;
+        }
         out.push(Out {
             line: p.line,
             udm: to_udm(&p),
         });
+    }
+    fn flush_all(&mut self, out: &mut Vec<Out>) {
+        while !self.open.is_empty() {
+            self.flush_at(0, out);
+        }
     }
 }
 
@@ -240,7 +259,6 @@ impl Adapter for Auditd {
         let Some((secs, nanos, serial)) = st else {
             // The kernel writes records it cannot name as `type=UNKNOWN[n] msg=?`: no
             // time, no serial, so an event of its own.
-            self.flush(out);
             let mut e = event("GENERIC_EVENT", "Linux", "AuditD");
             set(&mut e, "metadata.product_event_type", ty);
             out.push(Out { line, udm: e });
@@ -252,30 +270,53 @@ impl Adapter for Auditd {
             let v = if hexable { text(&v, q) } else { v };
             body.insert(k, v);
         }
+        let key = format!("{}\u{1f}{serial}", node.as_deref().unwrap_or(""));
         if let Some(n) = node {
             body.insert("node".into(), n);
         }
-        if self.cur.as_ref().is_some_and(|p| p.serial != serial) {
-            self.flush(out);
+        // Serials quiet for too long are complete.
+        let mut i = 0;
+        while i < self.open.len() {
+            if self.open[i].key != key && self.open[i].last.saturating_add(MAX_AGE) < line {
+                self.flush_at(i, out);
+            } else {
+                i += 1;
+            }
         }
+        let at = self.open.iter().position(|p| p.key == key);
         if ty == "EOE" {
-            self.flush(out);
+            if let Some(i) = at {
+                self.flush_at(i, out);
+            }
             return Ok(());
         }
-        let p = self.cur.get_or_insert_with(|| Pending {
-            serial,
-            line,
-            secs,
-            nanos,
-            records: vec![],
-        });
+        let i = match at {
+            Some(i) => i,
+            None => {
+                if self.open.len() >= MAX_OPEN {
+                    self.flush_at(0, out);
+                }
+                self.open.push_back(Pending {
+                    key,
+                    last: line,
+                    serial,
+                    line,
+                    secs,
+                    nanos,
+                    records: vec![],
+                });
+                self.open.len() - 1
+            }
+        };
+        let p = &mut self.open[i];
+        p.last = line;
         if p.records.len() < MAX_RECORDS {
             p.records.push((ty, body));
         }
         Ok(())
     }
     fn finish(&mut self, out: &mut Vec<Out>) {
-        self.flush(out);
+        self.flush_all(out);
     }
 }
 

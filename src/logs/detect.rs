@@ -1,15 +1,27 @@
-//! Rules over converted log events: feeds every event to a [`RuleSet`]'s streaming
-//! evaluator in input order and keeps, for each detection, the source of every event it
-//! names (`FILE:LINE`, CloudTrail `eventID` ...). Sources are kept for the last
-//! [`KEEP_SOURCES`] events only, so memory stays bounded on endless input.
+//! Rules over converted log events. A [`Detector`] takes events in input order, puts
+//! them back into event-time order through a bounded reorder buffer (several files, or
+//! records written out of order), feeds a [`RuleSet`]'s streaming evaluator, and keeps,
+//! for each detection, the source of every event it names (`FILE:LINE`, CloudTrail
+//! `eventID` ...). Sources are kept for the last [`KEEP_SOURCES`] events only, so memory
+//! stays bounded on endless input.
+//!
+//! The reorder bound: up to [`REORDER`] events are held; when it is full the oldest (by
+//! event time) goes to the rules. An event that arrives more than [`REORDER`] events
+//! late still reaches the rules, and the engine places it by its time in every window
+//! still open; only windows already closed miss it. `--follow` also flushes the buffer
+//! whenever the input goes idle, so detections are not held back waiting for more.
 
-use super::{read_inputs, Format, Item};
-use crate::rules::{Detection, RuleSet};
+use super::{read_inputs, Converted, Format, Item};
+use crate::rules::{Detection, Evaluator, RuleSet};
 use serde_json::Value;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// How many recent events' sources are remembered for multi-event detections.
 pub const KEEP_SOURCES: usize = 1 << 16;
+
+/// Most events held to restore event-time order.
+pub const REORDER: usize = 4096;
 
 /// Where a matched event came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +42,118 @@ pub struct Outcome {
     pub events: usize,
 }
 
+/// A detection with the sources of its events.
+pub type Found = (Detection, Vec<Option<Source>>);
+
+/// One event waiting in the reorder buffer: (event time, arrival number).
+struct Held {
+    ts: i64,
+    idx: usize,
+    c: Converted,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, o: &Self) -> bool {
+        (self.ts, self.idx) == (o.ts, o.idx)
+    }
+}
+impl Eq for Held {}
+impl PartialOrd for Held {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Held {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.ts, self.idx).cmp(&(o.ts, o.idx))
+    }
+}
+
+/// Streaming rules over log items (see the module doc).
+pub struct Detector<'a> {
+    ev: Evaluator<'a>,
+    held: BinaryHeap<Reverse<Held>>,
+    bound: usize,
+    recent: VecDeque<(usize, Source)>,
+    /// Events seen so far (also the arrival number of the last one).
+    pub events: usize,
+}
+
+impl<'a> Detector<'a> {
+    pub fn new(set: &'a RuleSet) -> Detector<'a> {
+        Detector::with_bound(set, REORDER)
+    }
+
+    /// A detector whose reorder buffer holds `bound` events (0: input order).
+    pub fn with_bound(set: &'a RuleSet, bound: usize) -> Detector<'a> {
+        Detector {
+            ev: set.evaluator(),
+            held: BinaryHeap::new(),
+            bound,
+            recent: VecDeque::new(),
+            events: 0,
+        }
+    }
+
+    /// Take one converted event; detections whose windows closed go to `found`.
+    pub fn push(&mut self, c: Converted, found: &mut dyn FnMut(Found)) {
+        self.events += 1;
+        let idx = self.events;
+        if self.recent.len() == KEEP_SOURCES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((
+            idx,
+            Source {
+                line: c.line,
+                label: c.source.clone(),
+            },
+        ));
+        self.held.push(Reverse(Held {
+            ts: c.event.timestamp(),
+            idx,
+            c,
+        }));
+        while self.held.len() > self.bound {
+            self.release_one(found);
+        }
+    }
+
+    fn release_one(&mut self, found: &mut dyn FnMut(Found)) {
+        if let Some(Reverse(h)) = self.held.pop() {
+            for d in self.ev.push(h.idx, &h.c.event) {
+                found(resolve(d, &self.recent));
+            }
+        }
+    }
+
+    /// Hand every held event to the rules (input idle or ended).
+    pub fn flush(&mut self, found: &mut dyn FnMut(Found)) {
+        while !self.held.is_empty() {
+            self.release_one(found);
+        }
+    }
+
+    /// Flush, then declare that event time has reached `now` (seconds): windows that
+    /// end before it close (`--follow` passes the wall clock when its input is idle).
+    pub fn advance(&mut self, now: i64, found: &mut dyn FnMut(Found)) {
+        self.flush(found);
+        for d in self.ev.advance(now) {
+            found(resolve(d, &self.recent));
+        }
+    }
+
+    /// End of input: flush and close every window. Returns the limit notes.
+    pub fn finish(mut self, found: &mut dyn FnMut(Found)) -> Vec<String> {
+        self.flush(found);
+        let (rest, notes) = self.ev.finish();
+        for d in rest {
+            found(resolve(d, &self.recent));
+        }
+        notes
+    }
+}
+
 /// Run `set` over `paths`. With `emit`, each converted UDM event is also handed over
 /// (for `--emit udm`).
 pub fn run(
@@ -38,45 +162,29 @@ pub fn run(
     format: Format,
     mut emit: Option<&mut dyn FnMut(&Value)>,
 ) -> Outcome {
-    let mut ev = set.evaluator();
-    let mut out = Outcome::default();
-    let mut recent: VecDeque<(usize, Source)> = VecDeque::new();
-    let mut raw: Vec<Detection> = vec![];
-    let mut sink = |item: Item| match item {
-        Item::Problem(p) => out.problems.push(p),
+    let mut det = Detector::new(set);
+    let mut problems = vec![];
+    let mut detections = vec![];
+    read_inputs(paths, format, &mut |item: Item| match item {
+        Item::Problem(p) => problems.push(p),
         Item::Event(c) => {
-            out.events += 1;
-            let idx = out.events;
             if let Some(f) = emit.as_mut() {
                 f(c.event.json());
             }
-            if recent.len() == KEEP_SOURCES {
-                recent.pop_front();
-            }
-            recent.push_back((
-                idx,
-                Source {
-                    line: c.line,
-                    label: c.source,
-                },
-            ));
-            let ds = ev.push(idx, &c.event);
-            for d in ds {
-                out.detections.push(resolve(d, &recent));
-            }
+            det.push(c, &mut |d| detections.push(d));
         }
-    };
-    read_inputs(paths, format, &mut sink);
-    let (rest, limits) = ev.finish();
-    raw.extend(rest);
-    for d in raw {
-        out.detections.push(resolve(d, &recent));
+    });
+    let events = det.events;
+    let notes = det.finish(&mut |d| detections.push(d));
+    problems.extend(notes);
+    Outcome {
+        detections,
+        problems,
+        events,
     }
-    out.problems.extend(limits);
-    out
 }
 
-fn resolve(d: Detection, recent: &VecDeque<(usize, Source)>) -> (Detection, Vec<Option<Source>>) {
+fn resolve(d: Detection, recent: &VecDeque<(usize, Source)>) -> Found {
     let srcs = d
         .events
         .iter()

@@ -133,13 +133,13 @@ fn walk(d: &Path, depth: usize, max: usize, out: &mut Vec<PathBuf>, sink: &mut d
     }
 }
 
-struct Ctx {
-    name: String,
-    show_file: bool,
+pub(super) struct Ctx {
+    pub(super) name: String,
+    pub(super) show_file: bool,
 }
 
 impl Ctx {
-    fn pos(&self, line: usize) -> String {
+    pub(super) fn pos(&self, line: usize) -> String {
         if self.show_file {
             format!("{}:{line}", self.name)
         } else {
@@ -248,7 +248,7 @@ fn read_one(
     emit(ctx, None, &mut outs, sink);
 }
 
-fn emit(ctx: &Ctx, rec: Option<usize>, outs: &mut Vec<Out>, sink: &mut dyn FnMut(Item)) {
+pub(super) fn emit(ctx: &Ctx, rec: Option<usize>, outs: &mut Vec<Out>, sink: &mut dyn FnMut(Item)) {
     for o in outs.drain(..) {
         let mut source = ctx.pos(o.line);
         if let Some(i) = rec {
@@ -343,30 +343,7 @@ fn read_lines(
                     )));
                     continue;
                 }
-                if buf.iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
-                }
-                if format.is_text() {
-                    let text = match std::str::from_utf8(&buf) {
-                        Ok(t) => t.trim_end_matches('\r'),
-                        Err(e) => {
-                            sink(Item::Problem(format!(
-                                "{}: not UTF-8 ({e}); skipped",
-                                ctx.pos(line)
-                            )));
-                            continue;
-                        }
-                    };
-                    if let Err(m) = ad.convert(Record::Text(text), line, outs) {
-                        sink(Item::Problem(format!("{}: {m}; skipped", ctx.pos(line))));
-                    }
-                    emit(ctx, None, outs, sink);
-                    continue;
-                }
-                match serde_json::from_slice::<Value>(&buf) {
-                    Ok(v) => convert_value(v, line, ctx, ad, outs, sink),
-                    Err(e) => sink(Item::Problem(format!("{}: {e}; skipped", ctx.pos(line)))),
-                }
+                one_line(&buf, line, ctx, format, ad, outs, sink);
             }
             Err(e) => {
                 sink(Item::Problem(format!(
@@ -376,6 +353,40 @@ fn read_lines(
                 break;
             }
         }
+    }
+}
+
+/// Convert one complete line (without its newline) at `line` and emit what it gives.
+pub(super) fn one_line(
+    buf: &[u8],
+    line: usize,
+    ctx: &Ctx,
+    format: Format,
+    ad: &mut dyn Adapter,
+    outs: &mut Vec<Out>,
+    sink: &mut dyn FnMut(Item),
+) {
+    if buf.iter().all(|b| b.is_ascii_whitespace()) {
+        return;
+    }
+    if format.is_text() {
+        let text = match std::str::from_utf8(buf) {
+            Ok(t) => t.trim_end_matches('\r'),
+            Err(e) => {
+                return sink(Item::Problem(format!(
+                    "{}: not UTF-8 ({e}); skipped",
+                    ctx.pos(line)
+                )));
+            }
+        };
+        if let Err(m) = ad.convert(Record::Text(text), line, outs) {
+            sink(Item::Problem(format!("{}: {m}; skipped", ctx.pos(line))));
+        }
+        return emit(ctx, None, outs, sink);
+    }
+    match serde_json::from_slice::<Value>(buf) {
+        Ok(v) => convert_value(v, line, ctx, ad, outs, sink),
+        Err(e) => sink(Item::Problem(format!("{}: {e}; skipped", ctx.pos(line)))),
     }
 }
 

@@ -3,7 +3,8 @@
 //! patch → USER_RESOURCE_UPDATE_CONTENT, delete → USER_RESOURCE_DELETION, others →
 //! USER_RESOURCE_ACCESS). A pod create lists every container image (containers, init and
 //! ephemeral containers, from the request or else the response) as an `image` label on
-//! `target.resource`, so an image rule can see what was deployed.
+//! `target.resource`, so an image rule can see what was deployed. A `pods/exec` request
+//! (`kubectl exec`) becomes a PROCESS_LAUNCH with the command from its request URI.
 
 use super::json::{event, get, ip, labels, s, set, set_opt};
 use super::{Adapter, Out, Record};
@@ -27,6 +28,45 @@ pub fn pod_images(obj: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// The `command` query parameters of a `pods/exec` request URI, decoded, in order.
+pub fn exec_argv(uri: &str) -> Vec<String> {
+    let Some((_, q)) = uri.split_once('?') else {
+        return vec![];
+    };
+    q.split('&')
+        .filter_map(|kv| kv.strip_prefix("command="))
+        .take(4096)
+        .map(unescape)
+        .collect()
+}
+
+/// Query-string decoding: `+` is a space, `%XX` a byte (bad escapes kept as written).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(x) => {
+                        out.push(x);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub fn verb_type(verb: &str) -> &'static str {
@@ -83,6 +123,17 @@ impl Adapter for K8sAudit {
             if !images.is_empty() {
                 let lab: Vec<(&str, String)> = images.into_iter().map(|i| ("image", i)).collect();
                 set(&mut e, "target.resource.attribute.labels", labels(&lab));
+            }
+        }
+        if resource == "pods" && sub.as_deref() == Some("exec") {
+            // `kubectl exec`: the command is in the request URI's `command=` parameters.
+            let argv = s(v, "requestURI")
+                .map(|u| exec_argv(&u))
+                .unwrap_or_default();
+            if !argv.is_empty() {
+                set(&mut e, "metadata.event_type", "PROCESS_LAUNCH");
+                set(&mut e, "target.process.file.full_path", argv[0].clone());
+                set(&mut e, "target.process.command_line", argv.join(" "));
             }
         }
         let code = get(v, "responseStatus.code").and_then(Value::as_u64);

@@ -23,6 +23,7 @@ mod azure;
 mod cloudtrail;
 pub mod detect;
 mod falco;
+pub mod follow;
 mod gcp;
 pub mod input;
 mod json;

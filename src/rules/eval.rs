@@ -83,10 +83,32 @@ fn leaf_val<'e>(v: &'e Value, leaf: &Leaf) -> Val<'e> {
     }
 }
 
+/// `labels["k"]` over repeated `{"key", "value"}` labels: a key may repeat (one
+/// `image` label per container), and, as Chronicle's repeated fields, a comparison
+/// matches if any of its values does (one value stays a plain value).
+fn label_values<'e>(a: &'e [Value], k: &str, rest: &[Seg], leaf: &Leaf) -> Val<'e> {
+    let mut hits = a.iter().filter_map(|el| {
+        let o = el.as_object()?;
+        (o.get("key")?.as_str()? == k).then(|| o.get("value").unwrap_or(&Value::Null))
+    });
+    let Some(first) = hits.next() else {
+        return Val::Missing;
+    };
+    let first = fan_out(first, rest, leaf);
+    let more: Vec<Val<'e>> = hits.map(|v| fan_out(v, rest, leaf)).collect();
+    if more.is_empty() {
+        return first;
+    }
+    Val::List(std::iter::once(first).chain(more).collect())
+}
+
 /// Walk `path[from..]` from `cur` with no slots left: arrays met on the way fan out.
 fn fan_out<'e>(cur: &'e Value, path: &[Seg], leaf: &Leaf) -> Val<'e> {
     let mut cur = cur;
     for (i, seg) in path.iter().enumerate() {
+        if let (Value::Array(a), Seg::Key(k)) = (cur, seg) {
+            return label_values(a, k, &path[i + 1..], leaf);
+        }
         if let (Value::Array(a), Seg::Name { .. }) = (cur, seg) {
             return Val::List(a.iter().map(|el| fan_out(el, &path[i..], leaf)).collect());
         }
@@ -141,7 +163,7 @@ pub fn field_val<'e>(ctx: &Ctx<'e>, f: &FieldRef) -> Val<'e> {
     let mut si = 0;
     for (i, seg) in f.path.iter().enumerate() {
         if let Value::Array(_) = cur {
-            if matches!(seg, Seg::Name { .. }) {
+            if matches!(seg, Seg::Name { .. } | Seg::Key(_)) {
                 return fan_out(cur, &f.path[i..], &f.leaf);
             }
         }

@@ -589,6 +589,28 @@ mod tests {
     }
 
     #[test]
+    fn repeated_label_key_matches_any_value() {
+        let rule = |want: &str| {
+            format!(
+                "rule r {{\n events:\n  $e.target.resource.attribute.labels[\"image\"] = \"{want}\"\n condition:\n  $e\n}}\n"
+            )
+        };
+        let ev = Event::from_json(serde_json::json!({"target": {"resource": {"attribute": {
+            "labels": [{"key": "image", "value": "nginx"}, {"key": "app", "value": "web"},
+                       {"key": "image", "value": "evil/xmrig"}]}}}}))
+        .unwrap();
+        let hits = |want: &str| {
+            RuleSet::parse_str("r.yaral", &rule(want))
+                .unwrap()
+                .evaluate([(1, ev.clone())])
+                .len()
+        };
+        assert_eq!(hits("nginx"), 1, "the first value");
+        assert_eq!(hits("evil/xmrig"), 1, "a later value of the same key");
+        assert_eq!(hits("web"), 0, "another key's value");
+    }
+
+    #[test]
     fn event_time_forms() {
         let e = Event::from_json(
             serde_json::json!({"metadata": {"event_timestamp": "2024-01-01T00:00:10Z"}}),

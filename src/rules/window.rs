@@ -3,6 +3,8 @@
 //! the `over` duration and evaluate joins, outcomes and the condition when the window
 //! closes (event time passes its end, or the stream ends). Memory is bounded by the
 //! events inside open windows (and by [`MAX_WINDOW_EVENTS`] / [`MAX_GROUPS`]).
+//! Windows run on event time: a window's entries are kept sorted by time, so an event
+//! that arrives out of input order joins every window still open by its time.
 
 use super::ast::*;
 use super::compile::Compiled;
@@ -129,15 +131,37 @@ impl<'a> Evaluator<'a> {
                         ));
                         continue;
                     }
-                    g.entries.push(Entry {
-                        var: vi,
-                        line,
-                        ts: ev.ts,
-                        event: ev.v.clone(),
-                        env,
-                    });
+                    // Kept in event-time order: an event that arrives late (out of
+                    // input order) takes its place by time, and may start the window.
+                    let at = g.entries.partition_point(|e| e.ts <= ev.ts);
+                    g.entries.insert(
+                        at,
+                        Entry {
+                            var: vi,
+                            line,
+                            ts: ev.ts,
+                            event: ev.v.clone(),
+                            env,
+                        },
+                    );
+                    let start = g.entries[0].ts.saturating_add(c.window_secs);
+                    if start < g.deadline {
+                        g.deadline = start;
+                        st.heap.push(Reverse((start, key.clone())));
+                    }
                 }
             }
+        }
+        out
+    }
+
+    /// Event time has reached `now` without a new event (a follower's input is idle and
+    /// the wall clock says so): close the windows that end before it.
+    pub fn advance(&mut self, now: i64) -> Vec<Detection> {
+        let mut out = vec![];
+        if now > self.watermark && now != i64::MAX {
+            self.watermark = now;
+            self.close(now, &mut out);
         }
         out
     }
