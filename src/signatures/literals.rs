@@ -54,11 +54,15 @@ struct Anchored {
     /// Packed searchers, each with its local pattern index → anchor index.
     groups: Vec<(packed::Searcher, Vec<usize>)>,
     anchors: Vec<Vec<u8>>,
-    /// Anchor index → (literal index into `literals`, the anchor's offset in it).
-    stands_for: Vec<Vec<(usize, usize)>>,
+    /// Anchor index → what it stands for.
+    stands_for: Vec<StandsFor>,
     /// The distinct literals, each with the lowest caller index that gave it.
     literals: Vec<(Vec<u8>, usize)>,
 }
+
+/// The literals one anchor stands for: (index into [`Anchored::literals`], the anchor's
+/// offset in that literal).
+type StandsFor = Vec<(usize, usize)>;
 
 /// Shortest anchor, unless the literal itself is shorter. Three-byte anchors hit too
 /// often in binaries; four is where the hits on the Debian rootfs stay in the tens of
@@ -196,7 +200,7 @@ impl Anchored {
 /// yet covered (the longer on a tie, then the smaller bytes, so the choice is
 /// deterministic). Returns the anchors and, for each, the (literal, offset) pairs it
 /// stands for; every literal is stood for by exactly one anchor.
-fn pick_anchors(literals: &[(Vec<u8>, usize)]) -> (Vec<Vec<u8>>, Vec<Vec<(usize, usize)>>) {
+fn pick_anchors(literals: &[(Vec<u8>, usize)]) -> (Vec<Vec<u8>>, Vec<StandsFor>) {
     // Candidate substring → the literals holding it, each with its first offset.
     let mut holders: HashMap<&[u8], Vec<(usize, usize)>> = HashMap::new();
     for (i, (l, _)) in literals.iter().enumerate() {
