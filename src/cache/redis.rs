@@ -123,15 +123,7 @@ impl RedisBackend {
     ) -> Result<T, String> {
         let mut g = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         if g.is_none() {
-            let c = self
-                .client
-                .get_connection_with_timeout(TIMEOUT)
-                .and_then(|c| {
-                    c.set_read_timeout(Some(TIMEOUT))?;
-                    c.set_write_timeout(Some(TIMEOUT))?;
-                    Ok(c)
-                })
-                .map_err(|e| format!("connecting: {e}"))?;
+            let c = connect(&self.client, TIMEOUT).map_err(|e| format!("connecting: {e}"))?;
             *g = Some(c);
         }
         let Some(c) = g.as_mut() else {
@@ -230,6 +222,18 @@ impl Backend for RedisBackend {
     fn describe(&self) -> String {
         format!("{} (keys {}*)", self.shown, self.prefix)
     }
+}
+
+/// One synchronous connection to `client` whose connect, reads and writes each give up
+/// after `timeout` (a Redis that stops answering must not stall a scan or a review).
+pub(crate) fn connect(
+    client: &redis::Client,
+    timeout: Duration,
+) -> redis::RedisResult<redis::Connection> {
+    let c = client.get_connection_with_timeout(timeout)?;
+    c.set_read_timeout(Some(timeout))?;
+    c.set_write_timeout(Some(timeout))?;
+    Ok(c)
 }
 
 /// `url` without its password, for messages.

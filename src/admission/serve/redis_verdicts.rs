@@ -30,7 +30,7 @@ use super::metrics::Metrics;
 use super::verdicts::{MemoryStore, VerdictStore};
 use crate::admission::ImageVerdict;
 use crate::cache::entry_name;
-use crate::cache::redis::redact;
+use crate::cache::redis::{connect, redact};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -125,14 +125,7 @@ impl RedisStore {
         }
         let mut g = lock(&self.conn);
         if g.is_none() {
-            match self
-                .client
-                .get_connection_with_timeout(TIMEOUT)
-                .and_then(|c| {
-                    c.set_read_timeout(Some(TIMEOUT))?;
-                    c.set_write_timeout(Some(TIMEOUT))?;
-                    Ok(c)
-                }) {
+            match connect(&self.client, TIMEOUT) {
                 Ok(c) => *g = Some(c),
                 Err(e) => {
                     drop(g);
