@@ -64,9 +64,10 @@ struct Anchored {
 /// offset in that literal).
 type StandsFor = Vec<(usize, usize)>;
 
-/// Shortest anchor, unless the literal itself is shorter. Three-byte anchors hit too
-/// often in binaries; four is where the hits on the Debian rootfs stay in the tens of
-/// thousands for the whole set.
+/// Shortest anchor, unless the literal itself is shorter. With four, the built-in
+/// anchors occur about 52,000 times in the whole Debian bookworm minbase rootfs tar
+/// (counted), so checking hits costs little; shorter anchors would cover more literals
+/// each but match far more often (not measured).
 const ANCHOR_MIN: usize = 4;
 /// Longest anchor tried: Teddy fingerprints only the first three bytes, so a longer
 /// anchor only cuts the hits to verify.
