@@ -5,54 +5,20 @@
 //! asked at once scan once (the lease); Redis killed, both still answer.
 
 mod common;
+#[path = "common/counted.rs"]
+mod counted;
 #[path = "common/redis.rs"]
 mod redis_harness;
 #[path = "common/registry.rs"]
 mod registry_harness;
 
-use imgscan::admission::scan::RegistryScanner;
+use counted::{counted_scanner as scanner, Counted};
 use imgscan::admission::serve::{ServeConfig, Server};
-use imgscan::admission::{ImageVerdict, Scanner};
-use imgscan::reference::Reference;
 use redis_harness::RedisServer;
 use registry_harness::{install_crypto, make_ca, Registry, TestCa};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-
-/// The registry scanner, counting the scans this replica ran.
-struct Counted(RegistryScanner, AtomicUsize);
-
-impl Scanner for Counted {
-    fn scan(&self, image: &Reference) -> ImageVerdict {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.scan(image)
-    }
-    fn version(&self) -> String {
-        self.0.version()
-    }
-    fn resolve(&self, image: &Reference) -> Option<Result<String, String>> {
-        self.0.resolve(image)
-    }
-}
-
-fn scanner() -> Arc<Counted> {
-    let opts = imgscan::source::SourceOptions {
-        insecure: true,
-        ..Default::default()
-    };
-    Arc::new(Counted(
-        RegistryScanner::new(
-            imgscan::signatures::Signatures::load(None).unwrap().into(),
-            imgscan::rules::RuleSet::embedded_default(),
-            imgscan::limits::Limits::default(),
-            opts,
-            1,
-        ),
-        AtomicUsize::new(0),
-    ))
-}
 
 struct Replica {
     addr: SocketAddr,
@@ -93,7 +59,7 @@ async fn replica(redis_url: &str) -> Replica {
 
 impl Replica {
     fn scans(&self) -> usize {
-        self.scanner.1.load(Ordering::SeqCst)
+        self.scanner.scans()
     }
 
     async fn review(&self, uid: &str, image: &str) -> Value {

@@ -5,6 +5,8 @@
 //! and graceful shutdown.
 
 mod common;
+#[path = "common/counted.rs"]
+mod counted;
 #[path = "common/registry.rs"]
 mod registry_harness;
 
@@ -569,22 +571,6 @@ async fn health_readiness_metrics_and_graceful_shutdown() {
     assert_eq!(v["response"]["allowed"], true, "{v}");
 }
 
-/// The registry scanner, counting its scans.
-struct Counted(imgscan::admission::scan::RegistryScanner, AtomicUsize);
-
-impl Scanner for Counted {
-    fn scan(&self, image: &Reference) -> ImageVerdict {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.scan(image)
-    }
-    fn version(&self) -> String {
-        self.0.version()
-    }
-    fn resolve(&self, image: &Reference) -> Option<Result<String, String>> {
-        self.0.resolve(image)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_are_resolved_to_digests_before_the_cache() {
     let opts = imgscan::source::SourceOptions {
@@ -606,16 +592,7 @@ async fn tags_are_resolved_to_digests_before_the_cache() {
         .await
         .unwrap()
     };
-    let scanner = Arc::new(Counted(
-        imgscan::admission::scan::RegistryScanner::new(
-            imgscan::signatures::Signatures::load(None).unwrap().into(),
-            imgscan::rules::RuleSet::embedded_default(),
-            imgscan::limits::Limits::default(),
-            opts,
-            1,
-        ),
-        AtomicUsize::new(0),
-    ));
+    let scanner = counted::counted_scanner();
     // Tags resolved on every request: what a re-push looks like once the tag TTL ran out.
     let s = start(scanner.clone(), |c| c.tag_ttl = Duration::ZERO).await;
     let tag = format!("{}/acme/moving:1", reg.host);
@@ -624,15 +601,11 @@ async fn tags_are_resolved_to_digests_before_the_cache() {
 
     let (_, v) = post(&s, "30s", review("u1", &pinned)).await;
     assert_eq!(v["response"]["allowed"], true, "{v}");
-    assert_eq!(scanner.1.load(Ordering::SeqCst), 1);
+    assert_eq!(scanner.scans(), 1);
     // Asked by tag: the digest it names was judged; no second scan.
     let (_, v) = post(&s, "30s", review("u2", &tag)).await;
     assert_eq!(v["response"]["allowed"], true, "{v}");
-    assert_eq!(
-        scanner.1.load(Ordering::SeqCst),
-        1,
-        "answered from the cache"
-    );
+    assert_eq!(scanner.scans(), 1, "answered from the cache");
 
     // The tag now names another image: that one is scanned, the old verdict not reused.
     let malicious = samples.path().join("malicious");
@@ -648,14 +621,10 @@ async fn tags_are_resolved_to_digests_before_the_cache() {
     let msg = r["status"]["message"].as_str().unwrap();
     assert!(msg.contains("IMG-MINER-BINARY"), "{msg}");
     assert!(!msg.contains(&clean_digest), "{msg}");
-    assert_eq!(scanner.1.load(Ordering::SeqCst), 2);
+    assert_eq!(scanner.scans(), 2);
     let (_, v) = post(&s, "30s", review("u4", &tag)).await;
     assert_eq!(v["response"]["allowed"], false, "{v}");
-    assert_eq!(
-        scanner.1.load(Ordering::SeqCst),
-        2,
-        "the new digest's verdict"
-    );
+    assert_eq!(scanner.scans(), 2, "the new digest's verdict");
     drop(reg);
     s.stop().await;
 }
