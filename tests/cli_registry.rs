@@ -9,23 +9,10 @@ use common::{imgscan, outs};
 use registry_harness::Registry;
 use serde_json::Value;
 
-fn push_samples(reg: &Registry) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    imgscan::samples::write_samples(dir.path()).unwrap();
-    reg.push(&dir.path().join("clean"), "latest", "acme/clean:1.0", false);
-    reg.push(
-        &dir.path().join("malicious"),
-        "latest",
-        "acme/app:1.0",
-        false,
-    );
-    dir
-}
-
 #[test]
 fn inspect_and_scan_a_local_registry_with_insecure() {
     let reg = Registry::plain();
-    let _samples = push_samples(&reg);
+    let _samples = reg.push_samples();
     let clean = format!("{}/acme/clean:1.0", reg.host);
     let bad = format!("{}/acme/app:1.0", reg.host);
 

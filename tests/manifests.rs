@@ -12,19 +12,6 @@ use registry_harness::Registry;
 use serde_json::Value;
 use std::path::Path;
 
-fn push_samples(reg: &Registry) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    imgscan::samples::write_samples(dir.path()).unwrap();
-    reg.push(&dir.path().join("clean"), "latest", "acme/clean:1.0", false);
-    reg.push(
-        &dir.path().join("malicious"),
-        "latest",
-        "acme/app:1.0",
-        false,
-    );
-    dir
-}
-
 fn deployment(image: &str) -> String {
     format!(
         "# Source: shop/templates/api.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: init\n        image: {image}\n      containers:\n      - name: api\n        image: {image}\n"
@@ -62,7 +49,7 @@ fn ids(report: &Value) -> Vec<String> {
 #[test]
 fn manifests_are_scanned_with_the_scan_formats_and_exit_codes() {
     let reg = Registry::plain();
-    let _samples = push_samples(&reg);
+    let _samples = reg.push_samples();
     let clean = format!("{}/acme/clean:1.0", reg.host);
     let bad = format!("{}/acme/app:1.0", reg.host);
     let dir = tempfile::tempdir().unwrap();

@@ -228,6 +228,21 @@ impl Registry {
             .join("data")
     }
 
+    /// The two sample images (`imgscan::samples`) pushed as `acme/clean:1.0` and
+    /// `acme/app:1.0` (the malicious one); the returned directory holds their layouts.
+    pub fn push_samples(&self) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        imgscan::samples::write_samples(dir.path()).unwrap();
+        self.push(&dir.path().join("clean"), "latest", "acme/clean:1.0", false);
+        self.push(
+            &dir.path().join("malicious"),
+            "latest",
+            "acme/app:1.0",
+            false,
+        );
+        dir
+    }
+
     /// `skopeo copy` an OCI layout image into `repo:tag` here (`all`: every platform).
     pub fn push(&self, layout: &Path, layout_tag: &str, repo_tag: &str, all: bool) {
         let mut cmd = Command::new("skopeo");
