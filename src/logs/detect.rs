@@ -23,6 +23,10 @@ pub const KEEP_SOURCES: usize = 1 << 16;
 /// Most events held to restore event-time order.
 pub const REORDER: usize = 4096;
 
+/// Most bytes of event text (string values, counted by [`text_bytes`]) held to restore
+/// event-time order: 4096 events of 16 MiB lines would otherwise be 64 GiB.
+pub const REORDER_BYTES: usize = 64 << 20;
+
 /// Where a matched event came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Source {
@@ -49,6 +53,7 @@ pub type Found = (Detection, Vec<Option<Source>>);
 struct Held {
     ts: i64,
     idx: usize,
+    bytes: usize,
     c: Converted,
 }
 
@@ -74,6 +79,8 @@ pub struct Detector<'a> {
     ev: Evaluator<'a>,
     held: BinaryHeap<Reverse<Held>>,
     bound: usize,
+    /// Text bytes of the events in `held`.
+    held_bytes: usize,
     recent: VecDeque<(usize, Source)>,
     /// Events seen so far (also the arrival number of the last one).
     pub events: usize,
@@ -90,6 +97,7 @@ impl<'a> Detector<'a> {
             ev: set.evaluator(),
             held: BinaryHeap::new(),
             bound,
+            held_bytes: 0,
             recent: VecDeque::new(),
             events: 0,
         }
@@ -109,18 +117,22 @@ impl<'a> Detector<'a> {
                 label: c.source.clone(),
             },
         ));
+        let bytes = text_bytes(c.event.json());
+        self.held_bytes += bytes;
         self.held.push(Reverse(Held {
             ts: c.event.timestamp(),
             idx,
+            bytes,
             c,
         }));
-        while self.held.len() > self.bound {
+        while self.held.len() > self.bound || self.held_bytes > REORDER_BYTES {
             self.release_one(found);
         }
     }
 
     fn release_one(&mut self, found: &mut dyn FnMut(Found)) {
         if let Some(Reverse(h)) = self.held.pop() {
+            self.held_bytes -= h.bytes;
             for d in self.ev.push(h.idx, &h.c.event) {
                 found(resolve(d, &self.recent));
             }
@@ -196,4 +208,49 @@ fn resolve(d: Detection, recent: &VecDeque<(usize, Source)>) -> Found {
         })
         .collect();
     (d, srcs)
+}
+
+/// The bytes of every string (keys included) in `v`: what an event held in memory costs,
+/// near enough, without serialising it.
+fn text_bytes(v: &Value) -> usize {
+    match v {
+        Value::String(t) => t.len(),
+        Value::Array(a) => a.iter().map(text_bytes).sum(),
+        Value::Object(m) => m.iter().map(|(k, v)| k.len() + text_bytes(v)).sum(),
+        _ => 8,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Event;
+
+    #[test]
+    fn the_reorder_buffer_is_bounded_by_bytes_too() {
+        let set = RuleSet::embedded_default();
+        let mut d = Detector::new(&set);
+        let big = "x".repeat(4 << 20);
+        for i in 0..100 {
+            let udm = serde_json::json!({
+                "metadata": {"event_timestamp": format!("2024-01-01T00:00:{:02}Z", i % 60),
+                             "event_type": "PROCESS_LAUNCH"},
+                "target": {"process": {"command_line": big}},
+            });
+            let c = Converted {
+                source: format!("line {i}"),
+                line: i + 1,
+                event: Event::from_json(udm).unwrap(),
+            };
+            d.push(c, &mut |_| {});
+            assert!(d.held_bytes <= REORDER_BYTES, "{} bytes held", d.held_bytes);
+        }
+        assert!(d.held.len() < 20, "{} events held", d.held.len());
+        assert_eq!(
+            d.held_bytes,
+            d.held.iter().map(|h| h.0.bytes).sum::<usize>()
+        );
+        d.flush(&mut |_| {});
+        assert_eq!((d.held.len(), d.held_bytes), (0, 0));
+    }
 }
