@@ -75,6 +75,54 @@ fn visible<'a>(fs: &'a dyn FsLookup, layer: usize, path: &str) -> Option<&'a Fil
         .filter(|e| e.layer == layer && e.path == path)
 }
 
+/// Database paths as the final filesystem resolves them, one directory at a time.
+///
+/// A package database lists tens of thousands of paths in a few hundred directories, and on
+/// Debian's merged /usr most of them pass through a symlink (`bin` → `usr/bin`), which
+/// sends [`FsLookup::resolve`] down its component-by-component walk. Resolving a path's
+/// directory once (memoised) and then its last component under the directory that gives
+/// lands on the same entry: resolution follows links component by component, so
+/// `dir/name` and `resolve(dir)/name` name the same thing when `resolve(dir)` is a
+/// directory. Anything else (an unlisted directory, `.` or `..` as the last component)
+/// takes the full resolution as before.
+struct Canonical<'f, 'p> {
+    fs: &'f dyn FsLookup,
+    dirs: HashMap<&'p str, Option<String>>,
+}
+
+impl<'f, 'p> Canonical<'f, 'p> {
+    fn new(fs: &'f dyn FsLookup) -> Self {
+        Canonical {
+            fs,
+            dirs: HashMap::new(),
+        }
+    }
+
+    /// The path of the entry `p` resolves to, or `p` itself when nothing is there.
+    fn path(&mut self, p: &'p str) -> String {
+        let fs = self.fs;
+        let quick = p.rsplit_once('/').and_then(|(dir, name)| {
+            if matches!(name, "" | "." | "..") || dir.trim_matches('/').is_empty() {
+                return None;
+            }
+            let rdir = self.dirs.entry(dir).or_insert_with(|| {
+                fs.resolve(dir)
+                    .filter(|e| e.kind == crate::image::EntryKind::Dir)
+                    .map(|e| e.path.clone())
+            });
+            rdir.as_ref().map(|d| format!("{d}/{name}"))
+        });
+        let found = match &quick {
+            Some(full) => fs.resolve(full),
+            None => fs.resolve(p),
+        };
+        match found {
+            Some(e) => e.path.clone(),
+            None => p.to_string(),
+        }
+    }
+}
+
 /// Run the check, pushing signals to `out`.
 pub fn check(fs: &dyn FsLookup, facts: &ImageFacts, out: &mut Vec<Signal>) -> PackageCheck {
     // Owned path (as resolved in the final filesystem) → (package, recorded digest).
@@ -82,12 +130,7 @@ pub fn check(fs: &dyn FsLookup, facts: &ImageFacts, out: &mut Vec<Signal>) -> Pa
     let mut never: HashSet<String> = HashSet::new();
     let mut any_db = false;
     let mut preload: Option<(&FileEntry, &Vec<String>)> = None;
-    let canonical = |p: &str| -> String {
-        match fs.resolve(p) {
-            Some(e) => e.path.clone(),
-            None => p.to_string(),
-        }
-    };
+    let mut canon = Canonical::new(fs);
     for (li, lf) in facts.layers.iter().enumerate() {
         for f in &lf.pkgdb.files {
             let Some(e) = visible(fs, li, &f.path) else {
@@ -102,7 +145,7 @@ pub fn check(fs: &dyn FsLookup, facts: &ImageFacts, out: &mut Vec<Signal>) -> Pa
                     );
                     for p in pkgs {
                         for file in &p.files {
-                            let key = canonical(&file.path);
+                            let key = canon.path(&file.path);
                             if no_compare {
                                 never.insert(key.clone());
                             }
@@ -188,7 +231,7 @@ pub fn check(fs: &dyn FsLookup, facts: &ImageFacts, out: &mut Vec<Signal>) -> Pa
     }
     if let Some((pf, libs)) = preload {
         for lib in libs.iter().take(64) {
-            let key = canonical(lib);
+            let key = canon.path(lib);
             if owners.contains_key(&key) {
                 continue;
             }
@@ -291,6 +334,91 @@ mod tests {
     }
 
     const PS: &str = "0123456789abcdef0123456789abcdef";
+
+    /// The memoised directory resolution gives what resolving each whole path gives, on a
+    /// real view: merged /usr, a relative and an absolute directory link, a link to a
+    /// file used as a directory, a loop, a dangling link, a file link, unlisted
+    /// directories, `.`/`..` and doubled slashes.
+    #[test]
+    fn canonical_paths_agree_with_whole_path_resolution() {
+        use crate::layers::{FsView, LayerMeta};
+        let l = entry;
+        let meta = LayerMeta {
+            entries: vec![
+                l("bin", EntryKind::Symlink, Some("usr/bin")),
+                l("sbin", EntryKind::Symlink, Some("/usr/sbin")),
+                l("usr", EntryKind::Dir, None),
+                l("usr/bin", EntryKind::Dir, None),
+                l("usr/bin/ls", EntryKind::File, None),
+                l(
+                    "usr/bin/vi",
+                    EntryKind::Symlink,
+                    Some("/etc/alternatives/vi"),
+                ),
+                l(
+                    "etc/alternatives/vi",
+                    EntryKind::Symlink,
+                    Some("/usr/bin/vim.tiny"),
+                ),
+                l("usr/bin/vim.tiny", EntryKind::File, None),
+                l("usr/sbin/init", EntryKind::File, None),
+                l("lib", EntryKind::Symlink, Some("usr/lib")),
+                l("usr/lib/x/libc.so", EntryKind::File, None),
+                l("opt/f", EntryKind::File, None),
+                l("opt/asdir", EntryKind::Symlink, Some("f")),
+                l("loop", EntryKind::Symlink, Some("loop2")),
+                l("loop2", EntryKind::Symlink, Some("loop")),
+                l("gone", EntryKind::Symlink, Some("/nowhere")),
+                l("usr/bin/hl", EntryKind::Hardlink, Some("usr/bin/ls")),
+            ],
+            whiteouts: vec![],
+        };
+        let fs = FsView::build(vec![meta]);
+        let paths = [
+            "/bin/ls",
+            "/bin/vi",
+            "/bin/hl",
+            "/bin/none",
+            "/sbin/init",
+            "sbin/init",
+            "/usr/bin/ls",
+            "/lib/x/libc.so",
+            "/lib/y/libc.so",
+            "/opt/asdir/x",
+            "/opt/f",
+            "/loop/x",
+            "/gone/x",
+            "/bin/./ls",
+            "/bin/../bin/ls",
+            "/bin/",
+            "/bin/.",
+            "/bin/..",
+            "//bin//ls",
+            "/",
+            "",
+            "ls",
+            "/usr/bin/../sbin/init",
+            "/bin/ls/x",
+            "/unlisted/dir/file",
+            "/etc/alternatives/vi",
+        ];
+        let fs_ref: &dyn FsLookup = &fs;
+        let mut canon = Canonical::new(fs_ref);
+        for p in paths {
+            let want = match fs_ref.resolve(p) {
+                Some(e) => e.path.clone(),
+                None => p.to_string(),
+            };
+            assert_eq!(canon.path(p), want, "{p}");
+        }
+        // The memo is used: a second round gives the same again.
+        for p in paths {
+            let want = fs_ref.resolve(p).map(|e| e.path.clone());
+            assert_eq!(canon.path(p), want.unwrap_or_else(|| p.to_string()), "{p}");
+        }
+        assert_eq!(canon.path("/bin/vi"), "usr/bin/vim.tiny");
+        assert_eq!(canon.path("/sbin/init"), "usr/sbin/init");
+    }
 
     #[test]
     fn replaced_owned_unowned_and_merged_usr() {
