@@ -143,3 +143,57 @@ printf '%-28s %s / %s s   %sx (%sx) [%sx] walk   %sx (%sx) [%sx] libdeflate (tar
   "$(ratio "$T_med_scan" "$T_med_inspect")" "$pr_scan_inspect" "$(ratio "$T_best_scan" "$T_best_libdeflate")" \
   "$(ratio "$T_med_scan" "$T_med_libdeflate")" "$pr_scan_lib" "$rss_scan"
 echo "quote: full scan / libdeflate-gunzip = ${pr_scan_lib}x (median of $RUNS per-round ratios)"
+
+# --yara: the same full scan with 100 generated rules (strings and hex patterns), and with
+# the public malcontent rule set (Apache-2.0, ~2,300 rules) when ../shared/ has it; beside
+# YARA-X's own CLI (`yr scan`, if installed: cargo install yara-x-cli) over the same
+# rootfs extracted to disk (absolute symlinks removed, so nothing outside is read).
+if "$IMG" scan --help | grep -q -- '--yara '; then
+  YARA_DIR="$CACHE/yara"
+  mkdir -p "$YARA_DIR/gen"
+  if [ ! -s "$YARA_DIR/gen/rules.yar" ]; then
+    for i in $(seq 100); do
+      h=$(printf 'imgscan-bench-%d' "$i" | sha256sum | cut -c1-24)
+      printf 'rule gen_%d {\n  strings:\n    $s = "imgscan-bench-%s"\n    $h = { %s [1-8] %s }\n  condition:\n    any of them\n}\n' \
+        "$i" "$h" "$(echo "${h:0:8}" | sed 's/../& /g')" "$(echo "${h:8:8}" | sed 's/../& /g')"
+    done > "$YARA_DIR/gen/rules.yar"
+  fi
+  MALCONTENT=../shared/yara-corpus/malcontent/rules
+  args_gen="--yara '$YARA_DIR/gen/rules.yar'"
+  runs=(scan "'$IMG' scan -q --no-cache --format json --fail-on none 'oci-dir:$LAYOUT'"
+        yara100 "'$IMG' scan -q --no-cache --format json --fail-on none $args_gen 'oci-dir:$LAYOUT'")
+  if [ -d "$MALCONTENT" ]; then
+    runs+=(yaramc "'$IMG' scan -q --no-cache --format json --fail-on none --allow-incomplete --yara '$MALCONTENT' 'oci-dir:$LAYOUT'")
+  fi
+  if command -v yr > /dev/null; then
+    TREE="$CACHE/rootfs-tree"
+    if [ ! -d "$TREE/usr" ]; then
+      rm -rf "$TREE"; mkdir -p "$TREE"
+      tar -xf "$ROOTFS" -C "$TREE" --no-same-owner --exclude='./dev/*' --exclude='dev/*' 2>/dev/null || true
+      find "$TREE" -type l -lname '/*' -delete
+    fi
+    runs+=(yr100 "yr scan -r '$YARA_DIR/gen/rules.yar' '$TREE'")
+    [ -d "$MALCONTENT" ] && runs+=(yrmc "yr scan -r '$MALCONTENT' '$TREE'")
+  fi
+  interleave "${runs[@]}"
+  echo "--yara: whole processes, $RUNS interleaved rounds; [median of per-round ratios]"
+  printf '%-28s %s / %s s\n' "imgscan scan (no --yara)" "$T_best_scan" "$T_med_scan"
+  rss=$(eval peak_rss_kib "'$IMG'" scan -q --no-cache --format json --fail-on none "$args_gen" "'oci-dir:$LAYOUT'")
+  printf '%-28s %s / %s s   [%sx] scan (target <= 1.5)   peak RSS %s KiB\n' "imgscan scan, 100 rules" \
+    "$T_best_yara100" "$T_med_yara100" "$(pair_median yara100 scan)" "$rss"
+  if [ -d "$MALCONTENT" ]; then
+    rss=$(peak_rss_kib "$IMG" scan -q --no-cache --format json --fail-on none --allow-incomplete --yara "$MALCONTENT" "oci-dir:$LAYOUT")
+    printf '%-28s %s / %s s   [%sx] scan   peak RSS %s KiB (target <= 131072)\n' "imgscan scan, malcontent" \
+      "$T_best_yaramc" "$T_med_yaramc" "$(pair_median yaramc scan)" "$rss"
+  else
+    echo "malcontent rules: not in ../shared/yara-corpus; row skipped"
+  fi
+  if command -v yr > /dev/null; then
+    printf '%-28s %s / %s s   imgscan 100 rules / yr = [%sx]\n' "yr scan, 100 rules (tree)" \
+      "$T_best_yr100" "$T_med_yr100" "$(pair_median yara100 yr100)"
+    [ -d "$MALCONTENT" ] && printf '%-28s %s / %s s   imgscan malcontent / yr = [%sx]\n' \
+      "yr scan, malcontent (tree)" "$T_best_yrmc" "$T_med_yrmc" "$(pair_median yaramc yrmc)"
+  else
+    echo "yr: not installed (cargo install yara-x-cli); its rows skipped"
+  fi
+fi

@@ -31,3 +31,4 @@ pub mod shell;
 pub mod signatures;
 pub mod source;
 pub mod udm;
+pub mod yara;

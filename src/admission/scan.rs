@@ -43,7 +43,7 @@ impl RegistryScanner {
             image_src: vec![crate::source::daemon::ImageSrc::Remote],
             ..opts
         };
-        let version = analysis_version(None, &limits);
+        let version = analysis_version(None, &limits, sigs.yara.as_deref());
         RegistryScanner {
             sigs,
             rules,
@@ -57,17 +57,24 @@ impl RegistryScanner {
     /// Name the `--signatures` directory the signatures were loaded from, so that
     /// [`Scanner::version`] (and every verdict cache key) changes with its files.
     pub fn with_signature_dir(mut self, dir: Option<&Path>) -> Result<Self, String> {
-        self.version = crate::cache::Analysis::new(dir, &self.limits)?.key("");
+        self.version = crate::cache::Analysis::new(dir, &self.limits)?
+            .with_yara(self.sigs.yara.as_deref())
+            .key("");
         Ok(self)
     }
 }
 
 /// The layer cache's analysis version (crate version, entry format, a digest of the
 /// signature files, the limits that change results): a verdict is as stale as a layer
-/// entry would be. The rules are the embedded set, covered by the crate version.
-fn analysis_version(dir: Option<&Path>, limits: &Limits) -> String {
+/// entry would be. The rules are the embedded set, covered by the crate version; `--yara`
+/// rules by their digest.
+fn analysis_version(
+    dir: Option<&Path>,
+    limits: &Limits,
+    yara: Option<&crate::yara::YaraRules>,
+) -> String {
     crate::cache::Analysis::new(dir, limits)
-        .map(|a| a.key(""))
+        .map(|a| a.with_yara(yara).key(""))
         .unwrap_or_else(|e| format!("unversioned ({e})"))
 }
 

@@ -118,7 +118,8 @@ const PRIORITY: &[&str] = &[
 pub use super::describe::describe;
 
 struct Component {
-    id: &'static str,
+    /// A built-in id, or a `--yara` rule's `YARA-<namespace>-<rule>`.
+    id: std::borrow::Cow<'static, str>,
     sev: Severity,
     threat: bool,
     attack: Vec<&'static str>,
@@ -137,6 +138,8 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     let (mut wallets_common, mut wallets_unchecked) = (0, 0);
     let (mut bad_hash, mut replaced, mut unowned, mut preload, mut skipped) =
         (false, false, false, false, false);
+    // `--yara` matches: rule id → severity (from the rule's metadata).
+    let mut yara = BTreeMap::<String, Severity>::new();
     for s in sigs {
         match s.kind {
             SignalKind::MinerName(NameKind::Miner) => name_miner = true,
@@ -176,6 +179,12 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
             SignalKind::UnownedExecutable => unowned = true,
             SignalKind::LdPreload => preload = true,
             SignalKind::PkgDbSkipped => skipped = true,
+            SignalKind::Yara { severity } => {
+                if let Some((ns, rule)) = crate::yara::parse_signature(&s.signature) {
+                    let e = yara.entry(crate::yara::finding_id(ns, rule)).or_default();
+                    *e = (*e).max(severity);
+                }
+            }
         }
     }
     // Any signal that says something on its own, besides the package-database ones.
@@ -203,9 +212,9 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
         || domains > 0
         || has(Category::Stratum);
     let mut out = Vec::new();
-    let mut push = |id, sev, threat, attack: &[&'static str]| {
+    let mut push = |id: &'static str, sev, threat, attack: &[&'static str]| {
         out.push(Component {
-            id,
+            id: id.into(),
             sev,
             threat,
             attack: attack.to_vec(),
@@ -353,10 +362,24 @@ fn assess(sigs: &[&Signal]) -> Vec<Component> {
     // Unowned alone says nothing; next to a threat it is one more (it raises them).
     if unowned && out.iter().any(|c| c.threat) && !replaced && !preload {
         out.push(Component {
-            id: UNOWNED_EXECUTABLE,
+            id: UNOWNED_EXECUTABLE.into(),
             sev: Severity::Info,
             threat: true,
             attack: vec!["T1036.005"],
+        });
+    }
+    // A YARA match at MEDIUM or above is a threat component (a rule hit beside miner
+    // strings raises them), but all of a file's rule hits count as one: a broad rule set
+    // firing several rules on one file must not escalate it by itself. LOW and INFO
+    // rules only describe.
+    let mut yara: Vec<(String, Severity)> = yara.into_iter().collect();
+    yara.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    for (i, (id, sev)) in yara.into_iter().enumerate() {
+        out.push(Component {
+            id: id.into(),
+            sev,
+            threat: i == 0 && sev >= Severity::Medium,
+            attack: vec![],
         });
     }
     out
@@ -438,12 +461,17 @@ pub fn collate(
     let mut findings = Vec::new();
     for (subject, mut sigs) in groups {
         let comps = merge_same_id(assess(&sigs));
+        // Ties: the built-in ids in PRIORITY order, then YARA rules.
+        let rank = |id: &str| {
+            PRIORITY
+                .iter()
+                .position(|p| *p == id)
+                .unwrap_or(PRIORITY.len())
+        };
         let Some(top) = comps.iter().max_by(|a, b| {
-            a.sev.cmp(&b.sev).then_with(|| {
-                let pa = PRIORITY.iter().position(|p| *p == a.id);
-                let pb = PRIORITY.iter().position(|p| *p == b.id);
-                pb.cmp(&pa)
-            })
+            a.sev
+                .cmp(&b.sev)
+                .then_with(|| rank(&b.id).cmp(&rank(&a.id)))
         }) else {
             continue;
         };
@@ -468,13 +496,22 @@ pub fn collate(
             Location::File { hidden_by, .. } => *hidden_by,
             _ => None,
         };
-        let (title, why, fix, _) = describe(top.id);
-        let also: Vec<&str> = comps
+        let (title, why, fix) = match crate::yara::finding_text(&top.id, &sigs) {
+            Some(t) => t,
+            None => {
+                let (t, w, f, _) = describe(&top.id);
+                (t.into(), w.into(), f.into())
+            }
+        };
+        let also: Vec<String> = comps
             .iter()
             .filter(|c| c.id != top.id)
-            .map(|c| describe(c.id).0)
+            .map(|c| match crate::yara::finding_text(&c.id, &sigs) {
+                Some((t, _, _)) => t,
+                None => describe(&c.id).0.to_string(),
+            })
             .collect();
-        let mut description = why.to_string();
+        let mut description = why;
         let listed: Vec<String> = sigs
             .iter()
             .filter(|s| s.kind != SignalKind::Binary || sigs.len() > 1)
@@ -494,7 +531,7 @@ pub fn collate(
             title: format!("{title}: {}", where_text(subject, hidden)),
             severity,
             description,
-            remediation: fix.to_string(),
+            remediation: fix,
             attack,
             evidence: sigs
                 .iter()

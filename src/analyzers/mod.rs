@@ -15,6 +15,7 @@
 //! - `offload.rs`: runs the analyzers that read every byte on a second thread
 //! - `config.rs`: entrypoint/cmd/env/ports of the image config
 //! - `history.rs`: `created_by` of every history step
+//! - `yara.rs`: the `--yara` rules (YARA-X) on each file's buffered content
 
 use crate::image::{FileEntry, Image};
 use crate::signatures::{Category, NameKind, Strength};
@@ -38,6 +39,8 @@ pub mod runs;
 pub mod script;
 pub mod visitor;
 pub mod wallet;
+#[cfg(feature = "yara")]
+pub mod yara;
 
 pub use collate::collate;
 pub use facts::{ImageFacts, LayerFacts};
@@ -123,6 +126,9 @@ pub enum SignalKind {
     /// A package database that could not be read (format not supported, bound hit):
     /// the package check was skipped for it.
     PkgDbSkipped,
+    /// A `--yara` rule matched (`yara.rs`); the severity comes from the rule's metadata.
+    /// The signature is `yara:NS:RULE` for the match, `yara:NS:RULE:$s` per string.
+    Yara { severity: crate::findings::Severity },
 }
 
 impl SignalKind {

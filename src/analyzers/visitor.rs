@@ -67,15 +67,29 @@ impl AnalyzerSet {
     /// `threaded`: run the analyzers that read file bytes (content, wallet, binary) on their
     /// own thread (depth 0 only: nested archives are rare and small next to the layer
     /// itself).
-    fn new(sigs: &Arc<Signatures>, threaded: bool) -> Self {
+    /// `depth`, `nesting`: the depth of the files it sees and `limits.nesting`.
+    fn new(sigs: &Arc<Signatures>, threaded: bool, depth: usize, nesting: u32) -> Self {
         let streaming = || -> Vec<Box<dyn Analyzer>> {
-            vec![
+            #[allow(unused_mut)]
+            let mut v: Vec<Box<dyn Analyzer>> = vec![
                 Box::new(ContentAnalyzer::new(Arc::clone(sigs))),
                 Box::new(WalletAnalyzer::new(Arc::clone(sigs))),
                 Box::new(BinaryAnalyzer::default()),
                 Box::new(ScriptAnalyzer::new(Arc::clone(sigs))),
                 Box::new(super::hash::HashAnalyzer::new(Arc::clone(sigs))),
-            ]
+            ];
+            // `--yara` rules, on the same thread as the other byte readers.
+            #[cfg(feature = "yara")]
+            if let Some(y) = &sigs.yara {
+                v.push(Box::new(super::yara::YaraAnalyzer::new(
+                    Arc::clone(y),
+                    depth,
+                    nesting,
+                )));
+            }
+            #[cfg(not(feature = "yara"))]
+            let _ = (depth, nesting);
+            v
         };
         let mut analyzers: Vec<Box<dyn Analyzer>> = vec![
             Box::new(NameAnalyzer::new(Arc::clone(sigs))),
@@ -186,9 +200,10 @@ impl ScanVisitor {
         content: &mut dyn Read,
         depth: usize,
     ) -> std::io::Result<()> {
-        let mut set = self.sets[depth]
-            .take()
-            .unwrap_or_else(|| AnalyzerSet::new(&self.sigs, depth == 0 && self.threaded));
+        let mut set = self.sets[depth].take().unwrap_or_else(|| {
+            let threaded = depth == 0 && self.threaded;
+            AnalyzerSet::new(&self.sigs, threaded, depth, self.limits.nesting)
+        });
         let mut buf = std::mem::take(&mut self.bufs[depth]);
         buf.resize(CHUNK, 0);
         let r = self.visit_with(&mut set, &mut buf, entry, inside, content, depth);

@@ -108,6 +108,9 @@ enum SignalKindDef {
     UnownedExecutable,
     LdPreload,
     PkgDbSkipped,
+    Yara {
+        severity: crate::findings::Severity,
+    },
 }
 
 /// The entry for `key`, created at `created` (unix seconds).

@@ -88,6 +88,15 @@ impl Analysis {
         )))
     }
 
+    /// The key with the `--yara` rule set (its digest covers the rule files and the YARA
+    /// bounds), so a layer cached without these rules is not taken for a scan with them.
+    pub fn with_yara(self, yara: Option<&crate::yara::YaraRules>) -> Analysis {
+        match yara {
+            Some(y) => Analysis(format!("{}/yara-{}", self.0, y.digest)),
+            None => self,
+        }
+    }
+
     /// The full key of `digest`'s entry.
     pub fn key(&self, digest: &str) -> String {
         format!("{}/{digest}", self.0)
@@ -180,6 +189,12 @@ impl LayerCache {
             rejected: AtomicU64::new(0),
             stored: AtomicU64::new(0),
         }
+    }
+
+    /// The same cache keyed for the `--yara` rules too ([`Analysis::with_yara`]).
+    pub fn with_yara(mut self, yara: Option<&crate::yara::YaraRules>) -> Self {
+        self.analysis = self.analysis.with_yara(yara);
+        self
     }
 
     /// Retry a failed backend on this schedule instead of [`Retry::default`].

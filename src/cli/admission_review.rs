@@ -54,6 +54,8 @@ pub struct JudgeArgs {
     pub signatures: Option<PathBuf>,
     #[command(flatten)]
     pub image: Box<ImageArgs>,
+    #[command(flatten)]
+    pub yara: super::common::YaraArgs,
 }
 
 impl JudgeArgs {
@@ -83,6 +85,7 @@ impl JudgeArgs {
             return Ok(None);
         }
         let sigs = Signatures::load(self.signatures.as_deref()).map_err(|e| e.to_string())?;
+        let sigs = self.yara.attach(sigs).map_err(|e| format!("--yara: {e}"))?;
         let opts = self.image.source_options()?;
         RegistryScanner::new(
             Arc::new(sigs),

@@ -112,6 +112,36 @@ pub struct ImageArgs {
     pub podman_host: Option<String>,
 }
 
+/// `--yara` and its bounds (`scan`, `manifests`, `serve`, `admission-review`; see
+/// docs/yara.md). Commands embed it with `#[command(flatten)]`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct YaraArgs {
+    /// YARA rules to run on every file: .yar/.yara files, directories of them, or rules
+    /// compiled by YARA-X (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub yara: Vec<std::path::PathBuf>,
+    /// Bytes of one file the YARA rules see (a longer file: its first BYTES, reported).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "64M")]
+    pub yara_max_file_bytes: u64,
+    /// Seconds one file's YARA scan may take (longer: stopped, reported).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::yara::DEFAULT_TIMEOUT_SECS)]
+    pub yara_timeout: u64,
+}
+
+impl YaraArgs {
+    /// `sigs` with the `--yara` rules compiled into it (unchanged without `--yara`).
+    pub fn attach(
+        &self,
+        sigs: crate::signatures::Signatures,
+    ) -> Result<crate::signatures::Signatures, crate::yara::LoadError> {
+        let opts = crate::yara::YaraOptions {
+            max_file_bytes: self.yara_max_file_bytes.max(1),
+            timeout: Duration::from_secs(self.yara_timeout.max(1)),
+        };
+        crate::yara::attach(sigs, &self.yara, opts)
+    }
+}
+
 impl ImageArgs {
     /// The bounds: defaults overridden by the flags given.
     pub fn limits(&self) -> Limits {

@@ -67,6 +67,8 @@ pub struct Args {
     pub image: Box<ImageArgs>,
     #[command(flatten)]
     pub cache: CacheArgs,
+    #[command(flatten)]
+    pub yara: super::common::YaraArgs,
 }
 
 /// The per-layer scan cache (Trivy's flag names; see docs/cache.md).
@@ -181,8 +183,12 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
         Err(e) => return fail(format!("--severity: {e}")),
     };
     let sigs = match Signatures::load(args.signatures.as_deref()) {
-        Ok(s) => Arc::new(s),
+        Ok(s) => s,
         Err(e) => return fail(e),
+    };
+    let sigs = match args.yara.attach(sigs) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return fail(format!("--yara: {e}")),
     };
     let rules = if args.rules.is_empty() {
         RuleSet::embedded_default()
@@ -225,7 +231,7 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
     };
     let limits = args.image.limits();
     let cache = match args.cache.open(args.signatures.as_deref(), &limits) {
-        Ok(c) => c,
+        Ok(c) => c.map(|c| c.with_yara(sigs.yara.as_deref())),
         Err(e) => return fail(e),
     };
     let today = crate::ignore::today();

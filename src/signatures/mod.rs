@@ -142,6 +142,8 @@ pub struct Signatures {
     pub wallets: wallets::WalletTable,
     /// Known-bad SHA-256 (lower-case hex) → what it is (`known-bad-hashes.toml`).
     pub bad_hashes: HashMap<String, BadHash>,
+    /// The `--yara` rules, if any (`crate::yara`); none: no file is buffered for them.
+    pub yara: Option<std::sync::Arc<crate::yara::YaraRules>>,
 }
 
 /// A published IOC hash of a miner or dropper.
@@ -571,6 +573,7 @@ impl Signatures {
             name_index,
             wallets,
             bad_hashes,
+            yara: None,
         })
     }
 
