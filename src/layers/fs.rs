@@ -341,7 +341,11 @@ mod tests {
         assert_eq!(fs.hidden_by(1, "d/x"), Some(1));
         assert_eq!(fs.lookup("d").unwrap().kind, EntryKind::Symlink);
         assert_eq!(fs.hidden_by(0, "keep"), Some(1));
-        assert_eq!(fs.hidden_by(2, "keep"), None, "its own layer's whiteout spares it");
+        assert_eq!(
+            fs.hidden_by(2, "keep"),
+            None,
+            "its own layer's whiteout spares it"
+        );
     }
 
     #[test]
