@@ -25,6 +25,10 @@ pub struct Limits {
     pub json_bytes: u64,
     /// Overall wall-clock time for one scan, in seconds.
     pub timeout_secs: u64,
+    /// Estimated bytes of entry metadata (paths, link targets, the filesystem view's
+    /// indexes) kept for one image: millions of tiny entries cannot grow the walker's
+    /// memory past this. Entries beyond it are still examined, but missing from the view.
+    pub meta_bytes: u64,
 }
 
 impl Default for Limits {
@@ -41,6 +45,8 @@ impl Default for Limits {
             nesting: 3,
             json_bytes: 4 * MIB,
             timeout_secs: 1800,
+            // About 3 million short paths; a full Debian rootfs needs ~15 MiB.
+            meta_bytes: GIB,
         }
     }
 }
@@ -58,6 +64,7 @@ pub enum LimitKind {
     Nesting,
     JsonBytes,
     Timeout,
+    MetaBytes,
 }
 
 impl LimitKind {
@@ -73,6 +80,8 @@ impl LimitKind {
             LimitKind::Nesting => "--max-nesting",
             LimitKind::JsonBytes => "--max-json-bytes",
             LimitKind::Timeout => "--timeout",
+            // A library bound (`Limits::meta_bytes`) without a command-line flag yet.
+            LimitKind::MetaBytes => "no flag: Limits::meta_bytes",
         }
     }
 }

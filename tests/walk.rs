@@ -286,3 +286,115 @@ fn docker_style_dot_slash_names_and_root_entry() {
     assert_eq!(paths, ["etc", "etc/hosts"]);
     assert_eq!(v.seen[1].1, b"127.0.0.1 localhost\n");
 }
+
+/// A plain tar of `n` empty files, made as it is read (never held): 512 bytes a header.
+struct ManyEntries {
+    next: u64,
+    n: u64,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ManyEntries {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            if self.next < self.n {
+                let mut h = tar::Header::new_gnu();
+                h.set_path(format!("d{}/f{}", self.next % 1000, self.next))?;
+                h.set_size(0);
+                h.set_mode(0o644);
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_cksum();
+                self.buf.extend_from_slice(h.as_bytes());
+                self.next += 1;
+            } else if self.next == self.n {
+                self.buf.resize(1024, 0);
+                self.next += 1;
+            } else {
+                return Ok(0);
+            }
+        }
+        let k = out.len().min(self.buf.len() - self.pos);
+        out[..k].copy_from_slice(&self.buf[self.pos..self.pos + k]);
+        self.pos += k;
+        Ok(k)
+    }
+}
+
+/// One generated layer, read through the walker's own layer-opening trait.
+struct Generated(Vec<LayerInfo>, u64);
+
+impl imgscan::layers::ImageLayers for Generated {
+    fn layer_list(&self) -> &[LayerInfo] {
+        &self.0
+    }
+    fn open_blob(&self, _: &LayerInfo) -> imgscan::error::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(ManyEntries {
+            next: 0,
+            n: self.1,
+            buf: Vec::new(),
+            pos: 0,
+        }))
+    }
+}
+
+#[derive(Default)]
+struct CountVisits(u64);
+
+impl EntryVisitor for CountVisits {
+    fn visit(&mut self, _: &FileEntry, _: &mut dyn Read) -> std::io::Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+}
+
+#[test]
+fn two_million_entries_stay_within_the_metadata_budget() {
+    const N: u64 = 2_000_000;
+    let image = Generated(
+        vec![LayerInfo {
+            index: 0,
+            digest: "sha256:generated".into(),
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            size: 0,
+        }],
+        N,
+    );
+    let limits = Limits {
+        entries_per_layer: 3_000_000,
+        meta_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let w = walk_image(&image, &limits, 1, |_| CountVisits::default());
+    assert_eq!(w.layers[0].error, None);
+    assert_eq!(w.layers[0].entries, N, "every entry was read");
+    assert_eq!(w.visitors[0].0, N, "and examined");
+    assert_eq!(w.limits.len(), 1, "{:?}", w.limits);
+    let hit = &w.limits[0];
+    assert_eq!(hit.kind, LimitKind::MetaBytes);
+    assert_eq!(hit.layer, Some(0));
+    assert!(
+        hit.detail.contains("67108864 byte metadata budget"),
+        "{}",
+        hit.detail
+    );
+    assert!(
+        !w.incomplete().is_empty(),
+        "a limit hit makes the scan incomplete"
+    );
+    // What was kept fits the budget even counted at the bare struct size.
+    let kept = w.fs.entries().count() as u64;
+    assert!(kept > 0 && kept < N, "{kept}");
+    assert!(kept * std::mem::size_of::<FileEntry>() as u64 <= limits.meta_bytes);
+    // The same layer under the default budget is kept whole (no hit).
+    let w = walk_image(
+        &Generated(image.0.clone(), 100_000),
+        &Limits::default(),
+        1,
+        |_| NoopVisitor,
+    );
+    assert!(w.limits.is_empty(), "{:?}", w.limits);
+    assert_eq!(w.fs.entries().count(), 100_000);
+}

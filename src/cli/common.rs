@@ -156,6 +156,7 @@ impl ImageArgs {
             nesting: self.max_nesting.unwrap_or(d.nesting),
             json_bytes: self.max_json_bytes.unwrap_or(d.json_bytes),
             timeout_secs: self.timeout.unwrap_or(d.timeout_secs),
+            meta_bytes: d.meta_bytes,
         }
     }
 

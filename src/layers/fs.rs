@@ -20,15 +20,30 @@ pub struct FsView {
     by_layer: HashMap<(usize, String), usize>,
 }
 
-/// Remove `path` and everything under it from `visible`, marking each removed entry as
-/// hidden by `layer`. With `children_only`, `path` itself stays.
+/// Which entries [`hide_tree`] removes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hide {
+    /// A whiteout: `path` and what is under it, from lower layers only (the OCI image
+    /// spec: "Whiteout files MUST only apply to resources in lower/parent layers").
+    Whiteout,
+    /// An opaque directory: what is under `path`, from lower layers only.
+    Opaque,
+    /// A directory replaced by a non-directory: what is under `path`, whichever layer
+    /// wrote it (earlier entries of the same layer included, as extraction in tar order
+    /// removes them too).
+    Replaced,
+}
+
+/// Remove `path` and/or everything under it from `visible` (see [`Hide`]), marking each
+/// removed entry as hidden by `layer`.
 fn hide_tree(
     visible: &mut BTreeMap<String, usize>,
     entries: &mut [FileEntry],
     path: &str,
     layer: usize,
-    children_only: bool,
+    how: Hide,
 ) {
+    let children_only = how != Hide::Whiteout;
     let mut gone: Vec<String> = Vec::new();
     if !children_only && visible.contains_key(path) {
         gone.push(path.to_string());
@@ -47,9 +62,10 @@ fn hide_tree(
     }
     for k in gone {
         if let Some(i) = visible.remove(&k) {
-            if entries[i].layer < layer && entries[i].hidden_by.is_none() {
+            if (entries[i].layer < layer || how == Hide::Replaced) && entries[i].hidden_by.is_none()
+            {
                 entries[i].hidden_by = Some(layer);
-            } else if entries[i].layer >= layer {
+            } else if entries[i].layer >= layer && how != Hide::Replaced {
                 // Same-layer entries are not affected by that layer's whiteouts.
                 visible.insert(k, i);
             }
@@ -72,7 +88,12 @@ impl FsView {
         for (li, meta) in layers.into_iter().enumerate() {
             // Whiteouts of this layer apply to the layers below it.
             for w in &meta.whiteouts {
-                hide_tree(&mut view.visible, &mut view.entries, &w.path, li, w.opaque);
+                let how = if w.opaque {
+                    Hide::Opaque
+                } else {
+                    Hide::Whiteout
+                };
+                hide_tree(&mut view.visible, &mut view.entries, &w.path, li, how);
             }
             for mut e in meta.entries {
                 e.hidden_by = None;
@@ -85,7 +106,13 @@ impl FsView {
                     let old_is_dir = view.entries[old].kind == EntryKind::Dir;
                     if old_is_dir && !is_dir {
                         // A file replacing a directory removes what was under it.
-                        hide_tree(&mut view.visible, &mut view.entries, &path, li, true);
+                        hide_tree(
+                            &mut view.visible,
+                            &mut view.entries,
+                            &path,
+                            li,
+                            Hide::Replaced,
+                        );
                     }
                 }
                 view.visible.insert(path.clone(), idx);
@@ -287,6 +314,38 @@ mod tests {
         assert!(fs.lookup("miner").is_none());
         assert_eq!(fs.lookup("/etc/b").unwrap().layer, 1);
         assert_eq!(fs.entries().count(), 9);
+    }
+
+    #[test]
+    fn a_dir_replaced_in_its_own_layer_loses_its_children() {
+        // Found by tests/umoci.rs: extraction in tar order removes `d/x` when `d` becomes
+        // a file later in the same layer; only whiteouts spare same-layer entries.
+        let l0 = LayerMeta {
+            entries: vec![f(0, "keep")],
+            whiteouts: vec![],
+        };
+        let l1 = LayerMeta {
+            entries: vec![
+                e(1, "d", EntryKind::Dir, None),
+                f(1, "d/x"),
+                e(1, "d", EntryKind::Symlink, Some("elsewhere")),
+            ],
+            whiteouts: vec![wh("keep", false)],
+        };
+        let l2 = LayerMeta {
+            entries: vec![f(2, "keep")],
+            whiteouts: vec![wh("keep", false)],
+        };
+        let fs = FsView::build(vec![l0, l1, l2]);
+        assert!(fs.lookup("d/x").is_none());
+        assert_eq!(fs.hidden_by(1, "d/x"), Some(1));
+        assert_eq!(fs.lookup("d").unwrap().kind, EntryKind::Symlink);
+        assert_eq!(fs.hidden_by(0, "keep"), Some(1));
+        assert_eq!(
+            fs.hidden_by(2, "keep"),
+            None,
+            "its own layer's whiteout spares it"
+        );
     }
 
     #[test]

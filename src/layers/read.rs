@@ -57,6 +57,10 @@ pub(super) struct Shared {
     timeout_secs: u64,
     image_hit: AtomicBool,
     timeout_hit: AtomicBool,
+    /// Estimated bytes of entry metadata kept for the filesystem view, image-wide.
+    meta_limit: u64,
+    meta_used: AtomicU64,
+    meta_hit: AtomicBool,
     hits: Mutex<Vec<LimitHit>>,
 }
 
@@ -72,6 +76,9 @@ impl Shared {
             timeout_secs: limits.timeout_secs,
             image_hit: AtomicBool::new(false),
             timeout_hit: AtomicBool::new(false),
+            meta_limit: limits.meta_bytes,
+            meta_used: AtomicU64::new(0),
+            meta_hit: AtomicBool::new(false),
             hits: Mutex::new(Vec::new()),
         }
     }
@@ -120,6 +127,36 @@ impl Shared {
                 ),
             });
         }
+    }
+
+    /// Account `cost` bytes of metadata for an entry at `path` of `layer`; false (keep
+    /// nothing more, for any layer) once the image's budget is spent. The first refusal
+    /// is reported.
+    pub fn keep_meta(&self, cost: u64, layer: usize, path: &str) -> bool {
+        if self.meta_hit.load(Ordering::Relaxed) {
+            return false;
+        }
+        let before = self.meta_used.fetch_add(cost, Ordering::Relaxed);
+        if before.saturating_add(cost) <= self.meta_limit {
+            return true;
+        }
+        if !self.meta_hit.swap(true, Ordering::SeqCst) {
+            self.push(LimitHit {
+                kind: LimitKind::MetaBytes,
+                limit: self.meta_limit,
+                layer: Some(layer),
+                path: Some(path.to_string()),
+                detail: format!(
+                    "the filesystem view reached its {} byte metadata budget at {path} in \
+                     layer {layer}; later entries were still examined, but are missing from \
+                     the view, so what later layers hide or replace, and link targets, may \
+                     be wrong there ({})",
+                    self.meta_limit,
+                    LimitKind::MetaBytes.flag()
+                ),
+            });
+        }
+        false
     }
 
     pub fn take_hits(&self) -> Vec<LimitHit> {

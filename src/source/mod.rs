@@ -86,6 +86,16 @@ pub struct OpenedImage {
     pub layers: Arc<dyn LayerSource>,
 }
 
+/// The walker reads an opened image through this (it depends on no source).
+impl crate::layers::ImageLayers for OpenedImage {
+    fn layer_list(&self) -> &[LayerInfo] {
+        &self.image.layers
+    }
+    fn open_blob(&self, layer: &LayerInfo) -> Result<Box<dyn Read + Send>> {
+        self.layers.open_layer(layer)
+    }
+}
+
 impl std::fmt::Debug for OpenedImage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenedImage")
