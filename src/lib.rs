@@ -25,6 +25,7 @@ pub mod reference;
 pub mod report;
 pub mod reputation;
 pub mod rules;
+pub mod run;
 pub mod samples;
 pub mod scan;
 pub mod shell;

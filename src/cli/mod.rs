@@ -19,12 +19,9 @@ mod rules;
 mod scan;
 mod serve;
 
-/// Nothing at or above `--fail-on` was found and everything was read.
-pub const EXIT_CLEAN: i32 = 0;
-/// Findings at or above `--fail-on`.
-pub const EXIT_FINDINGS: i32 = 1;
-/// An error, or an incomplete scan (without `--allow-incomplete`).
-pub const EXIT_ERROR: i32 = 2;
+/// The exit codes are the report's policy ([`crate::report::exit_code`]); re-exported so
+/// every command says `super::EXIT_*`.
+pub use crate::report::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
 
 #[derive(Parser, Debug)]
 #[command(
