@@ -12,12 +12,14 @@ pub mod common;
 mod completions;
 mod events;
 mod inspect;
+mod man;
 mod manifests;
 mod name;
 mod registry;
 mod rules;
 mod scan;
 mod serve;
+mod signatures;
 
 /// The exit codes are the report's policy ([`crate::report::exit_code`]); re-exported so
 /// every command says `super::EXIT_*`.
@@ -26,7 +28,7 @@ pub use crate::report::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
 #[derive(Parser, Debug)]
 #[command(
     name = "imgscan",
-    version,
+    version = crate::report::inventory::version_line(),
     about = "Checks container images for miners, droppers and credential stealers before they run",
     long_about = "Checks container images for miners, droppers and credential stealers before they run.\n\n`imgscan TARGET` is short for `imgscan scan TARGET`. TARGET is a registry reference \
 (nginx, localhost:5000/team/api:1.4, ghcr.io/o/r@sha256:...), a docker-save tar, an OCI \
@@ -67,6 +69,11 @@ pub enum Command {
     Registry(Box<registry::RegistryArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::Args),
+    /// Print the manual page (roff), or write one per command with --dir.
+    Man(man::Args),
+    /// Show the detection data that is loaded and from where.
+    #[command(subcommand)]
+    Signatures(signatures::Command),
 }
 
 const SUBCOMMANDS: &[&str] = &[
@@ -81,6 +88,8 @@ const SUBCOMMANDS: &[&str] = &[
     "manifests",
     "registry",
     "completions",
+    "man",
+    "signatures",
     "help",
 ];
 
@@ -126,6 +135,8 @@ pub fn run() -> i32 {
         Command::Manifests(a) => manifests::run(*a),
         Command::Registry(a) => registry::run(*a),
         Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
+        Command::Signatures(c) => signatures::run(c),
     }
 }
 

@@ -273,6 +273,7 @@ pub fn write_jsonl(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 pub mod github;
 mod html;
+pub mod inventory;
 pub mod junit;
 mod sarif;
 pub use sarif::fingerprint as sarif_fingerprint;
