@@ -551,3 +551,39 @@ fn version_signatures_list_and_man_page() {
     let page = std::fs::read_to_string(d.path().join("imgscan-scan.1")).unwrap();
     assert!(page.contains("fail\\-on"), "{page}");
 }
+
+/// Flags from `IMGSCAN_*` variables: the variable over the default, the flag over both.
+#[test]
+fn flags_from_environment() {
+    let d = tempfile::tempdir().unwrap();
+    samples::write_samples(d.path()).unwrap();
+    let t = format!("oci-dir:{}", d.path().join("malicious").display());
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+            .env("IMGSCAN_CACHE_DEFAULT", "none")
+            .envs(env.iter().copied())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, _) = run(&[("IMGSCAN_FAIL_ON", "none")], &["scan", "--quiet", &t]);
+    assert_eq!(code, 0, "IMGSCAN_FAIL_ON=none");
+    let (code, _) = run(
+        &[("IMGSCAN_FAIL_ON", "none")],
+        &["scan", "--quiet", "--fail-on", "high", &t],
+    );
+    assert_eq!(code, 1, "the flag wins over the variable");
+    let (code, out) = run(
+        &[("IMGSCAN_FORMAT", "json"), ("IMGSCAN_QUIET", "true")],
+        &[&t],
+    );
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).expect("IMGSCAN_FORMAT=json gives JSON");
+    assert_eq!(v["schema_version"], "1");
+    let (code, _) = run(&[("IMGSCAN_FAIL_ON", "loud")], &["scan", "--quiet", &t]);
+    assert_eq!(code, 2, "a bad value in a variable is an error");
+}

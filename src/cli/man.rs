@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> i32 {
-    let cmd = super::Cli::command();
+    let cmd = super::with_env(super::Cli::command());
     let done = match &a.dir {
         Some(dir) => clap_mangen::generate_to(cmd, dir),
         None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout()),

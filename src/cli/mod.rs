@@ -4,7 +4,7 @@
 //! Exit codes are shared by every command: [`EXIT_CLEAN`], [`EXIT_FINDINGS`],
 //! [`EXIT_ERROR`] (an error, or a scan that could not read everything).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod admission_review;
 mod cache;
@@ -111,7 +111,10 @@ pub fn run() -> i32 {
     // would otherwise panic choosing between providers.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = with_default_command(std::env::args().collect());
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = with_env(Cli::command())
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -140,6 +143,31 @@ pub fn run() -> i32 {
     }
 }
 
+/// Every flag (not positional arguments, `--help`, `--version`) also read from
+/// `IMGSCAN_<FLAG>`: the flag's name in capitals with `_` for `-` (`--fail-on` is
+/// `IMGSCAN_FAIL_ON`, `--no-cache` is `IMGSCAN_NO_CACHE=true`), in every subcommand. A flag
+/// on the command line wins over the variable, the variable over the default. Flags that
+/// already name a variable keep it.
+pub(crate) fn with_env(cmd: clap::Command) -> clap::Command {
+    let cmd = cmd.mut_args(|a| {
+        let id = a.get_id().as_str().to_string();
+        if a.is_positional() || a.get_env().is_some() || id == "help" || id == "version" {
+            return a;
+        }
+        // clap keeps `&'static str` names (its `string` feature is off): a few hundred
+        // bytes, once per process.
+        let name = format!("IMGSCAN_{}", id.to_ascii_uppercase().replace('-', "_"));
+        a.env(&*name.leak())
+    });
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    names
+        .into_iter()
+        .fold(cmd, |cmd, n| cmd.mut_subcommand(n, with_env))
+}
+
 /// Print an error the way every command does (`imgscan: <what>`) and return
 /// [`EXIT_ERROR`].
 pub fn fail(msg: impl std::fmt::Display) -> i32 {
@@ -153,6 +181,33 @@ mod tests {
 
     fn v(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn every_flag_has_a_variable() {
+        let cmd = with_env(Cli::command());
+        let scan = cmd.find_subcommand("scan").unwrap();
+        let env = |id: &str| {
+            scan.get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_env())
+                .map(|e| e.to_string_lossy().into_owned())
+        };
+        assert_eq!(env("fail_on").as_deref(), Some("IMGSCAN_FAIL_ON"));
+        assert_eq!(
+            env("max_file_bytes").as_deref(),
+            Some("IMGSCAN_MAX_FILE_BYTES")
+        );
+        assert_eq!(env("cache_url").as_deref(), Some("IMGSCAN_CACHE_URL"));
+        assert_eq!(env("targets"), None, "positional arguments stay positional");
+        let clean = cmd
+            .find_subcommand("cache")
+            .unwrap()
+            .find_subcommand("clean");
+        assert!(clean.is_some_and(|c| c
+            .get_arguments()
+            .all(|a| a.is_positional() || a.get_id() == "help" || a.get_env().is_some())));
+        with_env(Cli::command()).debug_assert();
     }
 
     #[test]
