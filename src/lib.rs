@@ -12,6 +12,7 @@ pub mod batch;
 pub mod behaviour;
 pub mod cache;
 pub mod cli;
+pub mod config;
 pub mod digest;
 pub mod error;
 pub mod findings;

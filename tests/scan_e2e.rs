@@ -587,3 +587,58 @@ fn flags_from_environment() {
     let (code, _) = run(&[("IMGSCAN_FAIL_ON", "loud")], &["scan", "--quiet", &t]);
     assert_eq!(code, 2, "a bad value in a variable is an error");
 }
+
+/// imgscan.yaml in the working directory (or --config / $IMGSCAN_CONFIG): flag > variable
+/// > file > default; an unknown key is an error naming it and its line.
+#[test]
+fn config_file_and_precedence() {
+    let d = tempfile::tempdir().unwrap();
+    samples::write_samples(d.path()).unwrap();
+    let t = format!("oci-dir:{}", d.path().join("malicious").display());
+    std::fs::write(
+        d.path().join("imgscan.yaml"),
+        "fail-on: none\nquiet: true\n",
+    )
+    .unwrap();
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+            .current_dir(d.path())
+            .env("IMGSCAN_CACHE_DEFAULT", "none")
+            .env_remove("IMGSCAN_CONFIG")
+            .envs(env.iter().copied())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run(&[], &["scan", &t]).0, 0, "the file's fail-on: none");
+    assert_eq!(
+        run(&[("IMGSCAN_FAIL_ON", "high")], &["scan", &t]).0,
+        1,
+        "variable over file"
+    );
+    assert_eq!(
+        run(
+            &[("IMGSCAN_FAIL_ON", "none")],
+            &["scan", "--fail-on", "high", &t]
+        )
+        .0,
+        1,
+        "flag over all"
+    );
+    let bad = d.path().join("bad.yaml");
+    std::fs::write(&bad, "# x\nfail-on: none\nfail-onn: high\n").unwrap();
+    let (code, err) = run(&[], &["--config", bad.to_str().unwrap(), "scan", &t]);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 3") && err.contains("fail-onn"), "{err}");
+    let (code, err) = run(&[("IMGSCAN_CONFIG", bad.to_str().unwrap())], &["scan", &t]);
+    assert!(code == 2 && err.contains("fail-onn"), "{err}");
+    let (code, err) = run(&[], &["scan", "--config", "/nonexistent/imgscan.yaml", &t]);
+    assert!(
+        code == 2 && err.contains("/nonexistent/imgscan.yaml"),
+        "{err}"
+    );
+}

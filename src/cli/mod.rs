@@ -41,6 +41,10 @@ podman:NAME read a local daemon, and an unprefixed name is looked for in --image
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Flag values from FILE (YAML, flag names as keys; default ./imgscan.yaml when it
+    /// exists). A flag or its IMGSCAN_* variable wins over the file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,7 +115,11 @@ pub fn run() -> i32 {
     // would otherwise panic choosing between providers.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = with_default_command(std::env::args().collect());
-    let parsed = with_env(Cli::command())
+    let cmd = match with_config(with_env(Cli::command()), &args) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let parsed = cmd
         .try_get_matches_from(args)
         .and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {
@@ -166,6 +174,61 @@ pub(crate) fn with_env(cmd: clap::Command) -> clap::Command {
     names
         .into_iter()
         .fold(cmd, |cmd, n| cmd.mut_subcommand(n, with_env))
+}
+
+/// The value of `--config PATH` / `--config=PATH` among `args`, before clap parses them.
+fn config_arg(args: &[String]) -> Option<std::path::PathBuf> {
+    let mut it = args.iter().skip(1).take_while(|a| *a != "--");
+    while let Some(a) = it.next() {
+        if a == "--config" {
+            return it.next().map(Into::into);
+        }
+        if let Some(v) = a.strip_prefix("--config=") {
+            return Some(v.into());
+        }
+    }
+    None
+}
+
+/// Flag ids (not positional arguments) of `cmd` and all its subcommands.
+fn flag_ids(cmd: &clap::Command, out: &mut Vec<String>) {
+    for a in cmd.get_arguments().filter(|a| !a.is_positional()) {
+        out.push(a.get_id().as_str().to_string());
+    }
+    for c in cmd.get_subcommands() {
+        flag_ids(c, out);
+    }
+}
+
+/// `cmd` with the config file's values as the defaults of its flags
+/// ([`crate::config`]): flag > `IMGSCAN_*` > file > built-in default.
+fn with_config(cmd: clap::Command, args: &[String]) -> Result<clap::Command, String> {
+    let Some((path, _)) = crate::config::locate(config_arg(args).as_deref()) else {
+        return Ok(cmd);
+    };
+    let mut known = Vec::new();
+    flag_ids(&cmd, &mut known);
+    known.retain(|id| id != "help" && id != "version" && id != "config");
+    let settings = crate::config::load(&path, &known)?;
+    Ok(apply_settings(cmd, &settings))
+}
+
+fn apply_settings(cmd: clap::Command, settings: &crate::config::Settings) -> clap::Command {
+    let cmd = cmd.mut_args(|a| match settings.get(a.get_id().as_str()) {
+        Some(values) if !a.is_positional() => {
+            // clap keeps `&'static str` values (its `string` feature is off).
+            let v: Vec<&'static str> = values.iter().map(|v| &*v.clone().leak()).collect();
+            a.default_values(v)
+        }
+        _ => a,
+    });
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    names.into_iter().fold(cmd, |cmd, n| {
+        cmd.mut_subcommand(n, |c| apply_settings(c, settings))
+    })
 }
 
 /// Print an error the way every command does (`imgscan: <what>`) and return
