@@ -18,7 +18,7 @@ use crate::image::Image;
 use crate::layers::walk_image_known;
 use crate::layers::FsView;
 use crate::limits::Limits;
-use crate::report::Report;
+use crate::report::{LayerSummary, Report};
 use crate::rules::RuleSet;
 use crate::signatures::Signatures;
 use crate::source::OpenedImage;
@@ -200,9 +200,35 @@ pub fn scan_image_cached(
         findings,
         suppressed: vec![],
         incomplete,
+        layers: layer_summaries(image, &walk.layers),
     };
     report.sort();
     (report, stats)
+}
+
+/// The layer timeline of the report: what the manifest says, what the walk read, and the
+/// history step that made each layer.
+fn layer_summaries(image: &Image, walked: &[crate::layers::LayerWalk]) -> Vec<LayerSummary> {
+    let steps = LayerSummary::history_steps(&image.config.history, image.layers.len());
+    image
+        .layers
+        .iter()
+        .zip(steps)
+        .map(|(l, step)| {
+            let w = walked.iter().find(|w| w.layer.index == l.index);
+            let (history_step, created_by) =
+                step.map_or((None, String::new()), |(i, c)| (Some(i), c));
+            LayerSummary {
+                index: l.index,
+                digest: l.digest.clone(),
+                size: l.size,
+                uncompressed_bytes: w.map_or(0, |w| w.uncompressed_bytes),
+                entries: w.map_or(0, |w| w.entries),
+                history_step,
+                created_by,
+            }
+        })
+        .collect()
 }
 
 /// The image as UDM events (start command, history, env, every executable file,

@@ -430,3 +430,215 @@ fn bundled_malicious_sample() {
     );
     assert_eq!(r.code, 1);
 }
+
+fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
+        .env_remove("COLUMNS")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The default table caps evidence at three per finding and says how to see the rest;
+/// `-v` shows all of it; the summary gives the verdict against --fail-on.
+#[test]
+fn table_caps_evidence_and_gives_the_verdict() {
+    let d = tempfile::tempdir().unwrap();
+    samples::write_samples(d.path()).unwrap();
+    let t = format!("oci-dir:{}", d.path().join("malicious").display());
+    let (code, short, err) = run_cli(&["scan", "--quiet", &t]);
+    assert_eq!(code, 1, "{err}");
+    let (_, all, _) = run_cli(&["scan", "--quiet", "-v", &t]);
+    let (_, json, _) = run_cli(&["scan", "--quiet", "--format", "json", &t]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let fs = v["reports"][0]["findings"].as_array().unwrap();
+    let hidden: usize = fs
+        .iter()
+        .map(|f| f["evidence"].as_array().unwrap().len().saturating_sub(3))
+        .sum();
+    assert!(
+        hidden > 0,
+        "the sample has findings with more than 3 pieces of evidence"
+    );
+    let said: usize = short
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("... and "))
+        .map(|l| l.split(' ').next().unwrap().parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(
+        said, hidden,
+        "every evidence not shown is counted:\n{short}"
+    );
+    assert!(!all.contains("more (-v"), "-v shows everything");
+    assert!(all.lines().count() > short.lines().count() + hidden - 1);
+    let n_fail = fs
+        .iter()
+        .filter(|f| matches!(f["severity"].as_str(), Some("CRITICAL" | "HIGH")))
+        .count();
+    assert!(
+        short.contains(&format!("Summary: FAIL: {n_fail} at or above HIGH; ")),
+        "{short}"
+    );
+    let (_, low, _) = run_cli(&["scan", "--quiet", "--fail-on", "none", &t]);
+    assert!(low.contains("Summary: PASS (--fail-on none); "));
+}
+
+#[test]
+fn version_signatures_list_and_man_page() {
+    let (code, version, _) = run_cli(&["--version"]);
+    assert_eq!(code, 0);
+    let (code, list, err) = run_cli(&["signatures", "list"]);
+    assert_eq!(code, 0, "{err}");
+    let digest = list
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("signature set "))
+        .unwrap();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 7 + 24,
+        "{list}"
+    );
+    assert!(
+        version.starts_with(&format!(
+            "imgscan {} (signatures {digest}, ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}"
+    );
+    for f in [
+        "miner-names.toml",
+        "pools.toml",
+        "strings.toml",
+        "wallets.toml",
+    ] {
+        assert!(
+            list.lines()
+                .any(|l| l.contains(f) && l.ends_with("embedded")),
+            "{f}: {list}"
+        );
+    }
+    // An extra file is listed by its path and changes the digest.
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("pools.toml");
+    std::fs::write(
+        &p,
+        "[[domains]]\ndomains = [\"pool.example.test\"]\nsource = \"t\"\n",
+    )
+    .unwrap();
+    let (code, ext, err) = run_cli(&[
+        "signatures",
+        "list",
+        "--signatures",
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(ext.contains(&p.display().to_string()) && !ext.contains(digest));
+    // The man page, to stdout and one per command into a directory.
+    let (code, man, _) = run_cli(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        man.contains(".TH imgscan 1") && man.contains("scan"),
+        "{man}"
+    );
+    let (code, _, err) = run_cli(&["man", "--dir", d.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read_to_string(d.path().join("imgscan-scan.1")).unwrap();
+    assert!(page.contains("fail\\-on"), "{page}");
+}
+
+/// Flags from `IMGSCAN_*` variables: the variable over the default, the flag over both.
+#[test]
+fn flags_from_environment() {
+    let d = tempfile::tempdir().unwrap();
+    samples::write_samples(d.path()).unwrap();
+    let t = format!("oci-dir:{}", d.path().join("malicious").display());
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+            .env("IMGSCAN_CACHE_DEFAULT", "none")
+            .envs(env.iter().copied())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, _) = run(&[("IMGSCAN_FAIL_ON", "none")], &["scan", "--quiet", &t]);
+    assert_eq!(code, 0, "IMGSCAN_FAIL_ON=none");
+    let (code, _) = run(
+        &[("IMGSCAN_FAIL_ON", "none")],
+        &["scan", "--quiet", "--fail-on", "high", &t],
+    );
+    assert_eq!(code, 1, "the flag wins over the variable");
+    let (code, out) = run(
+        &[("IMGSCAN_FORMAT", "json"), ("IMGSCAN_QUIET", "true")],
+        &[&t],
+    );
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).expect("IMGSCAN_FORMAT=json gives JSON");
+    assert_eq!(v["schema_version"], "1");
+    let (code, _) = run(&[("IMGSCAN_FAIL_ON", "loud")], &["scan", "--quiet", &t]);
+    assert_eq!(code, 2, "a bad value in a variable is an error");
+}
+
+/// imgscan.yaml in the working directory (or --config / $IMGSCAN_CONFIG): flag > variable
+/// > file > default; an unknown key is an error naming it and its line.
+#[test]
+fn config_file_and_precedence() {
+    let d = tempfile::tempdir().unwrap();
+    samples::write_samples(d.path()).unwrap();
+    let t = format!("oci-dir:{}", d.path().join("malicious").display());
+    std::fs::write(
+        d.path().join("imgscan.yaml"),
+        "fail-on: none\nquiet: true\n",
+    )
+    .unwrap();
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+            .current_dir(d.path())
+            .env("IMGSCAN_CACHE_DEFAULT", "none")
+            .env_remove("IMGSCAN_CONFIG")
+            .envs(env.iter().copied())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run(&[], &["scan", &t]).0, 0, "the file's fail-on: none");
+    assert_eq!(
+        run(&[("IMGSCAN_FAIL_ON", "high")], &["scan", &t]).0,
+        1,
+        "variable over file"
+    );
+    assert_eq!(
+        run(
+            &[("IMGSCAN_FAIL_ON", "none")],
+            &["scan", "--fail-on", "high", &t]
+        )
+        .0,
+        1,
+        "flag over all"
+    );
+    let bad = d.path().join("bad.yaml");
+    std::fs::write(&bad, "# x\nfail-on: none\nfail-onn: high\n").unwrap();
+    let (code, err) = run(&[], &["--config", bad.to_str().unwrap(), "scan", &t]);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 3") && err.contains("fail-onn"), "{err}");
+    let (code, err) = run(&[("IMGSCAN_CONFIG", bad.to_str().unwrap())], &["scan", &t]);
+    assert!(code == 2 && err.contains("fail-onn"), "{err}");
+    let (code, err) = run(&[], &["scan", "--config", "/nonexistent/imgscan.yaml", &t]);
+    assert!(
+        code == 2 && err.contains("/nonexistent/imgscan.yaml"),
+        "{err}"
+    );
+}

@@ -134,11 +134,15 @@ impl YaraArgs {
         &self,
         sigs: crate::signatures::Signatures,
     ) -> Result<crate::signatures::Signatures, crate::yara::LoadError> {
-        let opts = crate::yara::YaraOptions {
+        crate::yara::attach(sigs, &self.yara, self.options())
+    }
+
+    /// The per-file bounds of the `--yara` scan.
+    pub fn options(&self) -> crate::yara::YaraOptions {
+        crate::yara::YaraOptions {
             max_file_bytes: self.yara_max_file_bytes.max(1),
             timeout: Duration::from_secs(self.yara_timeout.max(1)),
-        };
-        crate::yara::attach(sigs, &self.yara, opts)
+        }
     }
 }
 

@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> i32 {
-    let mut cmd = super::Cli::command();
+    let mut cmd = super::with_env(super::Cli::command());
     clap_complete::generate(a.shell, &mut cmd, "imgscan", &mut std::io::stdout());
     super::EXIT_CLEAN
 }

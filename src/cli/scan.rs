@@ -1,21 +1,13 @@
-//! `imgscan scan TARGET...` (also plain `imgscan TARGET`): open each image, scan it
-//! ([`crate::scan::scan_image`]), apply `.imgscanignore`, write one report for all targets
-//! and exit 0 (clean), 1 (findings at or above `--fail-on`) or 2 (error, or a scan that did
-//! not see everything, unless `--allow-incomplete`).
+//! `imgscan scan TARGET...` (also plain `imgscan TARGET`): the flags, turned into
+//! [`crate::run::ScanOptions`]; [`crate::run::run_targets`] opens and scans each image,
+//! applies `.imgscanignore`, writes one report for all targets and gives the exit code:
+//! 0 (clean), 1 (findings at or above `--fail-on`) or 2 (error, or a scan that did not see
+//! everything, unless `--allow-incomplete`).
 
 use super::common::ImageArgs;
-use super::{fail, EXIT_ERROR};
-use crate::error::{Error, Step};
-use crate::findings::Severity;
-use crate::ignore::IgnoreFile;
-use crate::reference::Target;
-use crate::report::{self, Format, Report};
-use crate::reputation::Corpus;
-use crate::rules::RuleSet;
-use crate::signatures::Signatures;
-use std::io::{IsTerminal, Write};
+use super::fail;
+use crate::report::{self, Format};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -63,6 +55,9 @@ pub struct Args {
     /// Also list suppressed findings (with the reason) in the report.
     #[arg(long)]
     pub show_suppressed: bool,
+    /// Table: show every piece of evidence of each finding, not the strongest three.
+    #[arg(short, long)]
+    pub verbose: bool,
     #[command(flatten)]
     pub image: Box<ImageArgs>,
     #[command(flatten)]
@@ -171,10 +166,10 @@ pub fn run(args: Args) -> i32 {
     run_targets(args, &targets, summary)
 }
 
-/// Scan `targets` with the options of `args`; `summary`: print the batch summary table
-/// (images by verdict, layers read and from the cache) on standard error at the end.
+/// Scan `targets` with the options of `args` ([`crate::run::run_targets`]); `summary`:
+/// print the batch summary table on standard error at the end.
 pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 {
-    let fail_on: Option<Severity> = match report::parse_fail_on(&args.fail_on) {
+    let fail_on = match report::parse_fail_on(&args.fail_on) {
         Ok(f) => f,
         Err(e) => return fail(format!("--fail-on: {e}")),
     };
@@ -182,252 +177,33 @@ pub(super) fn run_targets(args: Args, targets: &[String], summary: bool) -> i32 
         Ok(s) => s,
         Err(e) => return fail(format!("--severity: {e}")),
     };
-    let sigs = match Signatures::load(args.signatures.as_deref()) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let sigs = match args.yara.attach(sigs) {
-        Ok(s) => Arc::new(s),
-        Err(e) => return fail(format!("--yara: {e}")),
-    };
-    let rules = if args.rules.is_empty() {
-        RuleSet::embedded_default()
-    } else {
-        match RuleSet::parse_files(&args.rules, None) {
-            Ok(r) => r,
-            Err(diags) => {
-                for d in &diags {
-                    eprintln!("{d}");
-                }
-                return fail(format!(
-                    "loading rules: {} error(s) in --rules (imgscan rules check shows them)",
-                    diags.len()
-                ));
-            }
-        }
-    };
-    // A bad --trusted file fails before anything is scanned; the embedded corpus (its
-    // index takes tens of milliseconds to build) only when a name is judged.
-    let trusted = match &args.trusted {
-        None => None,
-        Some(p) => match Corpus::with_trusted_file(p) {
-            Ok(c) => Some(c),
-            Err(e) => return fail(format!("--trusted {}: {e}", p.display())),
-        },
-    };
-    let embedded = std::cell::OnceCell::new();
-    let corpus = || {
-        trusted
-            .as_ref()
-            .unwrap_or_else(|| embedded.get_or_init(Corpus::embedded))
-    };
-    let ignore = match IgnoreFile::load(args.ignorefile.as_deref()) {
-        Ok(i) => i,
-        Err(e) => return fail(e),
-    };
-    let opts = match args.image.source_options() {
+    let source = match args.image.source_options() {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
-    let limits = args.image.limits();
-    let cache = match args.cache.open(args.signatures.as_deref(), &limits) {
-        Ok(c) => c.map(|c| c.with_yara(sigs.yara.as_deref())),
+    let cache = match args.cache.open(args.signatures.as_deref(), &source.limits) {
+        Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let today = crate::ignore::today();
-    // JSON Lines are written as each image finishes (a registry-wide scan shows results
-    // long before its last image); other formats need every report first.
-    let mut stream: Option<Box<dyn Write>> = None;
-    if args.format == Format::Jsonl {
-        stream = Some(match &args.output {
-            Some(p) => match std::fs::File::create(p) {
-                Ok(f) => Box::new(std::io::BufWriter::new(f)),
-                Err(e) => return fail(Error::new(Step::Writing, p.display().to_string(), e)),
-            },
-            None => Box::new(std::io::stdout()),
-        });
-    }
-    let sink_name = args
-        .output
-        .as_ref()
-        .map_or("standard output".to_string(), |p| p.display().to_string());
-    // Ignore rules, squat escalation and order: applied to each report once it is done.
-    let finish = |r: &mut Report| {
-        crate::reputation::escalate_namespace_squat(&mut r.findings);
-        let applied = ignore.apply(&r.target, std::mem::take(&mut r.findings), today);
-        r.findings = applied.kept;
-        r.findings.extend(applied.expired);
-        if args.show_suppressed {
-            r.suppressed = applied.suppressed;
-        } else if !applied.suppressed.is_empty() {
-            eprintln!(
-                "imgscan: {}: {} finding(s) suppressed by ignore rules (--show-suppressed lists them)",
-                r.target,
-                applied.suppressed.len()
-            );
-        }
-        r.sort();
+    let opts = crate::run::ScanOptions {
+        format: args.format,
+        output: args.output,
+        fail_on,
+        show,
+        allow_incomplete: args.allow_incomplete,
+        signatures: args.signatures,
+        rules: args.rules,
+        trusted: args.trusted,
+        ignorefile: args.ignorefile,
+        show_suppressed: args.show_suppressed,
+        verbose: args.verbose,
+        parallel: args.image.parallel(),
+        source,
+        cache,
+        yara: args.yara.yara.clone(),
+        yara_options: args.yara.options(),
     };
-    let emit = |r: &Report, stream: &mut Option<Box<dyn Write>>| -> Result<(), Error> {
-        let Some(w) = stream.as_mut() else {
-            return Ok(());
-        };
-        let shown = report::only_severities(std::slice::from_ref(r), &show);
-        report::write_with(&shown, Format::Jsonl, false, fail_on, w)
-            .and_then(|()| w.flush())
-            .map_err(|e| Error::new(Step::Writing, sink_name.clone(), e))
-    };
-    let mut reports: Vec<Report> = Vec::new();
-    let mut errors = false;
-    let mut batch = crate::batch::Summary::default();
-    // Layers (total, from cache) of each report pushed below, in order.
-    let mut layer_counts: Vec<(usize, usize)> = Vec::new();
-    for t in targets {
-        let target = match Target::parse(t) {
-            Ok(t) => t,
-            Err(e) => {
-                fail(Error::new(Step::ParsingReference, t, e));
-                errors = true;
-                batch.errors += 1;
-                continue;
-            }
-        };
-        // A registry name is judged from the reference alone, once per target; a local
-        // archive or layout by the names it records for each image (below).
-        let name_findings = match &target {
-            Target::Registry(r) => crate::reputation::judge(r, corpus()),
-            Target::Local { .. } | Target::Daemon { .. } => Vec::new(),
-        };
-        let images = match crate::source::open(&target, &opts.for_input(t)) {
-            Ok(i) => i,
-            Err(e) => {
-                // What the name alone says still stands (it needs no network): report
-                // it, with the image marked as not read.
-                if !name_findings.is_empty() {
-                    let why = vec![format!("the image could not be read: {e}")];
-                    let mut findings = name_findings.clone();
-                    findings.extend(crate::analyzers::collate::incomplete_finding(&why));
-                    let mut r = Report {
-                        target: target.to_string(),
-                        manifest_digest: None,
-                        platform: None,
-                        source: None,
-                        findings,
-                        suppressed: vec![],
-                        incomplete: why,
-                    };
-                    finish(&mut r);
-                    if let Err(e) = emit(&r, &mut stream) {
-                        return fail(e);
-                    }
-                    reports.push(r);
-                    layer_counts.push((0, 0));
-                }
-                fail(e);
-                errors = true;
-                batch.errors += 1;
-                continue;
-            }
-        };
-        for img in &images {
-            let (mut r, stats) = crate::scan::scan_image_cached(
-                img,
-                &sigs,
-                &rules,
-                &limits,
-                args.image.parallel(),
-                cache.as_ref(),
-            );
-            let (kind, address) = crate::source::SourceOptions::origin_of(img, &target);
-            r.source = Some(report::ImageOrigin { kind, address });
-            r.findings.extend(name_findings.iter().cloned());
-            let names = &img.image.names;
-            if !names.is_empty() {
-                // A daemon image found by its name records that name too: judge it once.
-                for f in
-                    recorded_name_findings(&names[..names.len().min(MAX_RECORDED_NAMES)], corpus())
-                {
-                    if !r.findings.contains(&f) {
-                        r.findings.push(f);
-                    }
-                }
-            }
-            if names.len() > MAX_RECORDED_NAMES {
-                let note = format!(
-                    "the image records {} names; only the first {MAX_RECORDED_NAMES} were judged",
-                    names.len()
-                );
-                r.findings
-                    .retain(|f| f.id != crate::analyzers::collate::SCAN_INCOMPLETE);
-                r.incomplete.push(note);
-                r.findings
-                    .extend(crate::analyzers::collate::incomplete_finding(&r.incomplete));
-            }
-            finish(&mut r);
-            if let Err(e) = emit(&r, &mut stream) {
-                return fail(e);
-            }
-            reports.push(r);
-            layer_counts.push((stats.layers, stats.cached_layers));
-        }
-    }
-    if let Some(c) = &cache {
-        for w in c.warnings() {
-            eprintln!("warning: {w}");
-        }
-    }
-    if summary {
-        for (r, (layers, cached)) in reports.iter().zip(&layer_counts) {
-            batch.add(r, fail_on, *layers, *cached);
-        }
-        eprint!("{}", batch.table());
-    }
-    let shown = report::only_severities(&reports, &show);
-    let written = match &args.output {
-        _ if stream.is_some() => Ok(()),
-        Some(p) => std::fs::File::create(p)
-            .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
-            .and_then(|mut f| {
-                report::write_with(&shown, args.format, false, fail_on, &mut f)
-                    .and_then(|()| f.flush())
-                    .map_err(|e| Error::new(Step::Writing, p.display().to_string(), e))
-            }),
-        None => {
-            let stdout = std::io::stdout();
-            let color = stdout.is_terminal();
-            let mut lock = stdout.lock();
-            report::write_with(&shown, args.format, color, fail_on, &mut lock)
-                .and_then(|()| lock.flush())
-                .map_err(|e| Error::new(Step::Writing, "standard output", e))
-        }
-    };
-    if let Err(e) = written {
-        return fail(e);
-    }
-    if errors {
-        return EXIT_ERROR;
-    }
-    report::exit_code(&reports, fail_on, args.allow_incomplete)
-}
-
-/// Names of one local image judged at most (a hostile archive can list millions of tags);
-/// more makes the scan incomplete.
-const MAX_RECORDED_NAMES: usize = 64;
-
-/// Name findings for the names a local image records (`RepoTags`): each parsed as a
-/// reference and judged; one that does not parse is no name.
-fn recorded_name_findings(names: &[String], corpus: &Corpus) -> Vec<crate::findings::Finding> {
-    let mut out: Vec<crate::findings::Finding> = Vec::new();
-    for n in names {
-        if let Ok(r) = crate::reference::Reference::parse(n) {
-            for f in crate::reputation::judge(&r, corpus) {
-                if !out.contains(&f) {
-                    out.push(f);
-                }
-            }
-        }
-    }
-    out
+    crate::run::run_targets(opts, targets, summary)
 }
 
 #[cfg(test)]

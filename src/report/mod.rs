@@ -5,9 +5,11 @@
 //! Owns: the [`Report`] shape, the JSON report (the only place it is defined: `JsonDoc`
 //! around the serde shape of [`Report`] and `crate::findings`; documented in
 //! `docs/json-report.md`, pinned by the test `json_shape_is_pinned`), the JSON schema
-//! version, the exit-code policy.
+//! version, the exit-code policy and the exit codes themselves ([`EXIT_CLEAN`],
+//! [`EXIT_FINDINGS`], [`EXIT_ERROR`]; `cli` re-exports them).
 //! Renderers: `table.rs` (human, grouped by severity), `sarif.rs` (SARIF 2.1.0),
-//! `junit.rs` (JUnit XML for Jenkins/GitLab), `github.rs` (Actions annotations).
+//! `junit.rs` (JUnit XML for Jenkins/GitLab), `github.rs` (Actions annotations),
+//! `html.rs` (one self-contained page).
 
 use crate::findings::{Finding, Severity};
 use serde::Serialize;
@@ -28,6 +30,9 @@ pub enum Format {
     Junit,
     /// GitHub Actions workflow commands (`::error file=...::`).
     Github,
+    /// One self-contained HTML page (inline CSS and script, no network): layer timeline,
+    /// findings by severity with collapsible evidence.
+    Html,
 }
 
 /// A finding an ignore file suppressed, with the reason the user gave.
@@ -68,6 +73,56 @@ pub struct Report {
     /// event lines). Non-empty means incomplete: exit 2 unless `--allow-incomplete`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub incomplete: Vec<String>,
+    /// The image's layers, base first (absent for reports that read no image).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerSummary>,
+}
+
+/// One layer of a scanned image, for the layer timeline (HTML) and the JSON report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LayerSummary {
+    /// Position in the manifest, 0 = base layer (as `layer` in file locations).
+    pub index: usize,
+    pub digest: String,
+    /// Compressed size the manifest declares.
+    pub size: u64,
+    /// Uncompressed bytes read (less than the layer when a bound was hit).
+    pub uncompressed_bytes: u64,
+    /// Tar entries read.
+    pub entries: u64,
+    /// The `docker history` step that made the layer (index into the config's history),
+    /// and its command, cut to [`CREATED_BY_MAX`] characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_step: Option<usize>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub created_by: String,
+}
+
+/// Characters of a history command kept in [`LayerSummary::created_by`].
+pub const CREATED_BY_MAX: usize = 400;
+
+impl LayerSummary {
+    /// The history step of each layer: the steps that made a layer (not `empty_layer`),
+    /// in order, matched to the layers in order.
+    pub fn history_steps(
+        history: &[crate::image::HistoryEntry],
+        layers: usize,
+    ) -> Vec<Option<(usize, String)>> {
+        let mut made = history
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.empty_layer)
+            .map(|(i, h)| {
+                (
+                    i,
+                    h.created_by
+                        .chars()
+                        .take(CREATED_BY_MAX)
+                        .collect::<String>(),
+                )
+            });
+        (0..layers).map(|_| made.next()).collect()
+    }
 }
 
 impl Report {
@@ -83,11 +138,17 @@ impl Report {
     }
 }
 
+/// Nothing at or above `--fail-on` was found and everything was read.
+pub const EXIT_CLEAN: i32 = 0;
+/// Findings at or above `--fail-on`.
+pub const EXIT_FINDINGS: i32 = 1;
+/// An error, or an incomplete scan (without `--allow-incomplete`).
+pub const EXIT_ERROR: i32 = 2;
+
 /// The exit code for a set of reports: 2 when any is incomplete (unless
 /// `allow_incomplete`), else 1 when any finding is at or above `fail_on` (`None` =
 /// never fail on findings), else 0.
 pub fn exit_code(reports: &[Report], fail_on: Option<Severity>, allow_incomplete: bool) -> i32 {
-    use crate::cli::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
     if !allow_incomplete && reports.iter().any(|r| !r.incomplete.is_empty()) {
         return EXIT_ERROR;
     }
@@ -184,7 +245,16 @@ pub fn write_with(
             }
             Ok(())
         }
-        Format::Table => table::write(reports, color, out),
+        Format::Html => html::write(reports, fail_on, out),
+        Format::Table => table::write_opts(
+            reports,
+            &TableOptions {
+                color,
+                fail_on,
+                ..TableOptions::default()
+            },
+            out,
+        ),
         Format::Sarif => sarif::write(reports, out),
     }
 }
@@ -202,10 +272,27 @@ pub fn write_jsonl(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 }
 
 pub mod github;
+mod html;
+pub mod inventory;
 pub mod junit;
 mod sarif;
 pub use sarif::fingerprint as sarif_fingerprint;
 mod table;
+pub use table::{terminal_width, TableOptions, EVIDENCE_SHOWN};
+
+/// [`write_with`] for a person at a terminal: the table with `-v` and the terminal's
+/// width (other formats ignore both).
+pub fn write_table_aware(
+    reports: &[Report],
+    format: Format,
+    table: &TableOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Table => table::write_opts(reports, table, out),
+        other => write_with(reports, other, table.color, table.fail_on, out),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -277,6 +364,15 @@ mod tests {
                 reason: "why".into(),
             }],
             incomplete: vec!["limit".into()],
+            layers: vec![LayerSummary {
+                index: 0,
+                digest: d.clone(),
+                size: 10,
+                uncompressed_bytes: 20,
+                entries: 3,
+                history_step: Some(1),
+                created_by: "ADD x /".into(),
+            }],
         };
         let mut out = Vec::new();
         write(&[r, Report::default()], Format::Json, false, &mut out).unwrap();
@@ -314,7 +410,11 @@ mod tests {
                         },
                         "reason": "why"
                     }],
-                    "incomplete": ["limit"]
+                    "incomplete": ["limit"],
+                    "layers": [{
+                        "index": 0, "digest": d, "size": 10, "uncompressed_bytes": 20,
+                        "entries": 3, "history_step": 1, "created_by": "ADD x /"
+                    }]
                 },
                 { "target": "", "findings": [] }
             ]
