@@ -19,6 +19,10 @@ pub const MAX_ATTEMPTS: u32 = 4;
 const BASE_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest `Retry-After` honoured; longer waits fail instead of stalling a scan.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Retries (after 429/5xx, and blob resumes) one pull may make in all, whatever the
+/// number of requests: a registry in a 503 storm fails the pull instead of being asked
+/// `MAX_ATTEMPTS` times for every layer.
+pub const RETRY_BUDGET: u32 = 8;
 
 /// One connection to one registry repository: base URL, HTTP client, auth header.
 pub(super) struct Session {
@@ -35,6 +39,8 @@ pub(super) struct Session {
     pub(super) deadline: Instant,
     pub(super) timeout: Duration,
     json_limit: u64,
+    /// What is left of [`RETRY_BUDGET`].
+    retries_left: std::sync::atomic::AtomicU32,
 }
 
 /// Is this reqwest error (or anything under it) about TLS?
@@ -208,6 +214,7 @@ impl Session {
             deadline,
             timeout: opts.timeout,
             json_limit: opts.limits.json_bytes,
+            retries_left: std::sync::atomic::AtomicU32::new(RETRY_BUDGET),
         })
     }
 
@@ -218,13 +225,36 @@ impl Session {
             .unwrap_or(&self.base)
     }
 
-    /// GET `path` (below `/v2/REPO/`) from the registry, retrying 429 and 5xx with
-    /// backoff (honouring `Retry-After`) up to [`MAX_ATTEMPTS`], all before the deadline.
-    /// `what` names the object for 404s (`manifest`, `blob`).
+    /// Take one retry from the pull's [`RETRY_BUDGET`]; false when it is spent.
+    pub(super) fn take_retry(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.retries_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// GET `path` (below `/v2/REPO/`); see [`Session::request`].
     pub(super) async fn get(
         &self,
         path: &str,
         accept: Option<&str>,
+        what: &str,
+        step: Step,
+    ) -> R<reqwest::Response> {
+        self.request(reqwest::Method::GET, path, accept, None, what, step)
+            .await
+    }
+
+    /// `method` `path` (below `/v2/REPO/`) on the registry, from byte `from` on when
+    /// given (`Range: bytes=N-`), retrying 429 and 5xx with backoff (honouring
+    /// `Retry-After`) up to [`MAX_ATTEMPTS`] and within the pull's [`RETRY_BUDGET`], all
+    /// before the deadline. `what` names the object for 404s (`manifest`, `blob`).
+    pub(super) async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        accept: Option<&str>,
+        from: Option<u64>,
         what: &str,
         step: Step,
     ) -> R<reqwest::Response> {
@@ -234,9 +264,12 @@ impl Session {
         let mut refreshed = false;
         loop {
             attempt += 1;
-            let mut req = self.http.get(&url);
+            let mut req = self.http.request(method.clone(), &url);
             if let Some(a) = accept {
                 req = req.header(reqwest::header::ACCEPT, a);
+            }
+            if let Some(n) = from {
+                req = req.header(reqwest::header::RANGE, format!("bytes={n}-"));
             }
             let current = self.authorization.lock().map(|a| a.clone()).unwrap_or(None);
             if let Some(auth) = &current {
@@ -270,6 +303,12 @@ impl Session {
                     return Err((
                         step,
                         format!("registry answered {status} {MAX_ATTEMPTS} times; giving up"),
+                    ));
+                }
+                if !self.take_retry() {
+                    return Err((
+                        step,
+                        format!("registry answered {status} for {what}; giving up: the pull's budget of {RETRY_BUDGET} retries is spent"),
                     ));
                 }
                 let wait = retry_after(&resp).unwrap_or(BASE_BACKOFF * 2u32.pow(attempt - 1));

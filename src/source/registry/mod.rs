@@ -25,20 +25,21 @@
 //! (or `spawn_blocking`), not from inside an async task.
 
 mod auth;
+mod blob;
 mod client;
 
 pub use auth::resolve as resolve_credentials;
 pub use auth::Credentials;
-pub use client::MAX_ATTEMPTS;
+pub use blob::MAX_RESUMES;
+pub use client::{MAX_ATTEMPTS, RETRY_BUDGET};
 
-use client::{error_chain, Session};
+use client::Session;
 
 use super::{LayerSource, OpenedImage, SourceOptions};
 use crate::digest::{sha256_digest, DigestReader};
 use crate::error::{Error, Result, Step};
 use crate::image::{Image, ImageConfig, LayerInfo, Platform};
 use crate::reference::{valid_digest, Reference};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use std::io::Read;
 use std::sync::Arc;
@@ -92,9 +93,11 @@ pub fn open(reference: &Reference, opts: &SourceOptions) -> Result<Vec<OpenedIma
         .collect())
 }
 
-/// The digest `reference` names now: its own digest, or one manifest GET for its tag
-/// (bounded, hashed as a pull hashes it), with the same connection, credentials and
-/// `opts.timeout` as [`open`]. For `imgscan serve`'s tag → digest step.
+/// The digest `reference` names now: its own digest, or for a tag the
+/// `Docker-Content-Digest` of a manifest HEAD, falling back to one GET (bounded, hashed
+/// as a pull hashes it) when the registry omits the header or refuses HEAD; with the
+/// same connection, credentials and `opts.timeout` as [`open`]. For `imgscan serve`'s
+/// tag → digest step.
 pub fn manifest_digest(reference: &Reference, opts: &SourceOptions) -> Result<String> {
     if let Some(d) = &reference.digest {
         return Ok(d.clone());
@@ -108,6 +111,9 @@ pub fn manifest_digest(reference: &Reference, opts: &SourceOptions) -> Result<St
         s.spawn(|| {
             rt.block_on(async {
                 let session = Session::connect(reference, opts, deadline).await?;
+                if let Ok(Some(d)) = session.head_digest(&tag).await {
+                    return Ok(d);
+                }
                 Ok::<_, Fail>(session.manifest(&tag, None).await?.1)
             })
         })
@@ -155,6 +161,27 @@ impl Drop for Rt {
 }
 
 impl Session {
+    /// The `Docker-Content-Digest` a manifest HEAD answers for `reference`, if it is a
+    /// well-formed sha256 digest.
+    async fn head_digest(&self, reference: &str) -> R<Option<String>> {
+        let resp = self
+            .request(
+                reqwest::Method::HEAD,
+                &format!("manifests/{reference}"),
+                Some(ACCEPT_MANIFESTS),
+                None,
+                "manifest",
+                Step::Pulling,
+            )
+            .await?;
+        Ok(resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .filter(|d| check_digest(d, "manifest").is_ok())
+            .map(str::to_string))
+    }
+
     /// Fetch a manifest or index by tag or digest; returns its bytes and digest.
     /// When `expected` is given the bytes must hash to it.
     async fn manifest(&self, reference: &str, expected: Option<&str>) -> R<(Vec<u8>, String)> {
@@ -461,25 +488,8 @@ impl LayerSource for RegistryLayers {
                 layer.digest, self.blob_limit
             )));
         }
-        let deadline = self.session.deadline;
-        let timeout = self.session.timeout;
-        let stream = resp.bytes_stream();
-        // Each chunk must arrive before the overall deadline; a stalled body is an error.
-        let stream = futures_util::stream::unfold(Some(stream), move |state| async move {
-            let mut stream = state?;
-            match tokio::time::timeout_at(deadline, stream.next()).await {
-                Err(_) => Some((
-                    Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("timed out after {}s (--timeout)", timeout.as_secs_f64()),
-                    )),
-                    None,
-                )),
-                Ok(None) => None,
-                Ok(Some(Ok(b))) => Some((Ok(b), Some(stream))),
-                Ok(Some(Err(e))) => Some((Err(std::io::Error::other(error_chain(&e))), None)),
-            }
-        });
+        // Resumed after resets, short bodies and stalls; bounded by the deadline.
+        let stream = blob::stream(self.session.clone(), layer.digest.clone(), resp);
         let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
         let bridge = tokio_util::io::SyncIoBridge::new_with_handle(reader, self.rt.handle());
         let verified = DigestReader::new(bridge, &layer.digest, self.blob_limit)
