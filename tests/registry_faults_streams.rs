@@ -306,3 +306,101 @@ fn tag_to_digest_is_one_head_with_a_get_fallback() {
         .to_string()
         .ends_with("manifest unknown"));
 }
+
+fn index_of(entries: Vec<serde_json::Value>) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries
+    }))
+    .unwrap()
+}
+
+fn index_entry(index: &[u8]) -> serde_json::Value {
+    serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": sha256(index), "size": index.len()})
+}
+
+fn image_entry(img: &ImageFixture) -> serde_json::Value {
+    serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": img.manifest_digest, "size": img.manifest.len(),
+        "platform": {"os": img.platform.0, "architecture": img.platform.1}})
+}
+
+/// A registry serving `top` for every tag and each document of `docs` by its digest.
+fn serve_index(top: Vec<u8>, docs: Vec<Vec<u8>>) -> FaultServer {
+    FaultServer::start(move |r| {
+        let p = r.path.split('?').next().unwrap();
+        if p == "/v2/" {
+            return Response::new(200, "{}");
+        }
+        if p.ends_with("/manifests/latest") {
+            return Response::new(200, &top);
+        }
+        match docs.iter().find(|d| p.ends_with(&sha256(d))) {
+            Some(d) => Response::new(200, d),
+            None => Response::new(404, ""),
+        }
+    })
+}
+
+#[test]
+fn nested_indexes_are_followed_to_the_right_platform_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let amd = write_image(dir.path(), &[("bin/app", b"amd")], "linux", "amd64");
+    let arm = write_image(dir.path(), &[("bin/app", b"arm")], "linux", "arm64");
+    let docs = |i: &ImageFixture| vec![i.manifest.clone(), i.config.clone(), i.layer_blob.clone()];
+    // top → [inner index → [arm64, amd64]]
+    let inner = index_of(vec![image_entry(&arm), image_entry(&amd)]);
+    let top = index_of(vec![index_entry(&inner)]);
+    let mut all = docs(&amd);
+    all.extend(docs(&arm));
+    all.push(inner.clone());
+    let s = serve_index(top.clone(), all.clone());
+    let reference = format!("{}/a/b:latest", s.host());
+    for want in [&amd, &arm] {
+        let mut o = insecure();
+        o.platform.architecture = want.platform.1.clone();
+        let images = pull(&reference, &o).unwrap();
+        assert_eq!(images.len(), 1);
+        assert_eq!(images[0].image.manifest_digest, want.manifest_digest);
+        assert_eq!(
+            images[0].image.platform.to_string(),
+            format!("linux/{}", want.platform.1)
+        );
+    }
+    let o = SourceOptions {
+        all_platforms: true,
+        ..insecure()
+    };
+    let got: Vec<String> = pull(&reference, &o)
+        .unwrap()
+        .iter()
+        .map(|i| i.image.manifest_digest.clone())
+        .collect();
+    assert_eq!(
+        got,
+        [arm.manifest_digest.clone(), amd.manifest_digest.clone()]
+    );
+    // A chain of indexes deeper than the limit is refused, naming the entry.
+    let mut docs_deep = all;
+    let mut level = inner;
+    for _ in 0..imgscan::source::registry::MAX_INDEX_DEPTH {
+        let up = index_of(vec![index_entry(&level)]);
+        docs_deep.push(level);
+        level = up;
+    }
+    let s = serve_index(level, docs_deep);
+    let reference = format!("{}/a/b:latest", s.host());
+    let e = pull_err(&reference, &insecure());
+    assert!(
+        e.starts_with(&format!(
+            "reading manifest of {reference}: index entry sha256:"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.ends_with("nests indexes beyond the limit (4 levels, 16 nested indexes)"),
+        "{e}"
+    );
+}

@@ -2,7 +2,8 @@
 //!
 //! Owns: connecting to a registry (TLS verified; plain HTTP or an unverified certificate
 //! only with `insecure`), authentication (anonymous or credentialed bearer-token flow
-//! through `oci-client`, basic auth), choosing the platform(s) of an index, reading the
+//! through `oci-client`, basic auth), choosing the platform(s) of an index (nested
+//! indexes followed, bounded by [`MAX_INDEX_DEPTH`]), reading the
 //! manifest and config bounded by `limits.json_bytes` and checked against their digests,
 //! and streaming layer blobs through [`DigestReader`].
 //!
@@ -18,6 +19,7 @@
 //!
 //! Files: `mod.rs` (entry point, index/manifest/config resolution, layer streaming),
 //! `client.rs` (HTTP session, auth header, retries, bounded reads, error wording),
+//! `blob.rs` (a layer blob as one stream, resumed after resets, short bodies, stalls),
 //! `auth.rs` (where credentials come from).
 //!
 //! Threading: `open` and `open_layer` may be called from any thread; the returned
@@ -50,6 +52,12 @@ const MT_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// Levels of image index followed from the top one (an index whose entry is an index
+/// is two levels).
+pub const MAX_INDEX_DEPTH: usize = 4;
+/// Nested indexes fetched for one pull, whatever their shape.
+pub const MAX_NESTED_INDEXES: usize = 16;
 
 /// A failure inside this module: the step and the cause; the target is added at the edge.
 type Fail = (Step, String);
@@ -225,6 +233,8 @@ impl Session {
         let Some(entries) = doc.manifests else {
             return Ok(vec![self.image(reference, &doc, digest, None).await?]);
         };
+        let mut nested = 0;
+        let entries = self.flatten(entries, 1, &mut nested).await?;
         let candidates: Vec<&Descriptor> = entries
             .iter()
             .filter(|d| {
@@ -276,8 +286,8 @@ impl Session {
                 return Err((
                     Step::ReadingManifest,
                     format!(
-                        "index entry {} is itself an index; nested indexes are not supported",
-                        d.digest
+                        "index entry {} is an index but its media type says {:?}",
+                        d.digest, d.media_type
                     ),
                 ));
             }
@@ -285,6 +295,46 @@ impl Session {
             images.push(self.image(reference, &doc, mdigest, platform).await?);
         }
         Ok(images)
+    }
+
+    /// The image entries of an index, with entries that are indexes themselves (by media
+    /// type) replaced by their own entries, down to [`MAX_INDEX_DEPTH`] levels and at most
+    /// [`MAX_NESTED_INDEXES`] nested indexes in all. `depth` is the level of `entries`.
+    fn flatten<'a>(
+        &'a self,
+        entries: Vec<Descriptor>,
+        depth: usize,
+        nested: &'a mut usize,
+    ) -> futures_util::future::BoxFuture<'a, R<Vec<Descriptor>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for d in entries {
+                if d.media_type != MT_OCI_INDEX && d.media_type != MT_DOCKER_LIST {
+                    out.push(d);
+                    continue;
+                }
+                *nested += 1;
+                if depth >= MAX_INDEX_DEPTH || *nested > MAX_NESTED_INDEXES {
+                    return Err((
+                        Step::ReadingManifest,
+                        format!(
+                            "index entry {} nests indexes beyond the limit ({MAX_INDEX_DEPTH} levels, {MAX_NESTED_INDEXES} nested indexes)",
+                            d.digest
+                        ),
+                    ));
+                }
+                check_digest(&d.digest, "index")?;
+                let (body, _) = self.manifest(&d.digest, Some(&d.digest)).await?;
+                let Some(inner) = parse_manifest(&body)?.manifests else {
+                    return Err((
+                        Step::ReadingManifest,
+                        format!("index entry {} says it is an index but is not", d.digest),
+                    ));
+                };
+                out.extend(self.flatten(inner, depth + 1, nested).await?);
+            }
+            Ok(out)
+        })
     }
 
     /// Build an [`Image`] from an image manifest.
