@@ -404,3 +404,82 @@ fn nested_indexes_are_followed_to_the_right_platform_and_bounded() {
         "{e}"
     );
 }
+
+/// A registry whose token endpoint takes only `grant_type=refresh_token` with
+/// `refresh` and hands out `acc-1`; everything else needs `Bearer acc-1`.
+fn refresh_token_registry(img: &ImageFixture, refresh: &'static str) -> FaultServer {
+    let served = img.clone();
+    let port = std::sync::Arc::new(std::sync::OnceLock::<u16>::new());
+    let port_in = port.clone();
+    let s = FaultServer::start(move |r| {
+        let p = r.path.split('?').next().unwrap();
+        if p == "/token" {
+            let body = String::from_utf8_lossy(&r.body);
+            let ok = r.method == "POST"
+                && body.contains("grant_type=refresh_token")
+                && body.contains(&format!("refresh_token={refresh}"))
+                && body.contains("service=svc")
+                && body.contains("scope=repository%3Aa%2Fb%3Apull");
+            return if ok {
+                Response::new(200, r#"{"access_token":"acc-1","expires_in":300}"#)
+            } else {
+                Response::new(401, "")
+            };
+        }
+        if r.header("authorization") != Some("Bearer acc-1") {
+            let realm = format!("http://127.0.0.1:{}/token", port_in.get().unwrap());
+            return Response::new(401, "").with_header(
+                "WWW-Authenticate",
+                &format!("Bearer realm=\"{realm}\",service=\"svc\""),
+            );
+        }
+        serve_fixture(&served, r)
+    });
+    port.set(s.port).unwrap();
+    s
+}
+
+#[test]
+fn identity_tokens_are_exchanged_as_oauth2_refresh_tokens() {
+    let img = fault_fixture_small();
+    let dir = tempfile::tempdir().unwrap();
+    // A credential helper answering `<token>`: its secret is a refresh token.
+    let helper = dir.path().join("docker-credential-fake");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\ncat >/dev/null\necho '{\"Username\":\"<token>\",\"Secret\":\"refresh-helper\"}'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (refresh, config) in [
+        ("refresh-helper", r#"{"credHelpers":{"HOST":"fake"}}"#),
+        (
+            "refresh-config",
+            r#"{"auths":{"HOST":{"identitytoken":"refresh-config"}}}"#,
+        ),
+    ] {
+        let s = refresh_token_registry(&img, refresh);
+        let cfg = dir.path().join("config.json");
+        std::fs::write(&cfg, config.replace("HOST", &s.host())).unwrap();
+        let o = SourceOptions {
+            docker_config: Some(cfg),
+            credential_helper_path: Some(dir.path().as_os_str().to_owned()),
+            ..insecure()
+        };
+        let reference = format!("{}/a/b:latest", s.host());
+        let images = pull(&reference, &o).unwrap();
+        assert_eq!(images[0].image.manifest_digest, img.manifest_digest);
+        let posts: Vec<_> = s
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/token")
+            .collect();
+        assert_eq!(posts.len(), 1, "{refresh}: {posts:?}");
+        assert_eq!(posts[0].method, "POST");
+        // The refresh token went to the token endpoint only, never as a header.
+        assert!(s.requests().iter().all(|r| r
+            .header("authorization")
+            .is_none_or(|a| a == "Bearer acc-1")));
+    }
+}
