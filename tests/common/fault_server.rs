@@ -18,6 +18,8 @@ pub struct Request {
     pub path: String,
     /// Lower-cased names.
     pub headers: Vec<(String, String)>,
+    /// The request body (read up to `Content-Length`, at most 64 KiB).
+    pub body: Vec<u8>,
     pub at: Instant,
 }
 
@@ -36,6 +38,23 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Sleep this long before answering (slow-server tests).
     pub delay: Duration,
+    /// How the body is sent (all at once unless told otherwise).
+    pub body_plan: BodyPlan,
+}
+
+/// Ways of sending a body badly. `Content-Length` always announces the whole body.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum BodyPlan {
+    #[default]
+    Whole,
+    /// Send this many bytes, then close the connection (FIN): a short body.
+    CutAfter(usize),
+    /// Send this many bytes, then reset the connection (RST, `SO_LINGER` 0).
+    ResetAfter(usize),
+    /// Send this many bytes, then go silent for the duration (no FIN, no RST).
+    StallAfter(usize, Duration),
+    /// One byte per interval.
+    Trickle(Duration),
 }
 
 impl Response {
@@ -45,7 +64,12 @@ impl Response {
             headers: Vec::new(),
             body: body.as_ref().to_vec(),
             delay: Duration::ZERO,
+            body_plan: BodyPlan::Whole,
         }
+    }
+    pub fn with_plan(mut self, plan: BodyPlan) -> Response {
+        self.body_plan = plan;
+        self
     }
     pub fn with_header(mut self, k: &str, v: &str) -> Response {
         self.headers.push((k.to_string(), v.to_string()));
@@ -151,10 +175,21 @@ fn serve_one(
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
+    let len = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(64 << 10);
+    let mut body = vec![0u8; len];
+    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+        return;
+    }
     let req = Request {
         method: method.to_string(),
         path: path.to_string(),
         headers,
+        body,
         at: Instant::now(),
     };
     log.lock().unwrap().push(req.clone());
@@ -173,10 +208,65 @@ fn serve_one(
     out += "\r\n";
     let mut s = stream;
     let _ = s.write_all(out.as_bytes());
-    if req.method != "HEAD" {
-        let _ = s.write_all(&resp.body);
+    if req.method == "HEAD" {
+        let _ = s.flush();
+        return;
+    }
+    let body = &resp.body;
+    match resp.body_plan {
+        BodyPlan::Whole => {
+            let _ = s.write_all(body);
+        }
+        BodyPlan::CutAfter(n) => {
+            let _ = s.write_all(&body[..n.min(body.len())]);
+            let _ = s.flush();
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        BodyPlan::ResetAfter(n) => {
+            let _ = s.write_all(&body[..n.min(body.len())]);
+            let _ = s.flush();
+            // Let the bytes leave before the reset discards the send queue.
+            std::thread::sleep(Duration::from_millis(100));
+            let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+            drop(s);
+            return;
+        }
+        BodyPlan::StallAfter(n, d) => {
+            let _ = s.write_all(&body[..n.min(body.len())]);
+            let _ = s.flush();
+            std::thread::sleep(d);
+        }
+        BodyPlan::Trickle(every) => {
+            let _ = s.set_nodelay(true);
+            for b in body.chunks(1) {
+                if s.write_all(b).and_then(|_| s.flush()).is_err() {
+                    return;
+                }
+                std::thread::sleep(every);
+            }
+        }
     }
     let _ = s.flush();
+}
+
+/// Answer a blob request honouring `Range: bytes=N-` with `206 Partial Content` (as
+/// distribution and S3 do); without a Range header, the whole blob.
+pub fn serve_range(blob: &[u8], req: &Request) -> Response {
+    let Some(start) = req
+        .header("range")
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return Response::new(200, blob);
+    };
+    if start >= blob.len() {
+        return Response::new(416, "");
+    }
+    Response::new(206, &blob[start..]).with_header(
+        "Content-Range",
+        &format!("bytes {start}-{}/{}", blob.len() - 1, blob.len()),
+    )
 }
 
 /// Serve a fixture image the way a registry would (manifests by tag or digest, blobs by

@@ -52,7 +52,13 @@ struct AuthEntry {
     auth: Option<String>,
     username: Option<String>,
     password: Option<String>,
+    /// An OAuth2 refresh token (`docker login` to a registry with an identity provider).
+    identitytoken: Option<String>,
 }
+
+/// The user name Docker uses for an identity token: the secret is then an OAuth2
+/// refresh token, exchanged at the registry's token endpoint (`client.rs`).
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
 
 #[derive(Deserialize)]
 struct HelperAnswer {
@@ -158,6 +164,13 @@ fn from_config(
     }
     if let Some((key, entry)) = cfg.auths.iter().find(|(k, _)| same_registry(k, registry)) {
         let origin = format!("{} (auths.{key})", path.display());
+        if let Some(t) = entry.identitytoken.as_deref().filter(|t| !t.is_empty()) {
+            return Ok(Some(Credentials {
+                username: IDENTITY_TOKEN_USER.into(),
+                password: t.to_string(),
+                origin,
+            }));
+        }
         if let Some(a) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(a.trim())
@@ -256,11 +269,6 @@ fn run_helper(
     }
     let ans: HelperAnswer = serde_json::from_slice(&out)
         .map_err(|e| format!("credential helper {program} answered invalid JSON: {e}"))?;
-    if ans.username == "<token>" {
-        return Err(format!(
-            "credential helper {program} returned an identity token, which imgscan does not support yet; use --username/--password-stdin"
-        ));
-    }
     Ok(Some(Credentials {
         username: ans.username,
         password: ans.secret,

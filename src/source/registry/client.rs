@@ -19,6 +19,10 @@ pub const MAX_ATTEMPTS: u32 = 4;
 const BASE_BACKOFF: Duration = Duration::from_millis(250);
 /// Longest `Retry-After` honoured; longer waits fail instead of stalling a scan.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Retries (after 429/5xx, and blob resumes) one pull may make in all, whatever the
+/// number of requests: a registry in a 503 storm fails the pull instead of being asked
+/// `MAX_ATTEMPTS` times for every layer.
+pub const RETRY_BUDGET: u32 = 8;
 
 /// One connection to one registry repository: base URL, HTTP client, auth header.
 pub(super) struct Session {
@@ -35,6 +39,8 @@ pub(super) struct Session {
     pub(super) deadline: Instant,
     pub(super) timeout: Duration,
     json_limit: u64,
+    /// What is left of [`RETRY_BUDGET`].
+    retries_left: std::sync::atomic::AtomicU32,
 }
 
 /// Is this reqwest error (or anything under it) about TLS?
@@ -188,6 +194,8 @@ impl Session {
         })
         .map_err(|e| (Step::Pulling, format!("building the registry client: {e}")))?;
         let authorizer = Authorizer {
+            http: http.clone(),
+            repository: reference.repository.clone(),
             client,
             oci_ref,
             registry_auth,
@@ -208,6 +216,7 @@ impl Session {
             deadline,
             timeout: opts.timeout,
             json_limit: opts.limits.json_bytes,
+            retries_left: std::sync::atomic::AtomicU32::new(RETRY_BUDGET),
         })
     }
 
@@ -218,13 +227,36 @@ impl Session {
             .unwrap_or(&self.base)
     }
 
-    /// GET `path` (below `/v2/REPO/`) from the registry, retrying 429 and 5xx with
-    /// backoff (honouring `Retry-After`) up to [`MAX_ATTEMPTS`], all before the deadline.
-    /// `what` names the object for 404s (`manifest`, `blob`).
+    /// Take one retry from the pull's [`RETRY_BUDGET`]; false when it is spent.
+    pub(super) fn take_retry(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.retries_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// GET `path` (below `/v2/REPO/`); see [`Session::request`].
     pub(super) async fn get(
         &self,
         path: &str,
         accept: Option<&str>,
+        what: &str,
+        step: Step,
+    ) -> R<reqwest::Response> {
+        self.request(reqwest::Method::GET, path, accept, None, what, step)
+            .await
+    }
+
+    /// `method` `path` (below `/v2/REPO/`) on the registry, from byte `from` on when
+    /// given (`Range: bytes=N-`), retrying 429 and 5xx with backoff (honouring
+    /// `Retry-After`) up to [`MAX_ATTEMPTS`] and within the pull's [`RETRY_BUDGET`], all
+    /// before the deadline. `what` names the object for 404s (`manifest`, `blob`).
+    pub(super) async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        accept: Option<&str>,
+        from: Option<u64>,
         what: &str,
         step: Step,
     ) -> R<reqwest::Response> {
@@ -234,9 +266,12 @@ impl Session {
         let mut refreshed = false;
         loop {
             attempt += 1;
-            let mut req = self.http.get(&url);
+            let mut req = self.http.request(method.clone(), &url);
             if let Some(a) = accept {
                 req = req.header(reqwest::header::ACCEPT, a);
+            }
+            if let Some(n) = from {
+                req = req.header(reqwest::header::RANGE, format!("bytes={n}-"));
             }
             let current = self.authorization.lock().map(|a| a.clone()).unwrap_or(None);
             if let Some(auth) = &current {
@@ -270,6 +305,12 @@ impl Session {
                     return Err((
                         step,
                         format!("registry answered {status} {MAX_ATTEMPTS} times; giving up"),
+                    ));
+                }
+                if !self.take_retry() {
+                    return Err((
+                        step,
+                        format!("registry answered {status} for {what}; giving up: the pull's budget of {RETRY_BUDGET} retries is spent"),
                     ));
                 }
                 let wait = retry_after(&resp).unwrap_or(BASE_BACKOFF * 2u32.pow(attempt - 1));
@@ -345,6 +386,8 @@ impl Session {
 /// `oci-client`'s challenge/token exchange, or basic credentials when the registry asks
 /// for basic auth (or for nothing).
 pub(super) struct Authorizer {
+    http: reqwest::Client,
+    repository: String,
     client: oci_client::Client,
     oci_ref: oci_client::Reference,
     registry_auth: oci_client::secrets::RegistryAuth,
@@ -358,6 +401,12 @@ pub(super) struct Authorizer {
 impl Authorizer {
     async fn authorize(&self) -> R<Option<String>> {
         let creds = &self.creds;
+        if let Some(c) = creds
+            .as_ref()
+            .filter(|c| c.username == auth::IDENTITY_TOKEN_USER)
+        {
+            return self.refresh(c).await;
+        }
         let token = tokio::time::timeout_at(
             self.deadline,
             self.client.auth(
@@ -398,6 +447,120 @@ impl Authorizer {
     }
 }
 
+impl Authorizer {
+    /// Exchange an identity token (OAuth2 refresh token) for an access token, as Docker
+    /// does: the registry's `Bearer` challenge names the realm and service, and the realm
+    /// gets `POST grant_type=refresh_token`. A registry that challenges for nothing gets
+    /// no header.
+    async fn refresh(&self, c: &Credentials) -> R<Option<String>> {
+        let scheme = if self.https { "https" } else { "http" };
+        let transport = |e: reqwest::Error| {
+            (
+                Step::Authenticating,
+                describe_transport(&e, &self.host, self.https),
+            )
+        };
+        let probe = self
+            .http
+            .get(format!("{scheme}://{}/v2/", self.host))
+            .send();
+        let resp = tokio::time::timeout_at(self.deadline, probe)
+            .await
+            .map_err(|_| timed_out(self.timeout))?
+            .map_err(transport)?;
+        if resp.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(None);
+        }
+        let challenge = resp
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let params = bearer_params(challenge).ok_or_else(|| {
+            (
+                Step::Authenticating,
+                format!("{} gave an identity token, but the registry does not ask for a bearer token ({challenge:?})", c.origin),
+            )
+        })?;
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let realm = get("realm").unwrap_or("");
+        let form = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "refresh_token")
+                .append_pair("refresh_token", &c.password)
+                .append_pair("client_id", "imgscan")
+                .append_pair("scope", &format!("repository:{}:pull", self.repository));
+            if let Some(s) = get("service") {
+                form.append_pair("service", s);
+            }
+            form.finish()
+        };
+        let post = self
+            .http
+            .post(realm)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form)
+            .send();
+        let resp = tokio::time::timeout_at(self.deadline, post)
+            .await
+            .map_err(|_| timed_out(self.timeout))?
+            .map_err(transport)?;
+        let status = resp.status();
+        let body = tokio::time::timeout_at(self.deadline, resp.bytes())
+            .await
+            .map_err(|_| timed_out(self.timeout))?
+            .map_err(transport)?;
+        if !status.is_success() {
+            return Err((
+                Step::Authenticating,
+                format!("authentication failed: the token service answered {status} to the identity token from {}", c.origin),
+            ));
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            access_token: Option<String>,
+            token: Option<String>,
+        }
+        let token = serde_json::from_slice::<Answer>(&body[..body.len().min(1 << 20)])
+            .ok()
+            .and_then(|a| a.access_token.or(a.token))
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                (
+                    Step::Authenticating,
+                    "the token service's answer to the identity token has no access_token"
+                        .to_string(),
+                )
+            })?;
+        Ok(Some(format!("Bearer {token}")))
+    }
+}
+
+/// The parameters of a `Bearer k="v",k2="v2"` challenge (RFC 6750 §3), or `None` when
+/// the challenge is not `Bearer`.
+fn bearer_params(challenge: &str) -> Option<Vec<(String, String)>> {
+    let (scheme, rest) = challenge.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut rest = rest.trim();
+    while let Some((k, v)) = rest.split_once('=') {
+        let k = k.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let v = v.trim_start();
+        let (val, tail) = match v.strip_prefix('"') {
+            Some(q) => q.split_once('"').unwrap_or((q, "")),
+            None => v.split_once(',').unwrap_or((v, "")),
+        };
+        out.push((k, val.to_string()));
+        rest = tail.trim_start_matches(',').trim();
+    }
+    Some(out)
+}
+
 /// `Retry-After`: delay-seconds, or an HTTP date (RFC 9110 §10.2.3 allows both; Docker
 /// Hub and some proxies send dates). A date in the past means "now".
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
@@ -422,6 +585,18 @@ fn parse_retry_after(v: &str, now: std::time::SystemTime) -> Option<Duration> {
 mod tests {
     use super::parse_retry_after;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn bearer_challenges_are_parsed() {
+        let p = super::bearer_params(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
+        )
+        .unwrap();
+        assert_eq!(p[0], ("realm".into(), "https://auth.example/token".into()));
+        assert_eq!(p[1], ("service".into(), "registry.example".into()));
+        assert_eq!(p[2], ("scope".into(), "repository:a/b:pull".into()));
+        assert!(super::bearer_params(r#"Basic realm="x""#).is_none());
+    }
 
     #[test]
     fn retry_after_takes_seconds_and_http_dates() {

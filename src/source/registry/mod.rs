@@ -2,7 +2,8 @@
 //!
 //! Owns: connecting to a registry (TLS verified; plain HTTP or an unverified certificate
 //! only with `insecure`), authentication (anonymous or credentialed bearer-token flow
-//! through `oci-client`, basic auth), choosing the platform(s) of an index, reading the
+//! through `oci-client`, basic auth), choosing the platform(s) of an index (nested
+//! indexes followed, bounded by [`MAX_INDEX_DEPTH`]), reading the
 //! manifest and config bounded by `limits.json_bytes` and checked against their digests,
 //! and streaming layer blobs through [`DigestReader`].
 //!
@@ -18,6 +19,7 @@
 //!
 //! Files: `mod.rs` (entry point, index/manifest/config resolution, layer streaming),
 //! `client.rs` (HTTP session, auth header, retries, bounded reads, error wording),
+//! `blob.rs` (a layer blob as one stream, resumed after resets, short bodies, stalls),
 //! `auth.rs` (where credentials come from).
 //!
 //! Threading: `open` and `open_layer` may be called from any thread; the returned
@@ -25,20 +27,21 @@
 //! (or `spawn_blocking`), not from inside an async task.
 
 mod auth;
+mod blob;
 mod client;
 
 pub use auth::resolve as resolve_credentials;
 pub use auth::Credentials;
-pub use client::MAX_ATTEMPTS;
+pub use blob::MAX_RESUMES;
+pub use client::{MAX_ATTEMPTS, RETRY_BUDGET};
 
-use client::{error_chain, Session};
+use client::Session;
 
 use super::{LayerSource, OpenedImage, SourceOptions};
 use crate::digest::{sha256_digest, DigestReader};
 use crate::error::{Error, Result, Step};
 use crate::image::{Image, ImageConfig, LayerInfo, Platform};
 use crate::reference::{valid_digest, Reference};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use std::io::Read;
 use std::sync::Arc;
@@ -49,6 +52,12 @@ const MT_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const MT_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// Levels of image index followed from the top one (an index whose entry is an index
+/// is two levels).
+pub const MAX_INDEX_DEPTH: usize = 4;
+/// Nested indexes fetched for one pull, whatever their shape.
+pub const MAX_NESTED_INDEXES: usize = 16;
 
 /// A failure inside this module: the step and the cause; the target is added at the edge.
 type Fail = (Step, String);
@@ -92,9 +101,11 @@ pub fn open(reference: &Reference, opts: &SourceOptions) -> Result<Vec<OpenedIma
         .collect())
 }
 
-/// The digest `reference` names now: its own digest, or one manifest GET for its tag
-/// (bounded, hashed as a pull hashes it), with the same connection, credentials and
-/// `opts.timeout` as [`open`]. For `imgscan serve`'s tag → digest step.
+/// The digest `reference` names now: its own digest, or for a tag the
+/// `Docker-Content-Digest` of a manifest HEAD, falling back to one GET (bounded, hashed
+/// as a pull hashes it) when the registry omits the header or refuses HEAD; with the
+/// same connection, credentials and `opts.timeout` as [`open`]. For `imgscan serve`'s
+/// tag → digest step.
 pub fn manifest_digest(reference: &Reference, opts: &SourceOptions) -> Result<String> {
     if let Some(d) = &reference.digest {
         return Ok(d.clone());
@@ -108,6 +119,9 @@ pub fn manifest_digest(reference: &Reference, opts: &SourceOptions) -> Result<St
         s.spawn(|| {
             rt.block_on(async {
                 let session = Session::connect(reference, opts, deadline).await?;
+                if let Ok(Some(d)) = session.head_digest(&tag).await {
+                    return Ok(d);
+                }
                 Ok::<_, Fail>(session.manifest(&tag, None).await?.1)
             })
         })
@@ -155,6 +169,27 @@ impl Drop for Rt {
 }
 
 impl Session {
+    /// The `Docker-Content-Digest` a manifest HEAD answers for `reference`, if it is a
+    /// well-formed sha256 digest.
+    async fn head_digest(&self, reference: &str) -> R<Option<String>> {
+        let resp = self
+            .request(
+                reqwest::Method::HEAD,
+                &format!("manifests/{reference}"),
+                Some(ACCEPT_MANIFESTS),
+                None,
+                "manifest",
+                Step::Pulling,
+            )
+            .await?;
+        Ok(resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .filter(|d| check_digest(d, "manifest").is_ok())
+            .map(str::to_string))
+    }
+
     /// Fetch a manifest or index by tag or digest; returns its bytes and digest.
     /// When `expected` is given the bytes must hash to it.
     async fn manifest(&self, reference: &str, expected: Option<&str>) -> R<(Vec<u8>, String)> {
@@ -198,6 +233,8 @@ impl Session {
         let Some(entries) = doc.manifests else {
             return Ok(vec![self.image(reference, &doc, digest, None).await?]);
         };
+        let mut nested = 0;
+        let entries = self.flatten(entries, 1, &mut nested).await?;
         let candidates: Vec<&Descriptor> = entries
             .iter()
             .filter(|d| {
@@ -249,8 +286,8 @@ impl Session {
                 return Err((
                     Step::ReadingManifest,
                     format!(
-                        "index entry {} is itself an index; nested indexes are not supported",
-                        d.digest
+                        "index entry {} is an index but its media type says {:?}",
+                        d.digest, d.media_type
                     ),
                 ));
             }
@@ -258,6 +295,46 @@ impl Session {
             images.push(self.image(reference, &doc, mdigest, platform).await?);
         }
         Ok(images)
+    }
+
+    /// The image entries of an index, with entries that are indexes themselves (by media
+    /// type) replaced by their own entries, down to [`MAX_INDEX_DEPTH`] levels and at most
+    /// [`MAX_NESTED_INDEXES`] nested indexes in all. `depth` is the level of `entries`.
+    fn flatten<'a>(
+        &'a self,
+        entries: Vec<Descriptor>,
+        depth: usize,
+        nested: &'a mut usize,
+    ) -> futures_util::future::BoxFuture<'a, R<Vec<Descriptor>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for d in entries {
+                if d.media_type != MT_OCI_INDEX && d.media_type != MT_DOCKER_LIST {
+                    out.push(d);
+                    continue;
+                }
+                *nested += 1;
+                if depth >= MAX_INDEX_DEPTH || *nested > MAX_NESTED_INDEXES {
+                    return Err((
+                        Step::ReadingManifest,
+                        format!(
+                            "index entry {} nests indexes beyond the limit ({MAX_INDEX_DEPTH} levels, {MAX_NESTED_INDEXES} nested indexes)",
+                            d.digest
+                        ),
+                    ));
+                }
+                check_digest(&d.digest, "index")?;
+                let (body, _) = self.manifest(&d.digest, Some(&d.digest)).await?;
+                let Some(inner) = parse_manifest(&body)?.manifests else {
+                    return Err((
+                        Step::ReadingManifest,
+                        format!("index entry {} says it is an index but is not", d.digest),
+                    ));
+                };
+                out.extend(self.flatten(inner, depth + 1, nested).await?);
+            }
+            Ok(out)
+        })
     }
 
     /// Build an [`Image`] from an image manifest.
@@ -461,25 +538,8 @@ impl LayerSource for RegistryLayers {
                 layer.digest, self.blob_limit
             )));
         }
-        let deadline = self.session.deadline;
-        let timeout = self.session.timeout;
-        let stream = resp.bytes_stream();
-        // Each chunk must arrive before the overall deadline; a stalled body is an error.
-        let stream = futures_util::stream::unfold(Some(stream), move |state| async move {
-            let mut stream = state?;
-            match tokio::time::timeout_at(deadline, stream.next()).await {
-                Err(_) => Some((
-                    Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("timed out after {}s (--timeout)", timeout.as_secs_f64()),
-                    )),
-                    None,
-                )),
-                Ok(None) => None,
-                Ok(Some(Ok(b))) => Some((Ok(b), Some(stream))),
-                Ok(Some(Err(e))) => Some((Err(std::io::Error::other(error_chain(&e))), None)),
-            }
-        });
+        // Resumed after resets, short bodies and stalls; bounded by the deadline.
+        let stream = blob::stream(self.session.clone(), layer.digest.clone(), resp);
         let reader = tokio_util::io::StreamReader::new(Box::pin(stream));
         let bridge = tokio_util::io::SyncIoBridge::new_with_handle(reader, self.rt.handle());
         let verified = DigestReader::new(bridge, &layer.digest, self.blob_limit)
