@@ -295,6 +295,8 @@ fn walk_layer_inner(
     );
     let mut archive = tar::Archive::new(limited);
     let mut counts = HitCounts::default();
+    // Bytes GNU sparse entries expand to: their holes cost reading though never stored.
+    let mut sparse_bytes: u64 = 0;
     // One buffer per layer for skipping data: large reads keep the decoder efficient.
     let mut scratch = vec![0u8; DRAIN_BUF];
     let mut tar_done = false;
@@ -430,6 +432,24 @@ fn walk_layer_inner(
                     },
                     hidden_by: None,
                 };
+                if etype == tar::EntryType::GNUSparse {
+                    sparse_bytes = sparse_bytes.saturating_add(size);
+                    if sparse_bytes > limits.layer_bytes {
+                        walk.limits.push(LimitHit {
+                            kind: LimitKind::LayerBytes,
+                            limit: limits.layer_bytes,
+                            layer: Some(layer.index),
+                            path: Some(fe.path.clone()),
+                            detail: format!(
+                                "{who}: sparse entries up to {} expand to {sparse_bytes} bytes,                                  more than the layer may hold; not expanded, the rest of the                                  layer was not read (raise with {} N)",
+                                fe.path,
+                                LimitKind::LayerBytes.flag()
+                            ),
+                        });
+                        state.borrow_mut().stop();
+                        break;
+                    }
+                }
                 let path_for_hit = if kind == EntryKind::File && size > limits.file_bytes {
                     fe.path.clone()
                 } else {
