@@ -1,7 +1,7 @@
 # imgscan: `make demo` (offline sample scan) and `make test` (installs test deps, runs all).
 CARGO ?= cargo
 
-.PHONY: all build test setup lint demo bench clean
+.PHONY: all build test setup lint demo bench fuzz clean
 
 all: build
 
@@ -38,6 +38,12 @@ bench: setup
 	$(CARGO) bench --bench name
 	$(CARGO) bench --bench logs
 	sh scripts/bench-serve.sh
+
+# Coverage-guided fuzzing (nightly + cargo-fuzz; not part of `make test`): every target in
+# fuzz/ for FUZZ_SECONDS (default 60) each, one at a time; see fuzz/run.sh.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	bash fuzz/run.sh
 
 clean:
 	$(CARGO) clean

@@ -110,10 +110,7 @@ pub fn run_targets(mut args: ScanOptions, targets: &[String], summary: bool) -> 
     };
     let opts = &args.source;
     let limits = args.source.limits;
-    let cache = args
-        .cache
-        .take()
-        .map(|c| c.with_yara(sigs.yara.as_deref()));
+    let cache = args.cache.take().map(|c| c.with_yara(sigs.yara.as_deref()));
     let cache = cache.as_ref();
     let today = crate::ignore::today();
     // JSON Lines are written as each image finishes (a registry-wide scan shows results

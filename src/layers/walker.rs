@@ -85,6 +85,8 @@ struct Walker<'a> {
     walk: LayerWalk,
     meta: LayerMeta,
     counts: HitCounts,
+    /// Bytes GNU sparse entries expand to: their holes cost reading though never stored.
+    sparse_bytes: u64,
     /// One buffer per layer for skipping data: large reads keep the decoder efficient.
     scratch: Vec<u8>,
 }
@@ -103,6 +105,7 @@ impl<'a> Walker<'a> {
             walk: LayerWalk::new(layer),
             meta: LayerMeta::default(),
             counts: HitCounts::default(),
+            sparse_bytes: 0,
             scratch: vec![0u8; DRAIN_BUF],
         }
     }
@@ -367,6 +370,9 @@ impl<'a> Walker<'a> {
             },
             hidden_by: None,
         };
+        if etype == tar::EntryType::GNUSparse && !self.within_sparse_bound(&fe) {
+            return Flow::Stop;
+        }
         let oversized = kind == EntryKind::File && size > self.limits.file_bytes;
         let path_for_hit = if oversized {
             fe.path.clone()
@@ -402,6 +408,31 @@ impl<'a> Walker<'a> {
         } else {
             Flow::Next
         }
+    }
+
+    /// Bound: the bytes GNU sparse entries expand to count against the layer's bound
+    /// (skipping a sparse entry reads through its holes, and the format allows 2^63
+    /// bytes). False, with the hit recorded and the layer stopped, once it is passed.
+    fn within_sparse_bound(&mut self, fe: &FileEntry) -> bool {
+        self.sparse_bytes = self.sparse_bytes.saturating_add(fe.size);
+        if self.sparse_bytes <= self.limits.layer_bytes {
+            return true;
+        }
+        self.walk.limits.push(LimitHit {
+            kind: LimitKind::LayerBytes,
+            limit: self.limits.layer_bytes,
+            layer: Some(self.layer.index),
+            path: Some(fe.path.clone()),
+            detail: format!(
+                "{}: sparse entries up to {} expand to {} bytes, more than the layer may hold; not expanded, the rest of the layer was not read (raise with {} N)",
+                self.who,
+                fe.path,
+                self.sparse_bytes,
+                LimitKind::LayerBytes.flag()
+            ),
+        });
+        self.state.borrow_mut().stop();
+        false
     }
 
     /// Keep the entry for the filesystem view, within the image's metadata budget.

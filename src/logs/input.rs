@@ -101,6 +101,23 @@ pub fn read_inputs_with(
     }
 }
 
+/// Read one input already open as `raw` (named `name` in positions), as `format` or
+/// sniffed with [`Format::Auto`]: what [`read_inputs_with`] does for each file. The
+/// entry point of the log fuzz target.
+pub fn read_reader(
+    raw: Box<dyn Read>,
+    name: &str,
+    format: Format,
+    limits: &Limits,
+    sink: &mut dyn FnMut(Item),
+) {
+    let ctx = Ctx {
+        name: name.to_string(),
+        show_file: false,
+    };
+    read_one(raw, &ctx, format, limits, sink);
+}
+
 fn walk(d: &Path, depth: usize, max: usize, out: &mut Vec<PathBuf>, sink: &mut dyn FnMut(Item)) {
     if depth > 16 {
         sink(Item::Problem(format!(

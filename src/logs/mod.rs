@@ -32,7 +32,7 @@ mod sysmon;
 mod tetragon;
 mod udm;
 
-pub use input::{read_inputs, Converted, Item, Limits};
+pub use input::{read_inputs, read_reader, Converted, Item, Limits};
 use serde_json::Value;
 
 /// Input formats of `imgscan events --input-format`.
