@@ -40,10 +40,14 @@ bench: setup
 	sh scripts/bench-serve.sh
 
 # Coverage-guided fuzzing (nightly + cargo-fuzz; not part of `make test`): every target in
-# fuzz/ for FUZZ_SECONDS (default 60) each, one at a time; see fuzz/run.sh.
+# fuzz/ for FUZZ_SECONDS (default 60) each, one at a time; see fuzz/run.sh. Then the
+# filesystem view against `umoci unpack` on UMOCI_STACKS seeded random layer stacks
+# (`make test` runs 200 of them).
+UMOCI_STACKS ?= 5000
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 	bash fuzz/run.sh
+	IMGSCAN_UMOCI_STACKS=$(UMOCI_STACKS) $(CARGO) test --test umoci
 
 clean:
 	$(CARGO) clean

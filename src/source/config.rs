@@ -45,7 +45,10 @@ pub fn parse_config(bytes: &[u8]) -> Result<(ImageConfig, Platform), String> {
         ..Default::default()
     };
     if let Some(Value::Object(p)) = get("ExposedPorts") {
+        // Sorted: serde_json keeps document order when a dependency turns on its
+        // `preserve_order` (yara-x does), and the report should not depend on that.
         cfg.exposed_ports = p.keys().cloned().collect();
+        cfg.exposed_ports.sort();
     }
     if let Some(Value::Object(l)) = get("Labels") {
         cfg.labels = l
