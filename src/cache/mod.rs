@@ -48,32 +48,12 @@ pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 pub struct Analysis(String);
 
 impl Analysis {
-    /// `signatures`: the `--signatures` directory, if any (its `*.toml` files are read and
-    /// hashed with the embedded ones, as `Signatures::load` reads them).
+    /// `signatures`: the `--signatures` directory, if any (its files are read and hashed
+    /// with the embedded ones through `signatures::sources`, as `Signatures::load` reads
+    /// them).
     pub fn new(signatures: Option<&Path>, limits: &Limits) -> Result<Analysis, String> {
-        let mut h = Sha256::new();
-        for s in crate::signatures::embedded_sources() {
-            feed(&mut h, s.file.as_bytes());
-            feed(&mut h, s.text.as_bytes());
-        }
-        if let Some(dir) = signatures {
-            let mut files: Vec<_> = std::fs::read_dir(dir)
-                .map_err(|e| format!("{}: {e}", dir.display()))?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            files.sort();
-            for p in files {
-                let text = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-                feed(
-                    &mut h,
-                    p.file_name().map_or(&[][..], |n| n.as_encoded_bytes()),
-                );
-                feed(&mut h, &text);
-            }
-        }
-        let sigs = hex::encode(&h.finalize()[..12]);
+        let sources = crate::signatures::sources(signatures).map_err(|e| e.to_string())?;
+        let sigs = crate::signatures::sources_digest(&sources);
         let l = limits;
         // Bounds that change what a layer yields; image-wide ones (image bytes, timeout)
         // only ever make a scan incomplete, and incomplete layers are not stored.
@@ -101,11 +81,6 @@ impl Analysis {
     pub fn key(&self, digest: &str) -> String {
         format!("{}/{digest}", self.0)
     }
-}
-
-fn feed(h: &mut Sha256, b: &[u8]) {
-    h.update((b.len() as u64).to_le_bytes());
-    h.update(b);
 }
 
 /// The name an entry is stored under: the key's SHA-256.

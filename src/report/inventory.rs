@@ -4,8 +4,7 @@
 //! digest over every file's name and text (so two binaries or two directories can be told
 //! apart at a glance; the layer cache keys on the same bytes).
 
-use crate::signatures::{embedded_sources, Signatures};
-use sha2::{Digest, Sha256};
+use crate::signatures::{self, Signatures};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -30,45 +29,14 @@ pub struct Inventory {
     pub rules: usize,
 }
 
-fn feed(h: &mut Sha256, bytes: &[u8]) {
-    h.update((bytes.len() as u64).to_le_bytes());
-    h.update(bytes);
-}
-
 impl Inventory {
     /// The embedded set, extended by the files in `dir` as `Signatures::load` reads them
     /// (a broken file is the same error it would be for a scan).
     pub fn load(dir: Option<&Path>) -> Result<Inventory, String> {
-        let sigs = Signatures::load(dir).map_err(|e| e.to_string())?;
-        let mut files: Vec<(String, String, String)> = embedded_sources()
-            .into_iter()
-            .map(|s| (s.file, "embedded".to_string(), s.text))
-            .collect();
-        if let Some(dir) = dir {
-            // Signatures::load has read and bounded these already; list the same ones.
-            let mut extra: Vec<_> = std::fs::read_dir(dir)
-                .map_err(|e| format!("{}: {e}", dir.display()))?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            extra.sort();
-            for p in extra {
-                let text =
-                    std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-                let name = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                files.push((name, p.display().to_string(), text));
-            }
-        }
-        let mut h = Sha256::new();
-        for (name, _, text) in &files {
-            feed(&mut h, name.as_bytes());
-            feed(&mut h, text.as_bytes());
-        }
-        let digest = format!("sha256:{}", hex::encode(&h.finalize()[..12]));
+        let sources = signatures::sources(dir).map_err(|e| e.to_string())?;
+        let sigs = Signatures::from_sources(&sources).map_err(|e| e.to_string())?;
+        let digest = format!("sha256:{}", signatures::sources_digest(&sources));
+        let embedded = signatures::embedded_sources().len();
         let w = &sigs.wallets;
         let counts = vec![
             ("miner names", sigs.names.len()),
@@ -84,12 +52,17 @@ impl Inventory {
         ];
         Ok(Inventory {
             digest,
-            files: files
+            files: sources
                 .into_iter()
-                .map(|(file, origin, text)| SignatureFile {
-                    file,
-                    origin,
-                    bytes: text.len(),
+                .enumerate()
+                .map(|(i, s)| SignatureFile {
+                    origin: if i < embedded {
+                        "embedded".into()
+                    } else {
+                        s.label
+                    },
+                    file: s.file,
+                    bytes: s.text.len(),
                 })
                 .collect(),
             counts,

@@ -317,6 +317,69 @@ pub fn embedded_sources() -> Vec<Source> {
         .collect()
 }
 
+/// The signature files [`Signatures::load`] reads, in load order: the embedded ones, then
+/// those in `dir` (sorted by path). Each of `dir`'s must be one of the names in
+/// [`EMBEDDED`] (another `*.toml` there is an error, so a misspelt file is not silently
+/// ignored) and at most 64 MiB. The loader, `imgscan signatures list` and the layer
+/// cache's key all read the files through this, so they agree on which bytes count.
+pub fn sources(dir: Option<&Path>) -> Result<Vec<Source>> {
+    let mut sources = embedded_sources();
+    let Some(dir) = dir else {
+        return Ok(sources);
+    };
+    let listing = std::fs::read_dir(dir)
+        .map_err(|e| Error::new(Step::LoadingSignatures, dir.display().to_string(), e))?;
+    let mut extra = Vec::new();
+    for ent in listing {
+        let ent =
+            ent.map_err(|e| Error::new(Step::LoadingSignatures, dir.display().to_string(), e))?;
+        let path = ent.path();
+        let name = ent.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".toml") {
+            continue;
+        }
+        let err =
+            |why: String| Error::new(Step::LoadingSignatures, path.display().to_string(), why);
+        if !EMBEDDED.iter().any(|(n, _)| *n == name) {
+            let known: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
+            return Err(err(format!(
+                "unknown signature file (known: {})",
+                known.join(", ")
+            )));
+        }
+        // Bounded by the read itself, not only by the size seen before it.
+        let mut text = String::new();
+        std::fs::File::open(&path)
+            .and_then(|f| {
+                use std::io::Read;
+                f.take(MAX_SIGNATURE_FILE + 1).read_to_string(&mut text)
+            })
+            .map_err(|e| err(e.to_string()))?;
+        if text.len() as u64 > MAX_SIGNATURE_FILE {
+            return Err(err(format!("larger than {} MiB", MAX_SIGNATURE_FILE >> 20)));
+        }
+        extra.push(Source::new(&name, path.display().to_string(), text));
+    }
+    extra.sort_by(|a, b| a.label.cmp(&b.label));
+    sources.extend(extra);
+    Ok(sources)
+}
+
+/// A digest over `sources`' file names and texts, in order (hex of the first 12 bytes
+/// of a SHA-256, each part length-prefixed): what `--version`, `imgscan signatures list`
+/// and the layer cache's key call the signature set.
+pub fn sources_digest(sources: &[Source]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for s in sources {
+        for part in [s.file.as_bytes(), s.text.as_bytes()] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+    }
+    hex::encode(&h.finalize()[..12])
+}
+
 /// What the files of one kind hold before compiling. Entries of later files extend those
 /// of earlier ones (a name or domain already listed is kept once; a string signature with
 /// an id already defined replaces it).
@@ -459,46 +522,9 @@ impl Signatures {
         Self::from_sources(&embedded_sources())
     }
 
-    /// The embedded set extended by the signature files in `dir`: any of the names in
-    /// [`EMBEDDED`] (each optional); another `*.toml` there is an error, so a misspelt
-    /// file is not silently ignored.
+    /// The embedded set extended by the signature files in `dir` ([`sources`]).
     pub fn from_dir(dir: &Path) -> Result<Signatures> {
-        let mut sources = embedded_sources();
-        let listing = std::fs::read_dir(dir)
-            .map_err(|e| Error::new(Step::LoadingSignatures, dir.display().to_string(), e))?;
-        let mut extra = Vec::new();
-        for ent in listing {
-            let ent =
-                ent.map_err(|e| Error::new(Step::LoadingSignatures, dir.display().to_string(), e))?;
-            let path = ent.path();
-            let name = ent.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".toml") {
-                continue;
-            }
-            if !EMBEDDED.iter().any(|(n, _)| *n == name) {
-                let known: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
-                return Err(Error::new(
-                    Step::LoadingSignatures,
-                    path.display().to_string(),
-                    format!("unknown signature file (known: {})", known.join(", ")),
-                ));
-            }
-            let meta = std::fs::metadata(&path)
-                .map_err(|e| Error::new(Step::LoadingSignatures, path.display().to_string(), e))?;
-            if meta.len() > MAX_SIGNATURE_FILE {
-                return Err(Error::new(
-                    Step::LoadingSignatures,
-                    path.display().to_string(),
-                    format!("larger than {} MiB", MAX_SIGNATURE_FILE >> 20),
-                ));
-            }
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| Error::new(Step::LoadingSignatures, path.display().to_string(), e))?;
-            extra.push(Source::new(&name, path.display().to_string(), text));
-        }
-        extra.sort_by(|a, b| a.label.cmp(&b.label));
-        sources.extend(extra);
-        Self::from_sources(&sources)
+        Self::from_sources(&sources(Some(dir))?)
     }
 
     /// Parse, validate and compile `sources` in order (later files extend earlier ones).
