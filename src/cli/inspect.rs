@@ -141,21 +141,6 @@ pub fn write_json(images: &[Inspected], out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)
 }
 
-fn human(n: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
-}
-
 fn list(v: &[String]) -> String {
     if v.is_empty() {
         "-".into()
@@ -197,8 +182,8 @@ pub fn write_table(images: &[Inspected], out: &mut dyn Write) -> io::Result<()> 
                 w.layer.index,
                 w.layer.digest,
                 comp,
-                human(w.compressed_bytes),
-                human(w.uncompressed_bytes),
+                crate::report::human_bytes(w.compressed_bytes),
+                crate::report::human_bytes(w.uncompressed_bytes),
                 w.entries,
                 w.layer.media_type
             )?;

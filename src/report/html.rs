@@ -38,8 +38,8 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-/// `1.5 MiB` style sizes.
-fn human(n: u64) -> String {
+/// `1.5 MiB` style sizes (also `imgscan inspect`'s).
+pub fn human(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;

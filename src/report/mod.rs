@@ -273,6 +273,7 @@ pub fn write_jsonl(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 pub mod github;
 mod html;
+pub use html::human as human_bytes;
 pub mod inventory;
 pub mod junit;
 mod sarif;
