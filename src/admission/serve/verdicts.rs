@@ -507,9 +507,9 @@ mod tests {
     fn a_new_signature_set_never_reuses_an_old_verdict() {
         let dir = tempfile::tempdir().unwrap();
         let embedded = registry_version(None);
-        std::fs::write(dir.path().join("extra.toml"), "# one rule\n").unwrap();
+        std::fs::write(dir.path().join("pools.toml"), "# one rule\n").unwrap();
         let extended = registry_version(Some(dir.path()));
-        std::fs::write(dir.path().join("extra.toml"), "# another rule\n").unwrap();
+        std::fs::write(dir.path().join("pools.toml"), "# another rule\n").unwrap();
         let edited = registry_version(Some(dir.path()));
         assert!(
             embedded != extended && extended != edited,
