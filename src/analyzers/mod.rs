@@ -193,6 +193,17 @@ impl FileCtx<'_> {
 pub trait FsLookup {
     /// The entry at `path` in the final filesystem, following symlinks inside the image.
     fn resolve(&self, path: &str) -> Option<&FileEntry>;
+    /// Whether `dir` (normalised) and each of its ancestors is a directory or not listed,
+    /// so that `dir/NAME` resolves to the entry at exactly that path ([`FsLookup::exact`])
+    /// unless that entry is itself a link. The default never says so (callers resolve).
+    fn plain_dir(&self, _dir: &str) -> bool {
+        false
+    }
+    /// The entry at exactly `path` (normalised), links not followed; only meaningful
+    /// under a [`FsLookup::plain_dir`].
+    fn exact(&self, path: &str) -> Option<&FileEntry> {
+        self.resolve(path)
+    }
 }
 
 impl FsLookup for std::collections::HashMap<String, FileEntry> {
@@ -204,6 +215,12 @@ impl FsLookup for std::collections::HashMap<String, FileEntry> {
 impl FsLookup for crate::layers::FsView {
     fn resolve(&self, path: &str) -> Option<&FileEntry> {
         crate::layers::FsView::resolve(self, path)
+    }
+    fn plain_dir(&self, dir: &str) -> bool {
+        crate::layers::FsView::plain_dir(self, dir)
+    }
+    fn exact(&self, path: &str) -> Option<&FileEntry> {
+        crate::layers::FsView::exact(self, path)
     }
 }
 

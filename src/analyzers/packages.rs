@@ -19,9 +19,13 @@
 
 use super::hash::is_system_path;
 use super::{Analyzer, FsLookup, ImageFacts, Signal, SignalKind, Subject};
-use crate::image::{FileEntry, Image};
+use crate::image::{EntryKind, FileEntry, Image};
 use crate::pkgdb::{DbContent, Digest, Kind};
 use std::collections::{HashMap, HashSet};
+
+/// Maps keyed by paths from the image (tens of thousands per database): foldhash, several
+/// times faster than SipHash on short keys, with a per-process random seed.
+type PathMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// What the check saw, besides its signals (for tests and reports).
 #[derive(Debug, Default, Clone)]
@@ -87,14 +91,16 @@ fn visible<'a>(fs: &'a dyn FsLookup, layer: usize, path: &str) -> Option<&'a Fil
 /// takes the full resolution as before.
 struct Canonical<'f, 'p> {
     fs: &'f dyn FsLookup,
-    dirs: HashMap<&'p str, Option<String>>,
+    /// Directory as written → (the path it resolves to, whether that path is a
+    /// [`FsLookup::plain_dir`]), or `None` when it resolves to no directory.
+    dirs: PathMap<&'p str, Option<(String, bool)>>,
 }
 
 impl<'f, 'p> Canonical<'f, 'p> {
     fn new(fs: &'f dyn FsLookup) -> Self {
         Canonical {
             fs,
-            dirs: HashMap::new(),
+            dirs: PathMap::default(),
         }
     }
 
@@ -107,13 +113,20 @@ impl<'f, 'p> Canonical<'f, 'p> {
             }
             let rdir = self.dirs.entry(dir).or_insert_with(|| {
                 fs.resolve(dir)
-                    .filter(|e| e.kind == crate::image::EntryKind::Dir)
-                    .map(|e| e.path.clone())
+                    .filter(|e| e.kind == EntryKind::Dir)
+                    .map(|e| (e.path.clone(), fs.plain_dir(&e.path)))
             });
-            rdir.as_ref().map(|d| format!("{d}/{name}"))
+            rdir.as_ref()
+                .map(|(d, plain)| (format!("{d}/{name}"), *plain))
         });
         let found = match &quick {
-            Some(full) => fs.resolve(full),
+            // One lookup: no link on the way, so only a link at the end needs the walk.
+            Some((full, true)) => match fs.exact(full) {
+                Some(e) if !matches!(e.kind, EntryKind::Symlink | EntryKind::Hardlink) => Some(e),
+                Some(_) => fs.resolve(full),
+                None => None,
+            },
+            Some((full, false)) => fs.resolve(full),
             None => fs.resolve(p),
         };
         match found {
@@ -126,8 +139,8 @@ impl<'f, 'p> Canonical<'f, 'p> {
 /// Run the check, pushing signals to `out`.
 pub fn check(fs: &dyn FsLookup, facts: &ImageFacts, out: &mut Vec<Signal>) -> PackageCheck {
     // Owned path (as resolved in the final filesystem) → (package, recorded digest).
-    let mut owners: HashMap<String, (&str, Option<&Digest>)> = HashMap::new();
-    let mut never: HashSet<String> = HashSet::new();
+    let mut owners: PathMap<String, (&str, Option<&Digest>)> = PathMap::default();
+    let mut never: HashSet<String, foldhash::fast::RandomState> = HashSet::default();
     let mut any_db = false;
     let mut preload: Option<(&FileEntry, &Vec<String>)> = None;
     let mut canon = Canonical::new(fs);
@@ -370,6 +383,14 @@ mod tests {
                 l("loop2", EntryKind::Symlink, Some("loop")),
                 l("gone", EntryKind::Symlink, Some("/nowhere")),
                 l("usr/bin/hl", EntryKind::Hardlink, Some("usr/bin/ls")),
+                // Hostile shapes one layer can hold: a directory listed under a link, and
+                // a directory listed under a file.
+                l("lnk", EntryKind::Symlink, Some("usr")),
+                l("lnk/bin", EntryKind::Dir, None),
+                l("lnk/bin/only-here", EntryKind::File, None),
+                l("opt/f/sub", EntryKind::Dir, None),
+                l("opt/f/sub/y", EntryKind::File, None),
+                l("usr/bin/tolink", EntryKind::Symlink, Some("../../opt/f")),
             ],
             whiteouts: vec![],
         };
@@ -401,6 +422,12 @@ mod tests {
             "/bin/ls/x",
             "/unlisted/dir/file",
             "/etc/alternatives/vi",
+            "/lnk/bin/ls",
+            "/lnk/bin/only-here",
+            "/opt/f/sub/y",
+            "/opt/f/sub/z",
+            "/bin/tolink",
+            "/usr/bin/tolink",
         ];
         let fs_ref: &dyn FsLookup = &fs;
         let mut canon = Canonical::new(fs_ref);

@@ -28,7 +28,9 @@ pub use crate::report::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
 #[derive(Parser, Debug)]
 #[command(
     name = "imgscan",
-    version = crate::report::inventory::version_line(),
+    // The short form; `run` puts the full `version_line` in only when it is asked for,
+    // since computing it compiles every signature file.
+    version = env!("CARGO_PKG_VERSION"),
     about = "Checks container images for miners, droppers and credential stealers before they run",
     long_about = "Checks container images for miners, droppers and credential stealers before they run.\n\n`imgscan TARGET` is short for `imgscan scan TARGET`. TARGET is a registry reference \
 (nginx, localhost:5000/team/api:1.4, ghcr.io/o/r@sha256:...), a docker-save tar, an OCI \
@@ -109,16 +111,24 @@ fn with_default_command(mut args: Vec<String>) -> Vec<String> {
     args
 }
 
+/// Whether the top-level `--version`/`-V` is asked for (the only place clap prints it).
+fn wants_version(args: &[String]) -> bool {
+    matches!(args.get(1).map(String::as_str), Some("-V" | "--version"))
+}
+
 /// Parse the process arguments, run the command, return its exit code.
 pub fn run() -> i32 {
     // One TLS crypto provider for the whole process (ring); reqwest and our own servers
     // would otherwise panic choosing between providers.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = with_default_command(std::env::args().collect());
-    let cmd = match with_config(with_env(Cli::command()), &args) {
+    let mut cmd = match with_config(with_env(Cli::command()), &args) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    if wants_version(&args) {
+        cmd = cmd.version(crate::report::inventory::version_line());
+    }
     let parsed = cmd
         .try_get_matches_from(args)
         .and_then(|m| Cli::from_arg_matches(&m));

@@ -7,6 +7,10 @@ use super::{normalize_path, LayerMeta};
 use crate::image::{EntryKind, FileEntry};
 use std::collections::{BTreeMap, HashMap};
 
+/// Maps keyed by paths from the image: foldhash is several times faster than SipHash on
+/// short keys, and its per-process random seed keeps hostile paths from choosing collisions.
+type PathMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Symlink / hard-link hops [`FsView::resolve`] follows before giving up.
 pub const MAX_LINK_HOPS: usize = 40;
 
@@ -14,10 +18,14 @@ pub const MAX_LINK_HOPS: usize = 40;
 #[derive(Debug, Default)]
 pub struct FsView {
     entries: Vec<FileEntry>,
-    /// Path → index into `entries` of the entry visible in the final filesystem.
-    visible: BTreeMap<String, usize>,
+    /// Path → index into `entries` of the entry visible in the final filesystem. A hash
+    /// map: a package database alone asks for tens of thousands of paths, each prefix of
+    /// each (see [`FsView::resolve_plain`]).
+    visible: PathMap<String, usize>,
+    /// The values of `visible` in path order.
+    order: Vec<usize>,
     /// (layer, path) → index of the last entry at `path` in that layer.
-    by_layer: HashMap<(usize, String), usize>,
+    by_layer: PathMap<(usize, String), usize>,
 }
 
 /// Which entries [`hide_tree`] removes.
@@ -85,6 +93,9 @@ impl FsView {
     /// Build from the per-layer metadata, in layer order.
     pub(crate) fn build(layers: Vec<LayerMeta>) -> FsView {
         let mut view = FsView::default();
+        // Ordered while layers are applied (a whiteout or opaque dir hides a prefix range),
+        // then turned into the hash index and the path order.
+        let mut visible: BTreeMap<String, usize> = BTreeMap::new();
         for (li, meta) in layers.into_iter().enumerate() {
             // Whiteouts of this layer apply to the layers below it.
             for w in &meta.whiteouts {
@@ -93,7 +104,7 @@ impl FsView {
                 } else {
                     Hide::Whiteout
                 };
-                hide_tree(&mut view.visible, &mut view.entries, &w.path, li, how);
+                hide_tree(&mut visible, &mut view.entries, &w.path, li, how);
             }
             for mut e in meta.entries {
                 e.hidden_by = None;
@@ -101,24 +112,20 @@ impl FsView {
                 let path = e.path.clone();
                 let is_dir = e.kind == EntryKind::Dir;
                 view.entries.push(e);
-                if let Some(&old) = view.visible.get(&path) {
+                if let Some(&old) = visible.get(&path) {
                     view.entries[old].hidden_by = Some(li);
                     let old_is_dir = view.entries[old].kind == EntryKind::Dir;
                     if old_is_dir && !is_dir {
                         // A file replacing a directory removes what was under it.
-                        hide_tree(
-                            &mut view.visible,
-                            &mut view.entries,
-                            &path,
-                            li,
-                            Hide::Replaced,
-                        );
+                        hide_tree(&mut visible, &mut view.entries, &path, li, Hide::Replaced);
                     }
                 }
-                view.visible.insert(path.clone(), idx);
+                visible.insert(path.clone(), idx);
                 view.by_layer.insert((li, path), idx);
             }
         }
+        view.order = visible.values().copied().collect();
+        view.visible = visible.into_iter().collect();
         view
     }
 
@@ -145,6 +152,24 @@ impl FsView {
             Plain::Missing => None,
             Plain::Links => self.resolve_walk(start),
         }
+    }
+
+    /// Whether `dir` (normalised, not empty) and every ancestor of it is a directory or
+    /// not listed: then `dir/name` for one plain component `name` is the entry at exactly
+    /// that path ([`FsView::exact`]) unless that entry is a link.
+    pub fn plain_dir(&self, dir: &str) -> bool {
+        let at = |p: &str| self.visible.get(p).map(|&i| &self.entries[i]);
+        !dir.is_empty()
+            && dir
+                .match_indices('/')
+                .map(|(i, _)| &dir[..i])
+                .chain([dir])
+                .all(|p| at(p).is_none_or(|e| e.kind == EntryKind::Dir))
+    }
+
+    /// The entry visible at exactly `path`, already normalised (no link following).
+    pub fn exact(&self, path: &str) -> Option<&FileEntry> {
+        self.visible.get(path).map(|&i| &self.entries[i])
     }
 
     /// The common case without a step per component (a package database asks for tens
@@ -253,7 +278,7 @@ impl FsView {
 
     /// Entries visible in the final filesystem, in path order.
     pub fn visible(&self) -> impl Iterator<Item = &FileEntry> {
-        self.visible.values().map(|&i| &self.entries[i])
+        self.order.iter().map(|&i| &self.entries[i])
     }
 }
 
