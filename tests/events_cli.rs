@@ -252,3 +252,82 @@ fn output_file_and_default_table_format() {
         "{stdout}"
     );
 }
+
+fn falco_alert(cmdline: &str, time: &str) -> String {
+    json!({"output": "A process was spawned", "priority": "Notice", "rule": "Process spawned",
+           "source": "syscall", "time": time,
+           "output_fields": {"proc.cmdline": cmdline, "proc.exepath": "/usr/bin/sh"}})
+    .to_string()
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let l = s.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    l.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A 1 GiB line on standard input (a pipe; nothing on disk) is reported with its
+/// position and skipped without being held, and the records after it still run.
+#[test]
+fn a_one_gib_line_on_stdin_is_reported_and_memory_stays_bounded() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut c = Command::new(env!("CARGO_BIN_EXE_imgscan"))
+        .env("IMGSCAN_CACHE_DEFAULT", "none")
+        .args(["events", "--rules", RULES, "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running imgscan");
+    let pid = c.id();
+    let mut si = c.stdin.take().unwrap();
+    let t0 = std::time::Instant::now();
+    // Line 1 makes the input sniff as Falco (16 MiB line bound); line 2 is 1 GiB of a
+    // JSON string that never ends; line 3 is a miner launch that must still be seen.
+    writeln!(si, "{}", falco_alert("sh -c true", "2024-05-01T10:00:00Z")).unwrap();
+    si.write_all(b"{\"output\": \"").unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    for _ in 0..1024 {
+        si.write_all(&chunk).unwrap();
+    }
+    si.write_all(b"\n").unwrap();
+    let miner = falco_alert(
+        "/tmp/xmrig -o stratum+tcp://pool.example:3333",
+        "2024-05-01T10:00:05Z",
+    );
+    writeln!(si, "{miner}").unwrap();
+    si.flush().unwrap();
+    // The child has read all but the pipe's last buffer: its high-water mark already
+    // covers the long line. Read it while the child still waits for more input.
+    let hwm = vm_hwm_kib(pid);
+    drop(si);
+    let out = c.wait_with_output().unwrap();
+    let elapsed = t0.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "incomplete input: {stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let inc = doc["reports"][0]["incomplete"].as_array().unwrap();
+    assert_eq!(inc.len(), 1, "{inc:?}");
+    assert_eq!(
+        inc[0], "line 2: longer than 16777216 bytes; skipped",
+        "{inc:?}"
+    );
+    let fs = findings(&stdout);
+    assert_eq!(fs.len(), 1, "{stdout}");
+    assert_eq!(
+        fs[0]["evidence"][0]["location"],
+        json!({"kind": "event", "line": 3})
+    );
+    assert!(
+        hwm < 256 << 10,
+        "peak RSS {} MiB reading a 1 GiB line",
+        hwm >> 10
+    );
+    eprintln!(
+        "1 GiB line: peak RSS {} MiB, {:.1} s",
+        hwm >> 10,
+        elapsed.as_secs_f64()
+    );
+}

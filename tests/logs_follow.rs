@@ -174,3 +174,39 @@ fn an_idle_follower_uses_next_to_no_cpu_and_a_directory_follows_its_newest_file(
     assert!(used < 20, "idle follower used {used} clock ticks in 2 s");
     assert_eq!(f.signal("-TERM"), 1);
 }
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when it cannot be asked).
+fn clk_tck() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100)
+}
+
+#[test]
+fn following_an_idle_file_costs_next_to_no_cpu_and_still_sees_an_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("falco.jsonl");
+    append(&p, &benign());
+    let mut f = Follower::start(&[p.to_str().unwrap()]);
+    append(&p, &miner());
+    assert_eq!(source(&f.next()), "source=line 2");
+    // Caught up; the file does not grow. utime + stime over ~2 s of waiting.
+    let before = cpu_ticks(f.child.id());
+    let t0 = std::time::Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(f.child.id()) - before;
+    let secs = used as f64 / clk_tck() as f64;
+    assert!(
+        secs < 0.2,
+        "idle follower used {secs:.2} s of CPU in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    // Still following: a record appended after the idle stretch is picked up.
+    append(&p, &(benign() + &miner()));
+    assert_eq!(source(&f.next()), "source=line 4");
+    assert_eq!(f.signal("-TERM"), 1);
+    assert!(f.rest().is_empty());
+}

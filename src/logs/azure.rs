@@ -6,11 +6,34 @@
 //! USER_RESOURCE_CREATION, `…/DELETE` → USER_RESOURCE_DELETION, `…/ACTION` →
 //! USER_RESOURCE_UPDATE_CONTENT, `…/READ` → USER_RESOURCE_ACCESS.
 
-use super::json::{event, get, ip, s, set, set_opt};
+use super::json::{event, get, ip, s, set, set_opt, Keep};
 use super::{Adapter, Out, Record};
 use serde_json::{json, Value};
 
 pub struct AzureActivity;
+
+fn keep() -> &'static Keep {
+    static K: std::sync::OnceLock<Keep> = std::sync::OnceLock::new();
+    K.get_or_init(|| {
+        Keep::paths(&[
+            &["operationName"],
+            &["eventDataId"],
+            &["correlationId"],
+            &["eventTimestamp"],
+            &["time"],
+            &["claims"],
+            &["identity", "claims"],
+            &["caller"],
+            &["callerIpAddress"],
+            &["httpRequest", "clientIpAddress"],
+            &["resourceId"],
+            &["resourceType"],
+            &["status"],
+            &["resultType"],
+            &["level"],
+        ])
+    })
+}
 
 fn event_type(op: &str) -> &'static str {
     let last = op.rsplit('/').next().unwrap_or("").to_ascii_uppercase();
@@ -29,6 +52,9 @@ fn sv(v: &Value, path: &str) -> Option<String> {
 }
 
 impl Adapter for AzureActivity {
+    fn keep(&self) -> Option<&'static Keep> {
+        Some(keep())
+    }
     fn convert(&mut self, rec: Record<'_>, line: usize, out: &mut Vec<Out>) -> Result<(), String> {
         let Record::Json(v) = rec else {
             return Err("expected a JSON Azure Activity record".into());

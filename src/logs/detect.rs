@@ -104,17 +104,18 @@ impl<'a> Detector<'a> {
     }
 
     /// Take one converted event; detections whose windows closed go to `found`.
-    pub fn push(&mut self, c: Converted, found: &mut dyn FnMut(Found)) {
+    pub fn push(&mut self, mut c: Converted, found: &mut dyn FnMut(Found)) {
         self.events += 1;
         let idx = self.events;
         if self.recent.len() == KEEP_SOURCES {
             self.recent.pop_front();
         }
+        // The label lives in `recent` only: a held event is looked up by its index.
         self.recent.push_back((
             idx,
             Source {
                 line: c.line,
-                label: c.source.clone(),
+                label: std::mem::take(&mut c.source),
             },
         ));
         let bytes = text_bytes(c.event.json());

@@ -5,11 +5,56 @@
 //! USER_RESOURCE_* event by `ka.verb`; `internal` (metrics snapshots) is dropped. The
 //! rule, priority and output text go to `security_result`.
 
-use super::json::{event, get, ip, s, set, set_opt};
+use super::json::{event, get, ip, s, set, set_opt, Keep};
 use super::{Adapter, Out, Record};
 use serde_json::{json, Value};
 
 pub struct Falco;
+
+/// `output_fields` keys read below.
+const FIELDS: &[&str] = &[
+    "ka.verb",
+    "ka.user.name",
+    "ka.target.name",
+    "ka.target.resource",
+    "ka.target.namespace",
+    "ka.uri",
+    "proc.exepath",
+    "proc.name",
+    "proc.cmdline",
+    "proc.pid",
+    "proc.pexepath",
+    "proc.pname",
+    "proc.pcmdline",
+    "fd.sip",
+    "fd.rip",
+    "fd.sport",
+    "fd.rport",
+    "fd.name",
+    "user.name",
+    "container.image.repository",
+    "container.image.tag",
+    "container.id",
+    "k8s.ns.name",
+];
+
+fn keep() -> &'static Keep {
+    static K: std::sync::OnceLock<Keep> = std::sync::OnceLock::new();
+    K.get_or_init(|| {
+        let mut paths: Vec<&[&str]> = vec![
+            &["rule"],
+            &["source"],
+            &["output"],
+            &["time"],
+            &["hostname"],
+            &["priority"],
+            &["tags"],
+        ];
+        let of: Vec<[&'static str; 2]> = FIELDS.iter().map(|f| ["output_fields", f]).collect();
+        paths.extend(of.iter().map(|p| &p[..]));
+        Keep::paths(&paths)
+    })
+}
 
 /// `a:p->b:q` (IPv6 addresses may be bracketed) → ((a, p), (b, q)).
 pub fn fd_name_endpoints(fd: &str) -> Option<((String, u16), (String, u16))> {
@@ -32,6 +77,9 @@ fn severity(p: &str) -> &'static str {
 }
 
 impl Adapter for Falco {
+    fn keep(&self) -> Option<&'static Keep> {
+        Some(keep())
+    }
     fn convert(&mut self, rec: Record<'_>, line: usize, out: &mut Vec<Out>) -> Result<(), String> {
         let Record::Json(v) = rec else {
             return Err("expected a JSON Falco alert".into());

@@ -5,12 +5,37 @@
 //! `sourceImage` and the machine type as labels; GKE pod creates
 //! (`io.k8s.core.v1.pods.create`) carry every container image.
 
-use super::json::{event, get, ip, labels, s, set, set_opt};
+use super::json::{event, get, ip, labels, s, set, set_opt, Keep};
 use super::k8s::pod_images;
 use super::{Adapter, Out, Record};
 use serde_json::{json, Value};
 
 pub struct GcpAudit;
+
+fn keep() -> &'static Keep {
+    static K: std::sync::OnceLock<Keep> = std::sync::OnceLock::new();
+    K.get_or_init(|| {
+        Keep::paths(&[
+            &["protoPayload", "methodName"],
+            &["protoPayload", "serviceName"],
+            &["protoPayload", "authenticationInfo", "principalEmail"],
+            &["protoPayload", "requestMetadata", "callerIp"],
+            &["protoPayload", "requestMetadata", "callerSuppliedUserAgent"],
+            &["protoPayload", "resourceName"],
+            &["protoPayload", "request"],
+            &["protoPayload", "status", "code"],
+            &["protoPayload", "status", "message"],
+            &["insertId"],
+            &["timestamp"],
+            &["receiveTimestamp"],
+            &["resource", "type"],
+            &["resource", "labels", "instance_id"],
+            &["resource", "labels", "zone"],
+            &["resource", "labels", "project_id"],
+            &["severity"],
+        ])
+    })
+}
 
 fn event_type(method: &str) -> &'static str {
     let last = method.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
@@ -29,6 +54,9 @@ fn event_type(method: &str) -> &'static str {
 }
 
 impl Adapter for GcpAudit {
+    fn keep(&self) -> Option<&'static Keep> {
+        Some(keep())
+    }
     fn convert(&mut self, rec: Record<'_>, line: usize, out: &mut Vec<Out>) -> Result<(), String> {
         let Record::Json(v) = rec else {
             return Err("expected a JSON Cloud Audit log entry".into());

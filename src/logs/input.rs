@@ -401,7 +401,11 @@ pub(super) fn one_line(
         }
         return emit(ctx, None, outs, sink);
     }
-    match serde_json::from_slice::<Value>(buf) {
+    let parsed = match ad.keep() {
+        Some(keep) => super::json::parse_kept(buf, keep),
+        None => serde_json::from_slice::<Value>(buf),
+    };
+    match parsed {
         Ok(v) => convert_value(v, line, ctx, ad, outs, sink),
         Err(e) => sink(Item::Problem(format!("{}: {e}; skipped", ctx.pos(line)))),
     }

@@ -44,9 +44,12 @@ pub fn set(root: &mut Value, path: &str, val: impl Into<Value>) {
             m.insert(k.to_string(), val.into());
             return;
         }
-        cur = m
-            .entry(k.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
+        // Look up before inserting: most parts of a path already exist, and a key is
+        // only allocated when it is new.
+        if !m.contains_key(k) {
+            m.insert(k.to_string(), Value::Object(Map::new()));
+        }
+        cur = m.get_mut(k).expect("just ensured");
     }
 }
 
@@ -84,4 +87,162 @@ pub fn ip(s: &str) -> Option<String> {
 /// Seconds + nanoseconds as UDM `{seconds, nanos}`.
 pub fn ts(seconds: i64, nanos: i64) -> Value {
     json!({"seconds": seconds, "nanos": nanos})
+}
+
+/// The parts of a source record an adapter reads: a tree of object keys (a key's
+/// subtree is kept whole when nothing below it is named). Lets a JSON line be parsed
+/// into a [`Value`] holding only those parts ([`parse_kept`]); everything else is still
+/// parsed (so syntax errors and nesting limits are as for a full parse) but skipped
+/// without being built. Arrays on the way keep each element's named parts.
+#[derive(Debug, Default)]
+pub struct Keep {
+    children: Vec<(&'static str, Keep)>,
+}
+
+impl Keep {
+    /// From paths of keys, e.g. `&[&["output_fields", "proc.cmdline"], &["rule"]]`.
+    pub fn paths(paths: &[&[&'static str]]) -> Keep {
+        let mut root = Keep::default();
+        for p in paths {
+            let mut cur = &mut root;
+            for k in *p {
+                let i = match cur.children.iter().position(|(n, _)| n == k) {
+                    Some(i) => i,
+                    None => {
+                        cur.children.push((*k, Keep::default()));
+                        cur.children.len() - 1
+                    }
+                };
+                cur = &mut cur.children[i].1;
+            }
+        }
+        root
+    }
+    fn child(&self, k: &str) -> Option<&Keep> {
+        self.children.iter().find(|(n, _)| *n == k).map(|(_, c)| c)
+    }
+    fn whole(&self) -> bool {
+        self.children.is_empty()
+    }
+}
+
+/// Parse one JSON value from `bytes` keeping what `keep` names of each record: the
+/// value itself, the elements of a top-level array, or the elements of a top-level
+/// `Records`/`records` array (the wrappers [`super::input`] splits). Top-level keys not
+/// kept stay as `null`, so the wrapper test (how many keys) sees what a full parse sees.
+/// Errors are serde_json's, as for `serde_json::from_slice::<Value>`.
+pub fn parse_kept(bytes: &[u8], keep: &Keep) -> serde_json::Result<Value> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v = Kept { keep, top: true }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
+}
+
+#[derive(Clone, Copy)]
+struct Kept<'k> {
+    keep: &'k Keep,
+    top: bool,
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Kept<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.keep.whole() && !self.top {
+            return serde::Deserialize::deserialize(d);
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Kept<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_string()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        // Elements of a top-level array are records; of a nested one, more of the same.
+        let el = Kept {
+            keep: self.keep,
+            top: false,
+        };
+        let mut v = Vec::new();
+        while let Some(x) = a.next_element_seed(el)? {
+            v.push(x);
+        }
+        Ok(Value::Array(v))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Value, A::Error> {
+        let mut m = Map::new();
+        while let Some(Key(k)) = a.next_key::<Key>()? {
+            let wrapper = self.top && (k == "Records" || k == "records");
+            let child = if wrapper {
+                Some(self.keep)
+            } else {
+                self.keep.child(&k)
+            };
+            match child {
+                Some(keep) => {
+                    let v = a.next_value_seed(Kept { keep, top: false })?;
+                    m.insert(k.into_owned(), v);
+                }
+                None => {
+                    a.next_value::<serde::de::IgnoredAny>()?;
+                    if self.top {
+                        m.insert(k.into_owned(), Value::Null);
+                    }
+                }
+            }
+        }
+        Ok(Value::Object(m))
+    }
 }

@@ -26,7 +26,7 @@ mod falco;
 pub mod follow;
 mod gcp;
 pub mod input;
-mod json;
+pub mod json;
 mod k8s;
 mod sysmon;
 mod tetragon;
@@ -101,6 +101,13 @@ pub trait Adapter {
     }
     /// End of one input file: emit what is still pending.
     fn finish(&mut self, _out: &mut Vec<Out>) {}
+    /// The parts of a JSON record this adapter reads, when it names them: a JSON line
+    /// is then parsed keeping only those ([`json::parse_kept`]) instead of into a whole
+    /// [`Value`] tree. Converting the kept value must give what converting the whole
+    /// value gives (`tests/logs_adapters.rs` checks this on every shared sample).
+    fn keep(&self) -> Option<&'static json::Keep> {
+        None
+    }
 }
 
 /// The adapter for a concrete format (`None` for `auto`).

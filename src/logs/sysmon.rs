@@ -9,7 +9,6 @@ use super::json::{event, ip, set, set_opt};
 use super::{Adapter, Out, Record};
 use quick_xml::events::Event as X;
 use serde_json::json;
-use std::collections::HashMap;
 
 pub struct Sysmon;
 
@@ -19,64 +18,113 @@ const MAX_FIELDS: usize = 128;
 struct Parsed {
     event_id: String,
     computer: Option<String>,
-    data: HashMap<String, String>,
+    /// `<Data Name=…>` values in document order (a repeated name: the last one).
+    data: Vec<(String, String)>,
+}
+
+impl Parsed {
+    fn get(&self, k: &str) -> Option<&String> {
+        self.data.iter().find(|(n, _)| n == k).map(|(_, v)| v)
+    }
+}
+
+/// The elements whose place or text matters; everything else is `Other`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    Event,
+    System,
+    EventData,
+    EventId,
+    Computer,
+    Data,
+    Other,
+}
+
+fn tag(local: &[u8]) -> Tag {
+    match local {
+        b"Event" => Tag::Event,
+        b"System" => Tag::System,
+        b"EventData" => Tag::EventData,
+        b"EventID" => Tag::EventId,
+        b"Computer" => Tag::Computer,
+        b"Data" => Tag::Data,
+        _ => Tag::Other,
+    }
 }
 
 fn parse(xml: &str) -> Result<Parsed, String> {
     let mut r = quick_xml::Reader::from_str(xml);
-    let mut stack: Vec<String> = vec![];
+    // Open elements (names are not kept: only the few that matter are told apart).
+    let mut stack: Vec<Tag> = Vec::with_capacity(8);
     let mut text = String::new();
     let mut data_name: Option<String> = None;
     let mut p = Parsed {
         event_id: String::new(),
         computer: None,
-        data: HashMap::new(),
+        data: Vec::with_capacity(32),
     };
+    // Text is only gathered inside elements whose text is used.
+    let wanted =
+        |stack: &[Tag]| matches!(stack.last(), Some(Tag::EventId | Tag::Computer | Tag::Data));
     loop {
         match r.read_event().map_err(|e| format!("XML: {e}"))? {
             X::DocType(_) => return Err("XML DOCTYPE not accepted (no entity expansion)".into()),
             X::Start(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                if name == "Data" {
+                let t = tag(e.local_name().as_ref());
+                if t == Tag::Data {
                     data_name = e
                         .try_get_attribute("Name")
                         .ok()
                         .flatten()
                         .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()));
                 }
-                stack.push(name);
+                stack.push(t);
                 text.clear();
                 if stack.len() > 16 {
                     return Err("XML nested too deep".into());
                 }
             }
-            X::Text(t) => text.push_str(&t.decode().map_err(|e| format!("XML: {e}"))?),
-            X::CData(t) => text.push_str(&String::from_utf8_lossy(&t)),
+            X::Text(t) => {
+                let d = t.decode().map_err(|e| format!("XML: {e}"))?;
+                if wanted(&stack) {
+                    text.push_str(&d);
+                }
+            }
+            X::CData(t) => {
+                if wanted(&stack) {
+                    text.push_str(&String::from_utf8_lossy(&t));
+                }
+            }
             X::GeneralRef(g) => {
                 if let Some(c) = g.resolve_char_ref().map_err(|e| format!("XML: {e}"))? {
-                    text.push(c);
+                    if wanted(&stack) {
+                        text.push(c);
+                    }
                 } else {
                     let name = g.decode().map_err(|e| format!("XML: {e}"))?;
                     match quick_xml::escape::resolve_predefined_entity(&name) {
-                        Some(v) => text.push_str(v),
+                        Some(v) if wanted(&stack) => text.push_str(v),
+                        Some(_) => {}
                         None => return Err(format!("XML entity &{name}; not accepted")),
                     }
                 }
             }
             X::End(_) => {
-                let name = stack.pop().unwrap_or_default();
-                let parent = stack.last().map(String::as_str).unwrap_or("");
-                match (parent, name.as_str()) {
-                    ("System", "EventID") => p.event_id = text.trim().to_string(),
-                    ("System", "Computer") => p.computer = Some(text.trim().to_string()),
-                    ("EventData", "Data") => {
+                let name = stack.pop().unwrap_or(Tag::Other);
+                let parent = stack.last().copied().unwrap_or(Tag::Other);
+                match (parent, name) {
+                    (Tag::System, Tag::EventId) => p.event_id = text.trim().to_string(),
+                    (Tag::System, Tag::Computer) => p.computer = Some(text.trim().to_string()),
+                    (Tag::EventData, Tag::Data) => {
                         if let Some(n) = data_name.take() {
-                            if p.data.len() < MAX_FIELDS {
-                                p.data.insert(n, text.clone());
+                            if let Some(slot) = p.data.iter_mut().find(|(k, _)| *k == n) {
+                                slot.1 = std::mem::take(&mut text);
+                            } else if p.data.len() < MAX_FIELDS {
+                                p.data.push((n, std::mem::take(&mut text)));
                             }
                         }
                     }
-                    (_, "Event") => break,
+                    (_, Tag::Event) => break,
                     _ => {}
                 }
                 text.clear();
@@ -101,12 +149,7 @@ impl Adapter for Sysmon {
             return Ok(());
         };
         let p = parse(&l[i..])?;
-        let d = |k: &str| {
-            p.data
-                .get(k)
-                .filter(|v| !v.is_empty() && *v != "-")
-                .cloned()
-        };
+        let d = |k: &str| p.get(k).filter(|v| !v.is_empty() && *v != "-").cloned();
         let num = |k: &str| d(k).and_then(|v| v.parse::<u64>().ok());
         let t = match p.event_id.as_str() {
             "1" => "PROCESS_LAUNCH",

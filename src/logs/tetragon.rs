@@ -5,11 +5,60 @@
 //! kprobes → GENERIC_EVENT (`file_arg` → `target.file`). Tetragon's `arguments` leave
 //! out argv[0]; the command line is `binary arguments`.
 
-use super::json::{event, get, ip, s, set, set_opt, u};
+use super::json::{event, get, ip, s, set, set_opt, u, Keep};
 use super::{Adapter, Out, Record};
 use serde_json::{json, Value};
 
 pub struct Tetragon;
+
+const KINDS: [&str; 4] = [
+    "process_exec",
+    "process_exit",
+    "process_kprobe",
+    "process_connect",
+];
+
+/// What [`Adapter::convert`] reads below each event key.
+const BODY: &[&[&str]] = &[
+    &["process", "binary"],
+    &["process", "arguments"],
+    &["process", "pid"],
+    &["process", "exec_id"],
+    &["process", "uid"],
+    &["process", "start_time"],
+    &["process", "pod", "name"],
+    &["process", "pod", "namespace"],
+    &["process", "pod", "container", "id"],
+    &["process", "pod", "container", "image", "name"],
+    &["parent", "binary"],
+    &["parent", "arguments"],
+    &["parent", "pid"],
+    &["parent", "exec_id"],
+    &["parent", "uid"],
+    &["destination_ip"],
+    &["destination_port"],
+    &["source_ip"],
+    &["source_port"],
+    &["function_name"],
+    &["args", "sock_arg"],
+    &["args", "file_arg", "path"],
+    &["policy_name"],
+    &["action"],
+];
+
+fn keep() -> &'static Keep {
+    static K: std::sync::OnceLock<Keep> = std::sync::OnceLock::new();
+    K.get_or_init(|| {
+        let mut paths: Vec<Vec<&'static str>> = vec![vec!["time"], vec!["node_name"]];
+        for k in KINDS {
+            for b in BODY {
+                paths.push(std::iter::once(k).chain(b.iter().copied()).collect());
+            }
+        }
+        let refs: Vec<&[&str]> = paths.iter().map(Vec::as_slice).collect();
+        Keep::paths(&refs)
+    })
+}
 
 fn command_line(p: &Value) -> Option<String> {
     let bin = s(p, "binary")?;
@@ -50,17 +99,14 @@ fn container(e: &mut Value, p: &Value) {
 }
 
 impl Adapter for Tetragon {
+    fn keep(&self) -> Option<&'static Keep> {
+        Some(keep())
+    }
     fn convert(&mut self, rec: Record<'_>, line: usize, out: &mut Vec<Out>) -> Result<(), String> {
         let Record::Json(v) = rec else {
             return Err("expected a JSON Tetragon event".into());
         };
-        let kinds = [
-            "process_exec",
-            "process_exit",
-            "process_kprobe",
-            "process_connect",
-        ];
-        let Some((kind, body)) = kinds.iter().find_map(|k| v.get(*k).map(|b| (*k, b))) else {
+        let Some((kind, body)) = KINDS.iter().find_map(|k| v.get(*k).map(|b| (*k, b))) else {
             return Err("no process_exec/exit/kprobe/connect key (not a Tetragon event?)".into());
         };
         let empty = Value::Null;
