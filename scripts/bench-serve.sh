@@ -1,8 +1,13 @@
 #!/bin/sh
 # Loopback load on `imgscan serve --names-only` (cached verdicts): 200 connections, with
 # wrk, POSTing one AdmissionReview to /validate?timeout=10s. Prints wrk's requests/s,
-# latency percentiles and errors (non-2xx, socket errors). Override the binary with
-# IMG=..., the run length with DURATION=20s.
+# latency percentiles and errors (non-2xx, socket errors), then what the server spent:
+# requests per CPU-second of the server process (user + system, from /proc; does not
+# depend on what else runs on the machine the way latency does) and, with PERF=1 and
+# `perf` usable, user-space instructions per request.
+# Knobs: IMG=... (the binary), DURATION=20s, CONNS=200 (the issue's figure),
+# THREADS=2 (wrk's), PIN=CPUS (run the server under `taskset -c CPUS` and wrk on the
+# others, e.g. PIN=0 on two cores).
 set -eu
 command -v wrk >/dev/null || { echo "bench-serve: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 if [ -z "${IMG:-}" ]; then
@@ -24,7 +29,14 @@ openssl x509 -req -in "$T/leaf.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreate
   -days 1 -extfile "$T/ext" -out "$T/cert.pem" 2>/dev/null
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P=$(port); H=$(port)
-"$IMG" serve --names-only --listen "127.0.0.1:$P" --health-listen "127.0.0.1:$H" \
+CONNS="${CONNS:-200}"
+SERVER_TASKSET= WRK_TASKSET=
+if [ -n "${PIN:-}" ]; then
+  SERVER_TASKSET="taskset -c $PIN"
+  REST=$(python3 -c "import os,sys; p={int(c) for c in sys.argv[1].split(',')}; r=sorted(set(os.sched_getaffinity(0))-p); print(','.join(map(str,r)))" "$PIN")
+  [ -n "$REST" ] && WRK_TASKSET="taskset -c $REST"
+fi
+$SERVER_TASKSET "$IMG" serve --names-only --listen "127.0.0.1:$P" --health-listen "127.0.0.1:$H" \
   --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" 2>"$T/serve.log" &
 PID=$!
 i=0
@@ -36,7 +48,34 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = [[{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"bench","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","userInfo":{},"namespace":"shop","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"nginx:1.27"}]}}}}]]
 LUA
-echo "imgscan serve --names-only, 200 connections, ${DURATION:-20s}, POST /validate?timeout=10s:"
-wrk -t2 -c200 -d"${DURATION:-20s}" --latency -s "$T/post.lua" "https://127.0.0.1:$P/validate?timeout=10s"
+# Requests answered so far, and CPU ticks of the server so far.
+answered() { curl -s "http://127.0.0.1:$H/metrics" | awk '/^imgscan_admission_requests_total/ {n += $2} END {print n + 0}'; }
+ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+# Warm up: the first request fills the verdict cache, the connections do their handshakes.
+curl -sk -o /dev/null -H 'Content-Type: application/json' --data-binary @- \
+  "https://127.0.0.1:$P/validate?timeout=10s" <<'JSON'
+{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"warm","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","userInfo":{},"namespace":"shop","object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"nginx:1.27"}]}}}}
+JSON
+N0=$(answered); C0=$(ticks)
+PERF_PID=
+if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+  perf stat -x, -e instructions:u -p "$PID" -o "$T/perf.csv" 2>/dev/null &
+  PERF_PID=$!
+fi
+echo "imgscan serve --names-only, $CONNS connections, ${DURATION:-20s}, POST /validate?timeout=10s:"
+$WRK_TASKSET wrk -t"${THREADS:-2}" -c"$CONNS" -d"${DURATION:-20s}" --latency -s "$T/post.lua" \
+  "https://127.0.0.1:$P/validate?timeout=10s"
+N1=$(answered); C1=$(ticks)
+HZ=$(getconf CLK_TCK)
+echo "server: $((N1 - N0)) requests in $(((C1 - C0) * 1000 / HZ)) ms of CPU:" \
+  "$(((N1 - N0) * HZ / ((C1 - C0) > 0 ? (C1 - C0) : 1))) requests per CPU-second"
+if [ -n "$PERF_PID" ]; then
+  kill -INT "$PERF_PID" 2>/dev/null; wait "$PERF_PID" 2>/dev/null || true
+  INS=$(awk -F, '/instructions/ {print $1}' "$T/perf.csv")
+  case "$INS" in
+    ''|*[!0-9]*) echo "perf: no instruction count (perf_event_paranoid?)" ;;
+    *) echo "server: $((INS / (N1 - N0 > 0 ? N1 - N0 : 1))) user-space instructions per request" ;;
+  esac
+fi
 echo "server metrics:"
 curl -s "http://127.0.0.1:$H/metrics" | grep -E '^imgscan_admission_(requests_total|verdict_cache|deadline)'

@@ -62,31 +62,7 @@ impl RedisBackend {
     /// not connect: the first `get`/`put` does.
     pub fn open(url: &str, opts: RedisOptions) -> Result<RedisBackend, String> {
         let shown = redact(url);
-        let client = match opts.ca_pem {
-            Some(pem) if url.starts_with("rediss://") => {
-                // The tree's one rustls provider; a no-op when the CLI installed it.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                redis::Client::build_with_tls(
-                    url,
-                    redis::TlsCertificates {
-                        client_tls: None,
-                        root_cert: Some(pem),
-                    },
-                )
-            }
-            Some(_) => {
-                return Err(format!(
-                    "cache {shown}: a CA for Redis (--redis-ca) needs a rediss:// URL"
-                ))
-            }
-            None => {
-                if url.starts_with("rediss://") {
-                    let _ = rustls::crypto::ring::default_provider().install_default();
-                }
-                redis::Client::open(url)
-            }
-        }
-        .map_err(|e| format!("cache {shown}: {e}"))?;
+        let client = client(url, opts.ca_pem).map_err(|e| format!("cache {shown}: {e}"))?;
         let prefix = opts.prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_string());
         if prefix.is_empty() {
             return Err(format!(
@@ -222,6 +198,30 @@ impl Backend for RedisBackend {
     fn describe(&self) -> String {
         format!("{} (keys {}*)", self.shown, self.prefix)
     }
+}
+
+/// A client of `url` (not connected yet). `rediss://` is TLS through rustls with the
+/// process's ring provider (installed here when nothing is), trusting the PEM CA
+/// certificates `ca_pem` when given instead of the system's roots; a CA with a
+/// `redis://` URL is an error. Shared by the layer cache and `serve --redis`.
+pub(crate) fn client(url: &str, ca_pem: Option<Vec<u8>>) -> Result<redis::Client, String> {
+    let tls = url.starts_with("rediss://");
+    if tls {
+        // The tree's one rustls provider; a no-op when the CLI installed it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    match ca_pem {
+        Some(pem) if tls => redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            },
+        ),
+        Some(_) => return Err("a CA for Redis (--redis-ca) needs a rediss:// URL".into()),
+        None => redis::Client::open(url),
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// One synchronous connection to `client` whose connect, reads and writes each give up

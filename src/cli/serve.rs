@@ -51,6 +51,14 @@ pub struct Args {
     /// Key prefix of the verdicts in `--redis`.
     #[arg(long, value_name = "PREFIX", default_value = "imgscan:verdict:")]
     pub redis_prefix: String,
+    /// PEM CA certificates that signed the `rediss://` server's certificate (a private
+    /// CA) instead of the system's roots.
+    #[arg(long, value_name = "PEM")]
+    pub redis_ca: Option<PathBuf>,
+    /// Scan lease period in `--redis`: one replica scans an image, renewing its lease
+    /// every third of this; a replica that dies loses it after this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub redis_lease: Duration,
     #[command(flatten)]
     pub judge: JudgeArgs,
 }
@@ -93,6 +101,11 @@ pub fn run(args: Args) -> i32 {
     cfg.verdict_entries = args.verdict_cache_entries;
     cfg.redis = args.redis;
     cfg.redis_prefix = Some(args.redis_prefix);
+    cfg.redis_ca = args.redis_ca;
+    if args.redis_lease < Duration::from_secs(1) {
+        return fail("--redis-lease: at least 1s".to_string());
+    }
+    cfg.scan_lease = args.redis_lease;
     match args.judge.corpus() {
         Ok(c) => cfg.corpus = c,
         Err(e) => return fail(e),

@@ -19,12 +19,17 @@
 //! set around the review on its blocking thread, so one [`Reviewer`] (policy and
 //! name corpus loaded once) serves every request.
 //!
+//! A review whose images all have their verdict in this process is answered on the
+//! async worker with no blocking thread at all: [`cached_only`] runs it with a scanner
+//! that answers from [`Verdicts::cached`] and gives up (`None`) at the first image that
+//! would need a lookup elsewhere, a resolution or a scan.
+//!
 //! [`Reviewer`]: crate::admission::Reviewer
 
 use super::verdicts::Verdicts;
 use crate::admission::{ImageVerdict, Scanner};
 use crate::reference::Reference;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,6 +76,32 @@ pub fn budget(timeout: Duration) -> Duration {
 
 thread_local! {
     static CURRENT: RefCell<Option<(Arc<Verdicts>, Instant)>> = const { RefCell::new(None) };
+    /// Set by [`cached_only`]: the verdicts to answer from, and whether one was missing.
+    static CACHED: RefCell<Option<Arc<Verdicts>>> = const { RefCell::new(None) };
+    static MISSED: Cell<bool> = const { Cell::new(false) };
+    static HITS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Run `f` (a review) with [`DeadlineScanner`] answering only from the verdicts this
+/// process holds (no network, no waiting, so callable on an async worker). `None` when
+/// an image was not among them: the review must run again under [`with_deadline`].
+pub fn cached_only<R>(verdicts: Arc<Verdicts>, f: impl FnOnce() -> R) -> Option<R> {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            CACHED.with(|c| c.borrow_mut().take());
+        }
+    }
+    CACHED.with(|c| *c.borrow_mut() = Some(verdicts.clone()));
+    MISSED.with(|m| m.set(false));
+    HITS.with(|h| h.set(0));
+    let _clear = Clear;
+    let r = f();
+    if MISSED.with(Cell::get) {
+        return None;
+    }
+    verdicts.count_hits(HITS.with(Cell::get));
+    Some(r)
 }
 
 /// Run `f` (a review) with `verdicts` and `deadline` as what [`DeadlineScanner`] uses on
@@ -96,6 +127,18 @@ pub static DEADLINE_SCANNER: DeadlineScanner = DeadlineScanner;
 
 impl Scanner for DeadlineScanner {
     fn scan(&self, image: &Reference) -> ImageVerdict {
+        if let Some(verdicts) = CACHED.with(|c| c.borrow().clone()) {
+            return match verdicts.cached(image) {
+                Some(v) => {
+                    HITS.with(|h| h.set(h.get() + 1));
+                    v
+                }
+                None => {
+                    MISSED.with(|m| m.set(true));
+                    ImageVerdict::Unjudged("not cached".into())
+                }
+            };
+        }
         let cur = CURRENT.with(|c| c.borrow().clone());
         match cur {
             Some((verdicts, deadline)) => verdicts.judge_until(image, deadline),
@@ -123,10 +166,12 @@ mod tests {
     struct Overlap {
         now: AtomicUsize,
         max: AtomicUsize,
+        calls: AtomicUsize,
     }
 
     impl Scanner for Overlap {
         fn scan(&self, _: &Reference) -> ImageVerdict {
+            self.calls.fetch_add(1, Ordering::SeqCst);
             let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
             self.max.fetch_max(n, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(500));
@@ -170,5 +215,48 @@ mod tests {
         assert!(out.allowed, "{}", out.review);
         // One after the other, one scan would run at a time.
         assert_eq!(scanner.max.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_cached_review_is_answered_without_waiting_or_scanning() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let scanner = Arc::new(Overlap::default());
+        let metrics = Arc::new(Metrics::new());
+        let verdicts = Arc::new(Verdicts::new(
+            Arc::new(MemoryStore::new(16)),
+            scanner.clone(),
+            1,
+            16,
+            Duration::from_secs(600),
+            metrics.clone(),
+            rt.handle().clone(),
+        ));
+        let reviewer = Reviewer::new(Policy::default(), &DEADLINE_SCANNER);
+        let body = serde_json::json!({"apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview", "request": {"uid": "u",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "operation": "CREATE", "userInfo": {}, "namespace": "shop",
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"containers": [{"name": "a", "image": "127.0.0.1:5999/acme/a:1"}]}}}});
+        let body = body.to_string().into_bytes();
+        let review = || review_body(&body, &reviewer);
+        // Not judged yet: no answer from the cache alone, and no scan started by asking.
+        assert!(cached_only(verdicts.clone(), review).is_none());
+        assert_eq!(scanner.calls.load(Ordering::SeqCst), 0);
+        let slow = with_deadline(
+            verdicts.clone(),
+            Instant::now() + Duration::from_secs(30),
+            review,
+        );
+        assert_eq!(scanner.calls.load(Ordering::SeqCst), 1);
+        let hits = metrics.cache_hits.get();
+        let fast = cached_only(verdicts.clone(), review).expect("judged: cached");
+        assert_eq!(fast.review, slow.review);
+        assert_eq!(scanner.calls.load(Ordering::SeqCst), 1, "no second scan");
+        assert_eq!(metrics.cache_hits.get(), hits + 1);
+        // Outside `cached_only` the scanner waits again, as before.
+        let again = with_deadline(verdicts, Instant::now() + Duration::from_secs(30), review);
+        assert_eq!(again.review, slow.review);
     }
 }

@@ -1,5 +1,8 @@
-//! `POST /validate`: read the AdmissionReview (bounded in size and time), review it on a
-//! blocking thread under the request's deadline, answer the apiserver.
+//! `POST /validate`: read the AdmissionReview (bounded in size and time), review it under
+//! the request's deadline, answer the apiserver. A review of at most [`FAST_BODY`] bytes
+//! whose images all have a verdict in this process is answered right on the async
+//! worker ([`cached_only`]); any other goes to a blocking thread, where images may wait
+//! for Redis, a tag resolution or a scan.
 //!
 //! | request | answer |
 //! |---|---|
@@ -19,10 +22,10 @@
 //! # }
 //! ```
 
-use super::deadline::{budget, parse_timeout, with_deadline};
+use super::deadline::{budget, cached_only, parse_timeout, with_deadline};
 use super::metrics::{Metrics, Verdict};
 use super::verdicts::Verdicts;
-use crate::admission::{review_body, Mode, OnDeadline, Policy, Reviewer};
+use crate::admission::{review_body, Mode, OnDeadline, Outcome, Policy, Reviewer};
 use axum::body::Body;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, StatusCode};
@@ -33,6 +36,10 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Bodies up to this size may be reviewed on the async worker when every image is
+/// cached (a larger one is reviewed on a blocking thread: its parse alone takes a while).
+pub const FAST_BODY: usize = 64 << 10;
 
 /// Everything a review needs, shared by all requests.
 pub struct App {
@@ -96,6 +103,12 @@ async fn answer(app: &Arc<App>, deadline: Instant, body: Body) -> (Verdict, Resp
     let images_by = deadline
         .checked_sub(Duration::from_millis(50))
         .unwrap_or(deadline);
+    if body.len() <= FAST_BODY {
+        let verdicts = app.verdicts.clone();
+        if let Some(out) = cached_only(verdicts, || review_body(&body, &app.reviewer)) {
+            return respond(out, &body);
+        }
+    }
     let job = {
         let app = app.clone();
         let body = body.clone();
@@ -107,30 +120,33 @@ async fn answer(app: &Arc<App>, deadline: Instant, body: Body) -> (Verdict, Resp
     };
     let policy = &app.reviewer.policy;
     match tokio::time::timeout_at(deadline.into(), job).await {
-        Ok(Ok(out)) if out.invalid => {
-            let mut review = out.review;
-            if let Some(uid) = uid_of(&body) {
-                review["response"]["uid"] = json!(uid);
-            }
-            (
-                Verdict::Error,
-                json_response(StatusCode::BAD_REQUEST, &review),
-            )
-        }
-        Ok(Ok(out)) => {
-            let v = if out.allowed {
-                Verdict::Allowed
-            } else {
-                Verdict::Denied
-            };
-            (v, json_response(StatusCode::OK, &out.review))
-        }
+        Ok(Ok(out)) => respond(out, &body),
         Ok(Err(e)) => policy_answer(&body, policy, &format!("internal error: {e}")),
         Err(_) => {
             app.metrics.deadline_answers.inc();
             policy_answer(&body, policy, "the review outlived the webhook deadline")
         }
     }
+}
+
+/// A finished review to its HTTP answer.
+fn respond(out: Outcome, body: &[u8]) -> (Verdict, Response) {
+    if out.invalid {
+        let mut review = out.review;
+        if let Some(uid) = uid_of(body) {
+            review["response"]["uid"] = json!(uid);
+        }
+        return (
+            Verdict::Error,
+            json_response(StatusCode::BAD_REQUEST, &review),
+        );
+    }
+    let v = if out.allowed {
+        Verdict::Allowed
+    } else {
+        Verdict::Denied
+    };
+    (v, json_response(StatusCode::OK, &out.review))
 }
 
 fn too_large(max: usize) -> (Verdict, Response) {

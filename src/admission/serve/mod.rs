@@ -18,8 +18,9 @@
 //! Or, to learn the bound ports first (tests listen on `127.0.0.1:0`):
 //! `let s = Server::bind(cfg, scanner).await?; s.local_addr(); s.run(shutdown).await`.
 //!
-//! Per request: the body is read within `body_timeout` and `max_body` bytes; the
-//! review runs on a blocking thread; each image not already in the verdict cache gets a
+//! Per request: the body is read within `body_timeout` and `max_body` bytes; a review
+//! whose images all have a verdict in this process is answered on the async worker,
+//! any other runs on a blocking thread; each image not already in the verdict cache gets a
 //! scan (one per image however many requests ask, at most `max_concurrent_scans` at
 //! once) and is waited for until the deadline (`?timeout=` minus a margin); then the
 //! policy's `on_deadline` answers for it and the scan goes on to fill the cache.
@@ -79,6 +80,12 @@ pub struct ServeConfig {
     pub redis: Option<String>,
     /// `--redis-prefix` (default [`redis_verdicts::DEFAULT_PREFIX`]).
     pub redis_prefix: Option<String>,
+    /// `--redis-ca`: PEM file of the CA certificates a `rediss://` server is checked
+    /// against (a private CA) instead of the system's roots.
+    pub redis_ca: Option<PathBuf>,
+    /// `--redis-lease`: the scan lease period, renewed every third of it while the scan
+    /// runs (default [`redis_verdicts::LEASE`], at least [`verdicts::MIN_LEASE`]).
+    pub scan_lease: Duration,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     /// TLS handshake time at most.
@@ -106,6 +113,8 @@ impl ServeConfig {
             store: None,
             redis: None,
             redis_prefix: None,
+            redis_ca: None,
+            scan_lease: redis_verdicts::LEASE,
             header_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
@@ -144,6 +153,12 @@ impl Server {
             (None, Some(url)) => Arc::new(RedisStore::open(
                 url,
                 cfg.redis_prefix.as_deref(),
+                match &cfg.redis_ca {
+                    Some(p) => Some(
+                        std::fs::read(p).map_err(|e| format!("--redis-ca {}: {e}", p.display()))?,
+                    ),
+                    None => None,
+                },
                 cfg.verdict_entries,
                 metrics.clone(),
             )?),
@@ -159,7 +174,8 @@ impl Server {
                 metrics.clone(),
                 tokio::runtime::Handle::current(),
             )
-            .with_tag_ttl(cfg.tag_ttl),
+            .with_tag_ttl(cfg.tag_ttl)
+            .with_lease(cfg.scan_lease),
         );
         let corpus = cfg.corpus.unwrap_or_else(Corpus::embedded);
         let reviewer = Reviewer::new(cfg.policy, &deadline::DEADLINE_SCANNER).with_corpus(corpus);

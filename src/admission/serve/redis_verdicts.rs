@@ -15,13 +15,24 @@
 //! that does not decode is a miss, overwritten by the next scan.
 //!
 //! Scan lease: before a replica pulls an image it takes `PREFIX lease:` + hash with
-//! `SET NX PX` ([`LEASE`]). A replica that finds the lease taken polls for the verdict
-//! instead of pulling, until the verdict appears or the lease expires (then it scans
-//! itself: the holder died or is slow). The holder deletes its own lease (compare and
-//! delete, so a lease taken over after expiry is not removed) once the verdict is stored.
+//! `SET NX PX` (the lease period, `--redis-lease`, default [`LEASE`]). While it scans it
+//! renews the lease every third of the period with a compare-and-`PEXPIRE` script (only
+//! while the value is still its own token), so a scan longer than the period is not
+//! scanned again elsewhere. A replica that finds the lease taken polls for the verdict
+//! instead of pulling, until the verdict appears or the lease expires (then it takes the
+//! lease and scans itself: the holder died), at most
+//! [`super::verdicts::MAX_WAIT_LEASES`] periods. The holder deletes its own lease
+//! (compare and delete, so a lease taken over after expiry is not removed) once the
+//! verdict is stored.
+//!
+//! `rediss://` trusts the system's roots, or the PEM CA certificates of `--redis-ca`
+//! (a private CA), built as the layer cache builds its client
+//! ([`crate::cache::redis`]).
 //!
 //! Every verdict is also kept in this process ([`MemoryStore`]), which answers first: a
-//! hit costs no round trip. Redis down, slow or refusing is never a failed request: the
+//! hit costs no round trip. A verdict read from Redis is copied into it for the time
+//! Redis still keeps it (`PTTL`, read in the same round trip), so the next request for
+//! that image is answered locally, on the async worker. Redis down, slow or refusing is never a failed request: the
 //! operation counts in `imgscan_admission_verdict_store_errors_total`, one warning goes
 //! to stderr per outage, the in-process cache answers alone, and Redis is tried again
 //! after [`RETRY_AFTER`] (so requests do not each pay a connect timeout).
@@ -30,7 +41,7 @@ use super::metrics::Metrics;
 use super::verdicts::{MemoryStore, VerdictStore};
 use crate::admission::ImageVerdict;
 use crate::cache::entry_name;
-use crate::cache::redis::{connect, redact};
+use crate::cache::redis::{client, connect, redact};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,8 +55,11 @@ pub const MAX_VALUE_BYTES: u64 = 1 << 20;
 pub const TIMEOUT: Duration = Duration::from_millis(500);
 /// After a Redis error, the in-process cache answers alone this long.
 pub const RETRY_AFTER: Duration = Duration::from_secs(5);
-/// How long a scan lease holds when its holder never releases it.
+/// The default scan lease period (`--redis-lease`): how long a lease holds when its
+/// holder stops renewing it.
 pub const LEASE: Duration = Duration::from_secs(60);
+/// How long a verdict read from Redis without an expiry is kept in this process.
+const NO_EXPIRY_LOCAL: Duration = Duration::from_secs(30);
 
 /// What is stored: the full key it answers for, and the verdict.
 #[derive(Serialize, Deserialize)]
@@ -71,19 +85,18 @@ pub struct RedisStore {
 
 impl RedisStore {
     /// Parse `url` (`redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]` or `rediss://...`);
-    /// connects on first use. `local_entries` bounds the in-process cache.
+    /// connects on first use. `ca_pem`: the PEM CA certificates a `rediss://` server's
+    /// certificate is checked against (`--redis-ca`). `local_entries` bounds the
+    /// in-process cache.
     pub fn open(
         url: &str,
         prefix: Option<&str>,
+        ca_pem: Option<Vec<u8>>,
         local_entries: usize,
         metrics: Arc<Metrics>,
     ) -> Result<RedisStore, String> {
         let shown = redact(url);
-        if url.starts_with("rediss://") {
-            // The tree's one rustls provider; a no-op when the CLI installed it.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        }
-        let client = redis::Client::open(url).map_err(|e| format!("--redis {shown}: {e}"))?;
+        let client = client(url, ca_pem).map_err(|e| format!("--redis {shown}: {e}"))?;
         let prefix = prefix.unwrap_or(DEFAULT_PREFIX).to_string();
         if prefix.is_empty() {
             return Err(format!("--redis {shown}: the key prefix must not be empty"));
@@ -166,17 +179,28 @@ impl RedisStore {
         }
     }
 
-    fn fetch(&self, key: &str) -> Option<ImageVerdict> {
+    /// The verdict in Redis and how long Redis keeps it (one round trip).
+    fn fetch(&self, key: &str) -> Option<(ImageVerdict, Duration)> {
         let rkey = self.redis_key(key);
         // One byte past the bound tells a value that is too long from one that fits.
-        let raw: Vec<u8> = self.with("GETRANGE", |c| {
-            redis::cmd("GETRANGE")
+        let (raw, pttl): (Vec<u8>, i64) = self.with("GETRANGE", |c| {
+            redis::pipe()
+                .cmd("GETRANGE")
                 .arg(&rkey)
                 .arg(0)
                 .arg(MAX_VALUE_BYTES)
+                .cmd("PTTL")
+                .arg(&rkey)
                 .query(c)
         })?;
-        decode(key, &raw)
+        let left = match pttl {
+            // No expiry (not written by imgscan): kept here briefly.
+            -1 => NO_EXPIRY_LOCAL,
+            ms if ms > 0 => Duration::from_millis(ms.unsigned_abs()),
+            // Gone meanwhile.
+            _ => return None,
+        };
+        Some((decode(key, &raw)?, left))
     }
 }
 
@@ -195,9 +219,14 @@ impl VerdictStore for RedisStore {
         if let Some(v) = self.local.get(key) {
             return Some(v);
         }
-        // A verdict from Redis is not copied into the local cache: its remaining TTL is
-        // Redis's, and the next read asks Redis again (one round trip).
-        self.fetch(key)
+        // Kept here as long as Redis keeps it: the next request is answered locally.
+        let (v, left) = self.fetch(key)?;
+        self.local.put(key, &v, left);
+        Some(v)
+    }
+
+    fn get_local(&self, key: &str) -> Option<ImageVerdict> {
+        self.local.get(key)
     }
 
     fn put(&self, key: &str, verdict: &ImageVerdict, ttl: Duration) {
@@ -239,6 +268,25 @@ impl VerdictStore for RedisStore {
         // Nil: another replica holds it. Redis unusable: scan here rather than wait for
         // nobody.
         !matches!(got, Some(redis::Value::Nil))
+    }
+
+    fn renew(&self, key: &str, ttl: Duration) -> bool {
+        let lkey = self.lease_key(key);
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let renewed = self.with("EVAL", |c| {
+            redis::cmd("EVAL")
+                .arg(
+                    "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+                     return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end",
+                )
+                .arg(1)
+                .arg(&lkey)
+                .arg(&self.token)
+                .arg(ms)
+                .query::<i64>(c)
+        });
+        // Redis unusable: nobody else can take the lease through it either; keep trying.
+        renewed != Some(0)
     }
 
     fn release(&self, key: &str) {
@@ -294,14 +342,19 @@ mod tests {
     fn an_unreachable_redis_falls_back_to_memory() {
         // Nothing listens on port 1.
         let m = Arc::new(Metrics::new());
-        let s = RedisStore::open("redis://127.0.0.1:1/0", None, 10, m.clone()).unwrap();
+        let s = RedisStore::open("redis://127.0.0.1:1/0", None, None, 10, m.clone()).unwrap();
         let v = ImageVerdict::Skipped("x".into());
         s.put("k", &v, Duration::from_secs(60));
         assert!(matches!(s.get("k"), Some(ImageVerdict::Skipped(_))));
         assert!(s.get("missing").is_none());
         assert!(s.claim("k", LEASE), "no Redis: this replica scans");
         assert_eq!(m.verdict_store_errors.get(), 1, "one try, then it rests");
-        assert!(RedisStore::open("redis://h/0", Some(""), 1, m.clone()).is_err());
-        assert!(RedisStore::open("nonsense", None, 1, m).is_err());
+        assert!(RedisStore::open("redis://h/0", Some(""), None, 1, m.clone()).is_err());
+        assert!(RedisStore::open("nonsense", None, None, 1, m.clone()).is_err());
+        let ca = Some(b"-----BEGIN CERTIFICATE-----".to_vec());
+        let e = RedisStore::open("redis://h/0", None, ca, 1, m)
+            .err()
+            .unwrap();
+        assert!(e.contains("needs a rediss:// URL"), "{e}");
     }
 }

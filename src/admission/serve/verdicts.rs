@@ -26,6 +26,14 @@
 //! Redis in [`super::redis_verdicts`] (every replica answers alike). A shared store also
 //! hands out scan leases: the replica that gets one scans, the others poll the store
 //! for its verdict (at most [`POLL`] apart) instead of pulling the image again.
+//!
+//! The lease lasts one lease period (`--redis-lease`, default [`LEASE`]) and the holder
+//! renews it every third of that while its scan runs (or waits for a scan permit), so a
+//! scan longer than the period keeps it and nobody scans the image a second time; a
+//! holder that dies stops renewing and its lease expires within one period. A replica
+//! that lost the lease waits for the holder's verdict at most [`MAX_WAIT_LEASES`] lease
+//! periods, then scans itself (the holder is stuck): the wait is bounded, like the
+//! queue slot it takes.
 
 use super::metrics::Metrics;
 use super::redis_verdicts::LEASE;
@@ -48,6 +56,11 @@ const QUEUE_FULL: &str = "too many images are already being scanned";
 
 /// How often a replica that lost the scan lease looks for the winner's verdict.
 pub const POLL: Duration = Duration::from_millis(200);
+/// A replica that lost the scan lease waits for the holder's verdict this many lease
+/// periods at most, then scans itself.
+pub const MAX_WAIT_LEASES: u32 = 10;
+/// The shortest lease period accepted (renewals come a third of it apart).
+pub const MIN_LEASE: Duration = Duration::from_millis(30);
 
 /// Where verdicts are kept between requests.
 pub trait VerdictStore: Send + Sync {
@@ -58,8 +71,19 @@ pub trait VerdictStore: Send + Sync {
     fn claim(&self, _key: &str, _ttl: Duration) -> bool {
         true
     }
+    /// Extend the lease on `key` to `ttl` from now, only while it is still ours; `false`
+    /// when another replica holds it now (it expired and was taken over).
+    fn renew(&self, _key: &str, _ttl: Duration) -> bool {
+        true
+    }
     /// Give the lease back (only if still ours).
     fn release(&self, _key: &str) {}
+    /// The verdict for `key` if this process holds it, without any network round trip
+    /// (a cached review is answered on the async worker). `None` for a store that keeps
+    /// nothing in this process.
+    fn get_local(&self, _key: &str) -> Option<ImageVerdict> {
+        None
+    }
     /// Whether other processes read and write this store.
     fn shared(&self) -> bool {
         false
@@ -91,6 +115,10 @@ impl MemoryStore {
 }
 
 impl VerdictStore for MemoryStore {
+    fn get_local(&self, key: &str) -> Option<ImageVerdict> {
+        self.get(key)
+    }
+
     fn get(&self, key: &str) -> Option<ImageVerdict> {
         let mut map = lock(&self.map);
         match map.get(key) {
@@ -143,6 +171,17 @@ pub fn versioned_key(version: &str, key: &str) -> String {
 
 type Pending = watch::Receiver<Option<ImageVerdict>>;
 
+/// What waiting for another replica's scan came to.
+enum Peer {
+    /// Its verdict.
+    Verdict(ImageVerdict),
+    /// This replica holds the lease now: it scans.
+    Leased,
+    /// No lease to hold (a store of one process), or the holder outstayed the wait: it
+    /// scans without one.
+    Unleased,
+}
+
 /// Images of one review started at once at most.
 pub const MAX_PREFETCH: usize = 64;
 /// Tag → digest entries kept at most.
@@ -165,6 +204,8 @@ pub struct Verdicts {
     max_pending: usize,
     ttl: Duration,
     tag_ttl: Duration,
+    /// The scan lease period of a shared store.
+    lease: Duration,
     version: String,
     metrics: Arc<Metrics>,
     rt: tokio::runtime::Handle,
@@ -193,6 +234,7 @@ impl Verdicts {
             max_pending: max_pending.max(1),
             ttl,
             tag_ttl: TAG_TTL,
+            lease: LEASE,
             version,
             metrics,
             rt,
@@ -204,6 +246,36 @@ impl Verdicts {
     pub fn with_tag_ttl(mut self, ttl: Duration) -> Self {
         self.tag_ttl = ttl.min(TAG_TTL);
         self
+    }
+
+    /// Scan leases of a shared store last `lease` (at least [`MIN_LEASE`]) and are
+    /// renewed every third of it while the scan runs.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(MIN_LEASE);
+        self
+    }
+
+    /// The verdict for `image` if this process already holds it (no network, no
+    /// waiting: callable on an async worker). A tag answers from a verdict judged under
+    /// it, or from the digest it was resolved to in the last `tag_ttl`. `None`: ask
+    /// [`Verdicts::judge_until`]. Not counted in the hit metric: see
+    /// [`Verdicts::count_hits`].
+    pub fn cached(&self, image: &Reference) -> Option<ImageVerdict> {
+        let key = self.key(image);
+        let mut v = self.store.get_local(&key);
+        if v.is_none() && image.digest.is_none() {
+            let digest = match lock(&self.tags).get(&key) {
+                Some((exp, d)) if *exp > Instant::now() => d.clone(),
+                _ => return None,
+            };
+            v = self.store.get_local(&versioned_key(&self.version, &digest));
+        }
+        v
+    }
+
+    /// Count `n` cache hits (of a review answered from [`Verdicts::cached`] alone).
+    pub fn count_hits(&self, n: u64) {
+        self.metrics.cache_hits.inc_by(n);
     }
 
     /// The cache key of `image` under this scanner's version.
@@ -401,10 +473,16 @@ impl Verdicts {
     /// On a blocking thread: the verdict of another replica's scan when one holds the
     /// lease, else a scan here (under a permit), stored, the lease given back.
     fn scan_once(self: &Arc<Self>, key: &str, image: &Reference) -> ImageVerdict {
-        if let Some(v) = self.await_peer(key) {
-            lock(&self.inflight).remove(key);
-            return v;
-        }
+        let leased = match self.await_peer(key) {
+            Peer::Verdict(v) => {
+                lock(&self.inflight).remove(key);
+                return v;
+            }
+            Peer::Leased => true,
+            Peer::Unleased => false,
+        };
+        // Held from here (the claim) until the verdict is stored, permit wait included.
+        let renewing = leased.then(|| self.renew_lease(key));
         let permit = self.rt.block_on(self.permits.clone().acquire_owned());
         self.metrics.scans_in_flight.inc();
         let v = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.scanner.scan(image)))
@@ -416,31 +494,64 @@ impl Verdicts {
             self.store_verdict(key, image, &v);
             map.remove(key);
         }
-        self.store.release(key);
+        if let Some(r) = renewing {
+            r.abort();
+            self.store.release(key);
+        }
         v
     }
 
+    /// Renew the scan lease of `key` every third of the lease period until aborted;
+    /// stops when the lease turns out to be another replica's.
+    fn renew_lease(&self, key: &str) -> tokio::task::AbortHandle {
+        let store = self.store.clone();
+        let key = key.to_string();
+        let lease = self.lease;
+        self.rt
+            .spawn(async move {
+                let mut tick = tokio::time::interval(lease / 3);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await; // the first tick is now: the lease was just taken
+                loop {
+                    tick.tick().await;
+                    let (s, k) = (store.clone(), key.clone());
+                    let ours = tokio::task::spawn_blocking(move || s.renew(&k, lease))
+                        .await
+                        .unwrap_or(true);
+                    if !ours {
+                        eprintln!(
+                            "imgscan serve: warning: the scan lease of {key} was taken over \
+                             by another replica (it expired before a renewal reached Redis)"
+                        );
+                        return;
+                    }
+                }
+            })
+            .abort_handle()
+    }
+
     /// With a shared store: while another replica holds the scan lease of `key`, poll
-    /// for its verdict. `None`: this replica has the lease (or the holder's expired).
-    fn await_peer(&self, key: &str) -> Option<ImageVerdict> {
+    /// for its verdict, [`MAX_WAIT_LEASES`] lease periods at most.
+    fn await_peer(&self, key: &str) -> Peer {
         if !self.store.shared() {
-            return None;
+            return Peer::Unleased;
         }
-        let until = Instant::now() + LEASE;
+        let until = Instant::now() + self.lease * MAX_WAIT_LEASES;
         loop {
             if let Some(v) = self.store.get(key) {
-                return Some(v);
+                return Peer::Verdict(v);
             }
-            if self.store.claim(key, LEASE) {
+            if self.store.claim(key, self.lease) {
                 // The holder may have stored its verdict and left just now.
                 if let Some(v) = self.store.get(key) {
                     self.store.release(key);
-                    return Some(v);
+                    return Peer::Verdict(v);
                 }
-                return None;
+                return Peer::Leased;
             }
             if Instant::now() >= until {
-                return None;
+                // The holder renews but never stores a verdict: stop waiting for it.
+                return Peer::Unleased;
             }
             std::thread::sleep(POLL);
         }
