@@ -65,43 +65,57 @@ pub(crate) struct AnalyzerSet {
 
 impl AnalyzerSet {
     /// `threaded`: run the analyzers that read file bytes (content, wallet, binary) on their
-    /// own thread (depth 0 only: nested archives are rare and small next to the layer
-    /// itself).
+    /// own thread, and the `--yara` rules on another (depth 0 only: nested archives are
+    /// rare and small next to the layer itself).
     /// `depth`, `nesting`: the depth of the files it sees and `limits.nesting`.
     fn new(sigs: &Arc<Signatures>, threaded: bool, depth: usize, nesting: u32) -> Self {
         let streaming = || -> Vec<Box<dyn Analyzer>> {
-            #[allow(unused_mut)]
-            let mut v: Vec<Box<dyn Analyzer>> = vec![
+            vec![
                 Box::new(ContentAnalyzer::new(Arc::clone(sigs))),
                 Box::new(WalletAnalyzer::new(Arc::clone(sigs))),
                 Box::new(BinaryAnalyzer::default()),
                 Box::new(ScriptAnalyzer::new(Arc::clone(sigs))),
                 Box::new(super::hash::HashAnalyzer::new(Arc::clone(sigs))),
-            ];
-            // `--yara` rules, on the same thread as the other byte readers.
+            ]
+        };
+        // `--yara` rules: threaded, on a worker of their own beside the content one, so
+        // the two cores share inflate, matching and YARA however their costs fall.
+        let yara = || -> Vec<Box<dyn Analyzer>> {
             #[cfg(feature = "yara")]
             if let Some(y) = &sigs.yara {
-                v.push(Box::new(super::yara::YaraAnalyzer::new(
+                return vec![Box::new(super::yara::YaraAnalyzer::new(
                     Arc::clone(y),
                     depth,
                     nesting,
-                )));
+                ))];
             }
-            #[cfg(not(feature = "yara"))]
             let _ = (depth, nesting);
-            v
+            Vec::new()
         };
         let mut analyzers: Vec<Box<dyn Analyzer>> = vec![
             Box::new(NameAnalyzer::new(Arc::clone(sigs))),
             Box::new(super::pkgcapture::PkgDbCapture::default()),
             Box::new(super::planted::PlantedAnalyzer),
         ];
-        match threaded
-            .then(|| Offload::spawn("content", streaming()))
-            .flatten()
-        {
-            Some(o) => analyzers.push(Box::new(o)),
-            None => analyzers.extend(streaming()),
+        for (name, set) in [("content", streaming()), ("yara", yara())] {
+            if set.is_empty() {
+                continue;
+            }
+            let set = if threaded {
+                match Offload::spawn(name, set) {
+                    Some(o) => {
+                        analyzers.push(Box::new(o));
+                        continue;
+                    }
+                    // No thread: the analyzers went with the failed spawn; run new ones
+                    // inline.
+                    None if name == "content" => streaming(),
+                    None => yara(),
+                }
+            } else {
+                set
+            };
+            analyzers.extend(set);
         }
         let wants = vec![false; analyzers.len()];
         AnalyzerSet { analyzers, wants }
