@@ -80,8 +80,7 @@ impl LimitKind {
             LimitKind::Nesting => "--max-nesting",
             LimitKind::JsonBytes => "--max-json-bytes",
             LimitKind::Timeout => "--timeout",
-            // A library bound (`Limits::meta_bytes`) without a command-line flag yet.
-            LimitKind::MetaBytes => "no flag: Limits::meta_bytes",
+            LimitKind::MetaBytes => "--max-meta-bytes",
         }
     }
 }

@@ -712,3 +712,44 @@ fn zstd_frame_demanding_a_huge_window_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn many_tiny_entries_over_max_meta_bytes_is_a_limit_finding() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("l");
+    layout_with(
+        &dir,
+        vec![Layer::raw(
+            many_entries_layer(5_000),
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+        )],
+    );
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "-q", "--format", "json", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let (out, stderr, code) = outs(&imgscan(&args));
+        let doc: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("bad JSON ({e}): {out}\nstderr: {stderr}"));
+        (doc, code)
+    };
+    // Under the default budget the layer is read whole: a clean scan.
+    let (doc, code) = scan(&[]);
+    assert_eq!(code, 0, "{doc}");
+    // 5000 entries do not fit in 64 KiB of metadata: reported, and the scan is not clean.
+    let (doc, code) = scan(&["--max-meta-bytes", "64K"]);
+    assert_eq!(code, 2, "{doc}");
+    let findings = doc["reports"][0]["findings"].as_array().unwrap();
+    let inc: Vec<_> = findings
+        .iter()
+        .filter(|f| f["id"] == "IMG-SCAN-INCOMPLETE")
+        .map(|f| f.to_string())
+        .collect();
+    assert_eq!(inc.len(), 1, "{doc}");
+    assert!(inc[0].contains("65536 byte metadata budget"), "{}", inc[0]);
+    assert!(inc[0].contains("--max-meta-bytes"), "{}", inc[0]);
+    assert_eq!(LimitKind::MetaBytes.flag(), "--max-meta-bytes");
+    // With --allow-incomplete the same scan exits 0 but still carries the finding.
+    let (doc, code) = scan(&["--max-meta-bytes", "64K", "--allow-incomplete"]);
+    assert_eq!(code, 0, "{doc}");
+    assert!(doc.to_string().contains("--max-meta-bytes"), "{doc}");
+}

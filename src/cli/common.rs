@@ -96,6 +96,10 @@ pub struct ImageArgs {
     /// Overall time limit in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Estimated bytes of entry metadata (paths, link targets) kept per image; entries
+    /// past it are still examined but missing from the filesystem view (reported).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_meta_bytes: Option<u64>,
 
     /// Where to look for an unprefixed image name, in order; the first that has it wins
     /// (`registry:NAME` always means the registry, `docker:NAME` / `podman:NAME` one daemon).
@@ -160,7 +164,7 @@ impl ImageArgs {
             nesting: self.max_nesting.unwrap_or(d.nesting),
             json_bytes: self.max_json_bytes.unwrap_or(d.json_bytes),
             timeout_secs: self.timeout.unwrap_or(d.timeout_secs),
-            meta_bytes: d.meta_bytes,
+            meta_bytes: self.max_meta_bytes.unwrap_or(d.meta_bytes),
         }
     }
 

@@ -24,8 +24,12 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// `MAX_ATTEMPTS` times for every layer.
 pub const RETRY_BUDGET: u32 = 8;
 
+/// Redirects followed for one request (reqwest's and Go's default).
+pub const MAX_REDIRECTS: usize = 10;
+
 /// One connection to one registry repository: base URL, HTTP client, auth header.
 pub(super) struct Session {
+    /// Follows no redirects by itself (see [`Session::send_following`]).
     http: reqwest::Client,
     /// `https://host:port` or `http://host:port`.
     base: String,
@@ -150,14 +154,21 @@ impl Session {
         };
         let host = oci_ref.resolve_registry().to_string();
         let (rq_certs, oci_certs) = load_certs(opts)?;
-        let http = reqwest::Client::builder()
-            .danger_accept_invalid_certs(opts.insecure)
-            .tls_certs_merge(rq_certs)
-            .connect_timeout(opts.timeout)
-            .read_timeout(opts.timeout)
-            .user_agent(concat!("imgscan/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| (Step::Pulling, format!("building the HTTP client: {e}")))?;
+        let client_with = |policy: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .danger_accept_invalid_certs(opts.insecure)
+                .tls_certs_merge(rq_certs.clone())
+                .connect_timeout(opts.timeout)
+                .read_timeout(opts.timeout)
+                .user_agent(concat!("imgscan/", env!("CARGO_PKG_VERSION")))
+                .redirect(policy)
+                .build()
+                .map_err(|e| (Step::Pulling, format!("building the HTTP client: {e}")))
+        };
+        // For the token service (reqwest follows its redirects) and for the registry's
+        // own requests, whose redirects `send_following` follows by hand.
+        let http = client_with(reqwest::redirect::Policy::default())?;
+        let registry_http = client_with(reqwest::redirect::Policy::none())?;
 
         // TLS first; plain HTTP only when allowed and TLS cannot be spoken at all.
         let mut https = true;
@@ -207,7 +218,7 @@ impl Session {
         };
         let authorization = authorizer.authorize().await?;
         Ok(Session {
-            http,
+            http: registry_http,
             base,
             repository: reference.repository.clone(),
             authorization: std::sync::Mutex::new(authorization),
@@ -218,13 +229,6 @@ impl Session {
             json_limit: opts.limits.json_bytes,
             retries_left: std::sync::atomic::AtomicU32::new(RETRY_BUDGET),
         })
-    }
-
-    fn host(&self) -> &str {
-        self.base
-            .split_once("://")
-            .map(|(_, h)| h)
-            .unwrap_or(&self.base)
     }
 
     /// Take one retry from the pull's [`RETRY_BUDGET`]; false when it is spent.
@@ -261,25 +265,15 @@ impl Session {
         step: Step,
     ) -> R<reqwest::Response> {
         let url = format!("{}/v2/{}/{path}", self.base, self.repository);
-        let https = self.base.starts_with("https:");
         let mut attempt = 0;
         let mut refreshed = false;
         loop {
             attempt += 1;
-            let mut req = self.http.request(method.clone(), &url);
-            if let Some(a) = accept {
-                req = req.header(reqwest::header::ACCEPT, a);
-            }
-            if let Some(n) = from {
-                req = req.header(reqwest::header::RANGE, format!("bytes={n}-"));
-            }
             let current = self.authorization.lock().map(|a| a.clone()).unwrap_or(None);
-            if let Some(auth) = &current {
-                req = req.header(reqwest::header::AUTHORIZATION, auth);
-            }
-            let resp = match tokio::time::timeout_at(self.deadline, req.send()).await {
+            let send = self.send_following(&method, &url, accept, from, current.as_deref(), what);
+            let resp = match tokio::time::timeout_at(self.deadline, send).await {
                 Err(_) => return Err(timed_out(self.timeout)),
-                Ok(Err(e)) => return Err((step, describe_transport(&e, self.host(), https))),
+                Ok(Err(why)) => return Err((step, why)),
                 Ok(Ok(r)) => r,
             };
             let status = resp.status();
@@ -342,6 +336,83 @@ impl Session {
                 404 => (step, format!("{what} unknown")),
                 _ => (step, format!("registry answered {status} for {what}")),
             });
+        }
+    }
+
+    /// Send `method` `url` and follow redirects (301, 302, 303, 307, 308) by hand, at most
+    /// [`MAX_REDIRECTS`], to http(s) URLs only. `auth` goes to the registry's own
+    /// scheme/host/port and, once a redirect has left it (blob storage, a CDN), to no
+    /// later hop either, back on the registry or not. reqwest's own following would
+    /// rebuild each hop from the first request's headers and compare a hop only with the
+    /// one before: a second hop on the storage host would get the token back.
+    async fn send_following(
+        &self,
+        method: &reqwest::Method,
+        url: &str,
+        accept: Option<&str>,
+        from: Option<u64>,
+        auth: Option<&str>,
+        what: &str,
+    ) -> Result<reqwest::Response, String> {
+        let registry = reqwest::Url::parse(&self.base)
+            .map_err(|e| format!("internal error: registry URL {}: {e}", self.base))?;
+        let origin = |u: &reqwest::Url| {
+            (
+                u.scheme().to_string(),
+                u.host_str().map(str::to_string),
+                u.port_or_known_default(),
+            )
+        };
+        let mut url =
+            reqwest::Url::parse(url).map_err(|e| format!("internal error: URL {url}: {e}"))?;
+        let mut with_auth = auth.filter(|_| origin(&url) == origin(&registry));
+        let mut hops = 0;
+        loop {
+            let mut req = self.http.request(method.clone(), url.clone());
+            if let Some(a) = accept {
+                req = req.header(reqwest::header::ACCEPT, a);
+            }
+            if let Some(n) = from {
+                req = req.header(reqwest::header::RANGE, format!("bytes={n}-"));
+            }
+            if let Some(a) = with_auth {
+                req = req.header(reqwest::header::AUTHORIZATION, a);
+            }
+            let host = url
+                .host_str()
+                .map_or_else(String::new, |h| match url.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                });
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| describe_transport(&e, &host, url.scheme() == "https"))?;
+            if !matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+                return Ok(resp);
+            }
+            let Some(loc) = resp.headers().get(reqwest::header::LOCATION) else {
+                return Ok(resp);
+            };
+            let loc = String::from_utf8_lossy(loc.as_bytes()).into_owned();
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(format!(
+                    "more than {MAX_REDIRECTS} redirects for {what} (a redirect loop?); the last to {loc}"
+                ));
+            }
+            let next = url.join(&loc).map_err(|e| {
+                format!("{host} redirected {what} to an invalid location {loc:?} ({e})")
+            })?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(format!(
+                    "{host} redirected {what} to {next}, which is not an http(s) URL; not followed"
+                ));
+            }
+            if origin(&next) != origin(&registry) {
+                with_auth = None;
+            }
+            url = next;
         }
     }
 

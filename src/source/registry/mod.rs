@@ -10,9 +10,10 @@
 //! `oci-client` performs the `WWW-Authenticate` challenge and token exchange; requests for
 //! manifests and blobs are made here with the same TLS settings so that bodies are read
 //! bounded, `Retry-After` is honoured on 429/5xx, and errors name the step and cause.
-//! Credentials are attached only to requests addressed to the registry itself; reqwest
-//! drops `Authorization` when a redirect leaves the registry's scheme/host/port (tested in
-//! `tests/registry.rs`).
+//! Credentials are attached only to requests addressed to the registry itself: redirects
+//! (blob storage, CDNs) are followed by hand, at most `MAX_REDIRECTS` hops, and once one
+//! leaves the registry's scheme/host/port no later hop gets `Authorization` (tested in
+//! `tests/registry_redirects.rs`).
 //!
 //! Every network operation of one `open` (including later layer reads) shares one
 //! deadline, `opts.timeout` from the start of `open`.
