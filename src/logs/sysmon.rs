@@ -90,11 +90,7 @@ fn parse(xml: &str) -> Result<Parsed, String> {
                     text.push_str(&d);
                 }
             }
-            X::CData(t) => {
-                if wanted(&stack) {
-                    text.push_str(&String::from_utf8_lossy(&t));
-                }
-            }
+            X::CData(t) if wanted(&stack) => text.push_str(&String::from_utf8_lossy(&t)),
             X::GeneralRef(g) => {
                 if let Some(c) = g.resolve_char_ref().map_err(|e| format!("XML: {e}"))? {
                     if wanted(&stack) {
