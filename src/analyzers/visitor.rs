@@ -97,25 +97,22 @@ impl AnalyzerSet {
             Box::new(super::pkgcapture::PkgDbCapture::default()),
             Box::new(super::planted::PlantedAnalyzer),
         ];
-        for (name, set) in [("content", streaming()), ("yara", yara())] {
+        type Make<'a> = &'a dyn Fn() -> Vec<Box<dyn Analyzer>>;
+        let sets: [(&str, Make); 2] = [("content", &streaming), ("yara", &yara)];
+        for (name, make) in sets {
+            let set = make();
             if set.is_empty() {
                 continue;
             }
-            let set = if threaded {
-                match Offload::spawn(name, set) {
-                    Some(o) => {
-                        analyzers.push(Box::new(o));
-                        continue;
-                    }
-                    // No thread: the analyzers went with the failed spawn; run new ones
-                    // inline.
-                    None if name == "content" => streaming(),
-                    None => yara(),
-                }
-            } else {
-                set
-            };
-            analyzers.extend(set);
+            if !threaded {
+                analyzers.extend(set);
+                continue;
+            }
+            match Offload::spawn(name, set) {
+                Some(o) => analyzers.push(Box::new(o)),
+                // No thread: the analyzers went with the failed spawn; run new ones inline.
+                None => analyzers.extend(make()),
+            }
         }
         let wants = vec![false; analyzers.len()];
         AnalyzerSet { analyzers, wants }

@@ -29,7 +29,7 @@
 use super::verdicts::Verdicts;
 use crate::admission::{ImageVerdict, Scanner};
 use crate::reference::Reference;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,10 +76,16 @@ pub fn budget(timeout: Duration) -> Duration {
 
 thread_local! {
     static CURRENT: RefCell<Option<(Arc<Verdicts>, Instant)>> = const { RefCell::new(None) };
-    /// Set by [`cached_only`]: the verdicts to answer from, and whether one was missing.
-    static CACHED: RefCell<Option<Arc<Verdicts>>> = const { RefCell::new(None) };
-    static MISSED: Cell<bool> = const { Cell::new(false) };
-    static HITS: Cell<u64> = const { Cell::new(0) };
+    /// Set by [`cached_only`] for the review it runs.
+    static CACHED: RefCell<Option<CachedRun>> = const { RefCell::new(None) };
+}
+
+/// What [`cached_only`] answers from, and what it came to.
+struct CachedRun {
+    verdicts: Arc<Verdicts>,
+    /// An image had no verdict here: the review must run again.
+    missed: bool,
+    hits: u64,
 }
 
 /// Run `f` (a review) with [`DeadlineScanner`] answering only from the verdicts this
@@ -92,15 +98,24 @@ pub fn cached_only<R>(verdicts: Arc<Verdicts>, f: impl FnOnce() -> R) -> Option<
             CACHED.with(|c| c.borrow_mut().take());
         }
     }
-    CACHED.with(|c| *c.borrow_mut() = Some(verdicts.clone()));
-    MISSED.with(|m| m.set(false));
-    HITS.with(|h| h.set(0));
+    CACHED.with(|c| {
+        *c.borrow_mut() = Some(CachedRun {
+            verdicts: verdicts.clone(),
+            missed: false,
+            hits: 0,
+        })
+    });
     let _clear = Clear;
     let r = f();
-    if MISSED.with(Cell::get) {
+    let (missed, hits) = CACHED.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map_or((true, 0), |run| (run.missed, run.hits))
+    });
+    if missed {
         return None;
     }
-    verdicts.count_hits(HITS.with(Cell::get));
+    verdicts.count_hits(hits);
     Some(r)
 }
 
@@ -127,17 +142,18 @@ pub static DEADLINE_SCANNER: DeadlineScanner = DeadlineScanner;
 
 impl Scanner for DeadlineScanner {
     fn scan(&self, image: &Reference) -> ImageVerdict {
-        if let Some(verdicts) = CACHED.with(|c| c.borrow().clone()) {
-            return match verdicts.cached(image) {
-                Some(v) => {
-                    HITS.with(|h| h.set(h.get() + 1));
-                    v
-                }
-                None => {
-                    MISSED.with(|m| m.set(true));
-                    ImageVerdict::Unjudged("not cached".into())
-                }
-            };
+        let cached = CACHED.with(|c| {
+            let mut c = c.borrow_mut();
+            let run = c.as_mut()?;
+            let v = run.verdicts.cached(image);
+            match &v {
+                Some(_) => run.hits += 1,
+                None => run.missed = true,
+            }
+            Some(v.unwrap_or_else(|| ImageVerdict::Unjudged("not cached".into())))
+        });
+        if let Some(v) = cached {
+            return v;
         }
         let cur = CURRENT.with(|c| c.borrow().clone());
         match cur {

@@ -262,15 +262,20 @@ impl Verdicts {
     /// [`Verdicts::count_hits`].
     pub fn cached(&self, image: &Reference) -> Option<ImageVerdict> {
         let key = self.key(image);
-        let mut v = self.store.get_local(&key);
-        if v.is_none() && image.digest.is_none() {
-            let digest = match lock(&self.tags).get(&key) {
-                Some((exp, d)) if *exp > Instant::now() => d.clone(),
-                _ => return None,
-            };
-            v = self.store.get_local(&versioned_key(&self.version, &digest));
+        let v = self.store.get_local(&key);
+        if v.is_some() || image.digest.is_some() {
+            return v;
         }
-        v
+        let digest = self.resolved(&key)?;
+        self.store.get_local(&versioned_key(&self.version, &digest))
+    }
+
+    /// The digest the tag of `tag_key` was resolved to within the last `tag_ttl`.
+    fn resolved(&self, tag_key: &str) -> Option<String> {
+        match lock(&self.tags).get(tag_key) {
+            Some((exp, d)) if *exp > Instant::now() => Some(d.clone()),
+            _ => None,
+        }
     }
 
     /// Count `n` cache hits (of a review answered from [`Verdicts::cached`] alone).
@@ -354,10 +359,8 @@ impl Verdicts {
     /// or `None` (no resolver, an error, too slow: the scan by tag then reports what is
     /// wrong).
     fn resolve_until(&self, tag_key: &str, image: &Reference, deadline: Instant) -> Option<String> {
-        if let Some((exp, d)) = lock(&self.tags).get(tag_key) {
-            if *exp > Instant::now() {
-                return Some(d.clone());
-            }
+        if let Some(d) = self.resolved(tag_key) {
+            return Some(d);
         }
         let scanner = self.scanner.clone();
         let img = image.clone();
