@@ -38,6 +38,7 @@ bench: setup
 	$(CARGO) bench --bench name
 	$(CARGO) bench --bench logs
 	sh scripts/bench-serve.sh
+	RATE=2000 DURATION=10s FIRST=0 sh scripts/bench-serve.sh
 
 # Coverage-guided fuzzing (nightly + cargo-fuzz; not part of `make test`): every target in
 # fuzz/ for FUZZ_SECONDS (default 60) each, one at a time; see fuzz/run.sh. Then the
