@@ -286,3 +286,89 @@ fn completions_and_the_severity_display_filter() {
     let (code, out) = run(&["scan", "-q", "--format", "json", "--severity", "info", bad]);
     assert_eq!(code, 1, "{out}");
 }
+
+/// The JUnit schema Jenkins' xUnit plugin publishes (`junit-10.xsd`, MIT), which pytest
+/// ships in its sdist to validate its own reports; `scripts/setup-test.sh` puts it in the
+/// cache (pinned by the sdist's sha256). `IMGSCAN_JUNIT_XSD` points elsewhere.
+fn junit_xsd() -> std::path::PathBuf {
+    let p = std::env::var_os("IMGSCAN_JUNIT_XSD")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| {
+                    std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache")
+                });
+            cache.join("imgscan/junit-10.xsd")
+        });
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/setup-test.sh (it fetches the published JUnit schema)",
+        p.display()
+    );
+    p
+}
+
+/// `xmllint --schema` over `xml`: Ok, or the validator's complaint.
+fn validate_junit(xml: &[u8]) -> Result<(), String> {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("report.xml");
+    std::fs::write(&f, xml).unwrap();
+    let o = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(junit_xsd())
+        .arg(&f)
+        .output()
+        .expect("xmllint (Debian libxml2-utils; scripts/setup-test.sh installs it)");
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
+
+#[test]
+fn junit_validates_against_the_published_schema() {
+    // The validator is real: a suite without its required counts is refused.
+    let broken = br#"<?xml version="1.0"?><testsuites><testsuite name="x"><testcase name="a"/></testsuite></testsuites>"#;
+    let why = validate_junit(broken).unwrap_err();
+    assert!(why.contains("tests"), "{why}");
+
+    // The CLI on both samples: failures, a passing image, counts.
+    let d = samples();
+    let bad = d.path().join("malicious");
+    let clean = d.path().join("clean");
+    let (code, xml) = run(&[
+        "scan",
+        "-q",
+        "--format",
+        "junit",
+        bad.to_str().unwrap(),
+        clean.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    validate_junit(xml.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+
+    // Hostile text, an incomplete scan and an empty run.
+    let mut f = finding_at("IMG-A", "opt/\u{1}x<&]]>", Severity::Critical);
+    f.evidence[0].excerpt = "\u{1b}[31m</failure>\u{fffe}".into();
+    let r = Report {
+        target: "docker.io/acme/app:1.0\u{0}".into(),
+        findings: vec![f, finding_at("IMG-B", "etc/b", Severity::Low)],
+        incomplete: vec!["layer 2: truncated <here>".into()],
+        ..Default::default()
+    };
+    for reports in [vec![r], vec![]] {
+        let mut out = Vec::new();
+        report::write_with(
+            &reports,
+            Format::Junit,
+            false,
+            Some(Severity::High),
+            &mut out,
+        )
+        .unwrap();
+        validate_junit(&out).unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&out)));
+    }
+}
