@@ -1,6 +1,9 @@
 # imgscan in a small image. Build: docker build -t imgscan .
 FROM rust:1-bookworm AS build
 WORKDIR /src
+# protoc: the containerd source's gRPC bindings are generated at build time.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends protobuf-compiler \
+    && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cargo build --release --locked --bin imgscan
 

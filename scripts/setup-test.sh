@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use, when missing.
 set -euo pipefail
-pkgs=(docker-registry skopeo umoci apache2-utils zstd libdeflate-tools mmdebstrap bc time openssl rpm redis-server docker.io podman chromium wrk libxml2-utils)
+pkgs=(docker-registry skopeo umoci apache2-utils zstd libdeflate-tools mmdebstrap bc time openssl rpm redis-server docker.io podman chromium wrk containerd protobuf-compiler libxml2-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

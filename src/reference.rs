@@ -7,7 +7,8 @@
 //! `docker-archive:`, `oci-archive:` or `oci-dir:` scheme, or auto-detection (an existing
 //! file is sniffed by content, a directory is an OCI layout, anything else is a registry
 //! reference), with `PATH:tag` / `PATH@digest` to pick one image of several.
-//! `docker:NAME` and `podman:NAME` read NAME from a local daemon ([`Target::Daemon`]);
+//! `docker:NAME`, `podman:NAME` and `containerd:NAME` read NAME from a local daemon
+//! ([`Target::Daemon`]);
 //! `registry:NAME` / `docker://NAME` from the registry only, whatever `--image-src` says
 //! ([`names_registry_explicitly`]).
 
@@ -346,20 +347,23 @@ impl LocalKind {
     }
 }
 
-/// A local container engine that serves the Docker Engine API on a socket.
+/// A local container engine holding images: Docker and Podman serve the Docker Engine
+/// API on a socket, containerd its gRPC API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Daemon {
     Docker,
     Podman,
+    Containerd,
 }
 
 impl Daemon {
-    /// The scheme (`docker`, `podman`), also the name `--image-src` uses.
+    /// The scheme (`docker`, `podman`, `containerd`), also the name `--image-src` uses.
     pub fn scheme(self) -> &'static str {
         match self {
             Daemon::Docker => "docker",
             Daemon::Podman => "podman",
+            Daemon::Containerd => "containerd",
         }
     }
 }
@@ -374,7 +378,7 @@ pub enum Target {
         path: PathBuf,
         select: Option<Selector>,
     },
-    /// `docker:NAME` / `podman:NAME`: an image the local daemon holds.
+    /// `docker:NAME` / `podman:NAME` / `containerd:NAME`: an image the local daemon holds.
     Daemon {
         daemon: Daemon,
         reference: Reference,
@@ -507,7 +511,11 @@ impl Target {
             ("registry:", None),
             ("docker://", None),
         ];
-        for (scheme, daemon) in [("docker:", Daemon::Docker), ("podman:", Daemon::Podman)] {
+        for (scheme, daemon) in [
+            ("docker:", Daemon::Docker),
+            ("podman:", Daemon::Podman),
+            ("containerd:", Daemon::Containerd),
+        ] {
             if let Some(rest) = input
                 .strip_prefix(scheme)
                 .filter(|_| !input.starts_with("docker://"))
@@ -716,6 +724,11 @@ mod tests {
                 daemon: Daemon::Podman,
                 ..
             }
+        ));
+        assert!(matches!(
+            Target::parse("containerd:app@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08").unwrap(),
+            Target::Daemon { daemon: Daemon::Containerd, ref reference }
+                if reference.digest.is_some() && reference.repository == "library/app"
         ));
         assert!(matches!(
             Target::parse("docker://alpine").unwrap(),

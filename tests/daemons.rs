@@ -188,3 +188,93 @@ fn podman_service_images() {
     assert_eq!(code, 1, "{why}");
     assert_eq!(v["reports"][0]["source"]["kind"], "podman", "{why}");
 }
+
+#[test]
+fn containerd_images_by_name_digest_and_namespace() {
+    let c = match Daemon::containerd() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("SKIPPED: containerd cannot run here: {e}");
+            return;
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = malicious_archive(tmp.path(), "acme/ctrd:1.0");
+    c.load(&archive).unwrap();
+    let listed = c.ctr(&["images", "ls", "-q"]).unwrap();
+    assert!(listed.contains("docker.io/acme/ctrd:1.0"), "{listed}");
+    let addr = c.url();
+    let nowhere = nowhere(tmp.path());
+
+    // Explicit scheme: findings, the whited-out miner (layer order), where it came from.
+    let (code, v, why) = scan(&["containerd:acme/ctrd:1.0", "--containerd-address", &addr]);
+    assert_eq!(code, 1, "{why}");
+    assert!(ids(&v).iter().any(|i| i == "IMG-MINER-BINARY"), "{why}");
+    assert!(v.to_string().contains("tmp/kdevtmpfsi"), "{why}");
+    let r = &v["reports"][0];
+    assert_eq!(r["source"]["kind"], "containerd", "{why}");
+    assert_eq!(
+        r["source"]["address"],
+        format!("{addr} namespace default"),
+        "{why}"
+    );
+    let digest = r["manifest_digest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no manifest digest: {why}"))
+        .to_string();
+    let found = ids(&v);
+
+    // By digest alone: no image record has that name, the content store has the blob.
+    let t = format!("containerd:acme/ctrd@{digest}");
+    let (code, v, why) = scan(&[&t, "--containerd-address", &addr]);
+    assert_eq!(code, 1, "{why}");
+    assert_eq!(ids(&v), found, "{why}");
+
+    // Unprefixed, default --image-src (docker, containerd, podman, remote): Docker is
+    // not running, containerd has it, the registry is never asked.
+    let (code, v, why) = scan(&[
+        "acme/ctrd:1.0",
+        "--docker-host",
+        &nowhere,
+        "--podman-host",
+        &nowhere,
+        "--containerd-address",
+        &addr,
+    ]);
+    assert_eq!(code, 1, "{why}");
+    assert_eq!(v["reports"][0]["source"]["kind"], "containerd", "{why}");
+
+    // Another namespace, an absent image, an absent socket: errors that say which.
+    let (code, _, why) = scan(&[
+        "containerd:acme/ctrd:1.0",
+        "--containerd-address",
+        &addr,
+        "--containerd-namespace",
+        "k8s.io",
+    ]);
+    assert_eq!(code, 2, "{why}");
+    assert!(why.contains("(namespace k8s.io) has no image"), "{why}");
+    let (code, _, why) = scan(&["containerd:nobody/here:1", "--containerd-address", &addr]);
+    assert_eq!(code, 2, "{why}");
+    assert!(
+        why.contains("has no image docker.io/nobody/here:1"),
+        "{why}"
+    );
+    let (code, _, why) = scan(&["containerd:acme/ctrd:1.0", "--containerd-address", &nowhere]);
+    assert_eq!(code, 2, "{why}");
+    assert!(why.contains("no containerd socket"), "{why}");
+    assert!(why.contains("--containerd-address"), "{why}");
+
+    // A layer deleted from the content store: the scan names it and does not exit clean.
+    let layer = r["layers"][1]["digest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no layer digest: {r}"))
+        .to_string();
+    c.ctr(&["content", "rm", &layer]).unwrap();
+    let (code, _, why) = scan(&["containerd:acme/ctrd:1.0", "--containerd-address", &addr]);
+    assert_eq!(code, 2, "{why}");
+    assert!(
+        why.contains(&layer) && why.contains("containerd content store"),
+        "{why}"
+    );
+}

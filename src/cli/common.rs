@@ -102,7 +102,8 @@ pub struct ImageArgs {
     pub max_meta_bytes: Option<u64>,
 
     /// Where to look for an unprefixed image name, in order; the first that has it wins
-    /// (`registry:NAME` always means the registry, `docker:NAME` / `podman:NAME` one daemon).
+    /// (`registry:NAME` always means the registry, `docker:NAME` / `containerd:NAME` /
+    /// `podman:NAME` one daemon).
     #[arg(long, value_name = "SRC,...", value_enum, value_delimiter = ',',
           default_values_t = crate::source::daemon::DEFAULT_IMAGE_SRC)]
     pub image_src: Vec<crate::source::daemon::ImageSrc>,
@@ -114,6 +115,13 @@ pub struct ImageArgs {
     /// else /run/podman/podman.sock; start it with `podman system service`).
     #[arg(long, value_name = "ADDR")]
     pub podman_host: Option<String>,
+    /// containerd socket (default CONTAINERD_ADDRESS, else /run/containerd/containerd.sock).
+    #[arg(long, value_name = "PATH")]
+    pub containerd_address: Option<String>,
+    /// containerd namespace to read images from (default CONTAINERD_NAMESPACE, else
+    /// `default`; Kubernetes keeps its images in `k8s.io`).
+    #[arg(long, value_name = "NAME")]
+    pub containerd_namespace: Option<String>,
 }
 
 /// `--yara` and its bounds (`scan`, `manifests`, `serve`, `admission-review`; see
@@ -199,6 +207,8 @@ impl ImageArgs {
             image_src: self.image_src.clone(),
             docker_host: self.docker_host.clone(),
             podman_host: self.podman_host.clone(),
+            containerd_address: self.containerd_address.clone(),
+            containerd_namespace: self.containerd_namespace.clone(),
             ..SourceOptions::default()
         })
     }

@@ -35,9 +35,9 @@ pub use crate::report::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
     long_about = "Checks container images for miners, droppers and credential stealers before they run.\n\n`imgscan TARGET` is short for `imgscan scan TARGET`. TARGET is a registry reference \
 (nginx, localhost:5000/team/api:1.4, ghcr.io/o/r@sha256:...), a docker-save tar, an OCI \
 archive or an OCI layout directory, optionally with a scheme (registry:, docker-archive:, \
-oci-archive:, oci-dir:) and PATH:tag or PATH@digest to pick one image; docker:NAME and \
-podman:NAME read a local daemon, and an unprefixed name is looked for in --image-src order \
-(default docker,podman,remote).\n\nExit codes: 0 clean, \
+oci-archive:, oci-dir:) and PATH:tag or PATH@digest to pick one image; docker:NAME, \
+containerd:NAME and podman:NAME read a local daemon, and an unprefixed name is looked for in \
+--image-src order (default docker,containerd,podman,remote).\n\nExit codes: 0 clean, \
 1 findings at or above --fail-on, 2 error or incomplete scan."
 )]
 pub struct Cli {

@@ -42,8 +42,8 @@ pub struct Suppressed {
     pub reason: String,
 }
 
-/// Where an image came from: `kind` is `docker` or `podman` (a local daemon; `address`
-/// is its socket), `remote` (a registry), or `docker-archive` / `oci-archive` / `oci-dir`.
+/// Where an image came from: `kind` is `docker`, `podman` or `containerd` (a local daemon;
+/// `address` is its socket, and for containerd the namespace), `remote` (a registry), or `docker-archive` / `oci-archive` / `oci-dir`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageOrigin {
     pub kind: String,

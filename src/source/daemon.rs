@@ -1,9 +1,10 @@
-//! Local daemons as image sources: Docker, and Podman through its Docker-compatible API.
+//! Local daemons as image sources: Docker, and Podman through its Docker-compatible API;
+//! containerd (`containerd.rs`) is routed from here.
 //!
 //! ```text
 //! imgscan docker:myapp           # only the Docker daemon
 //! imgscan podman:localhost/app   # only Podman
-//! imgscan myapp                  # --image-src docker,podman,remote: the first that has it
+//! imgscan myapp                  # --image-src docker,containerd,podman,remote: the first
 //! ```
 //!
 //! Owns: finding the daemon's socket ([`Endpoint`]), asking it whether it holds an image
@@ -26,10 +27,9 @@
 //! are understood. A daemon that is not running is "not here" when `--image-src` falls
 //! through, and an error naming the address for an explicit `docker:` / `podman:`.
 //!
-//! containerd waits: its API is gRPC over its socket with content addressed by
-//! namespace/snapshotter, and `containerd-client` pulls tonic + prost + a protobuf build
-//! step for one read path; the Docker and Podman APIs already cover images built with
-//! `docker build` and `podman build`.
+//! containerd speaks gRPC, not the Engine API: `containerd:NAME` and `containerd` in
+//! `--image-src` are read by `containerd.rs` (its content store streamed blob by blob, no
+//! spool file); this module only routes to it.
 
 use super::{LayerSource, OpenedImage, SourceOptions};
 use crate::error::{Error, Result, Step};
@@ -44,12 +44,18 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ImageSrc {
     Docker,
+    Containerd,
     Podman,
     Remote,
 }
 
-/// The `--image-src` default, as Trivy's (without containerd, see the module docs).
-pub const DEFAULT_IMAGE_SRC: [ImageSrc; 3] = [ImageSrc::Docker, ImageSrc::Podman, ImageSrc::Remote];
+/// The `--image-src` default, Trivy's order.
+pub const DEFAULT_IMAGE_SRC: [ImageSrc; 4] = [
+    ImageSrc::Docker,
+    ImageSrc::Containerd,
+    ImageSrc::Podman,
+    ImageSrc::Remote,
+];
 
 /// How to reach one daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +124,18 @@ impl Endpoint {
                 }
                 Ok(Endpoint::Unix("/run/podman/podman.sock".into()))
             }
+            Daemon::Containerd => match explicit
+                .map(str::to_string)
+                .or_else(|| env("CONTAINERD_ADDRESS"))
+            {
+                Some(h) => match Endpoint::parse(&h)? {
+                    Endpoint::Tcp(_) => Err(format!(
+                        "{h:?}: containerd is reached on its unix socket only"
+                    )),
+                    ep => Ok(ep),
+                },
+                None => Ok(Endpoint::Unix("/run/containerd/containerd.sock".into())),
+            },
         }
     }
 }
@@ -144,9 +162,13 @@ pub(crate) fn open(
     let explicit = match daemon {
         Daemon::Docker => opts.docker_host.as_deref(),
         Daemon::Podman => opts.podman_host.as_deref(),
+        Daemon::Containerd => opts.containerd_address.as_deref(),
     };
     let ep = Endpoint::resolve(daemon, explicit)
         .map_err(|e| Miss::Failed(Error::new(Step::Opening, &target, e)))?;
+    if daemon == Daemon::Containerd {
+        return open_containerd(&ep, reference, opts);
+    }
     // The familiar name (`myapp`, `localhost/app:1`) is what `docker images` shows and
     // what Podman resolves short names against; the daemon normalises it as we do.
     let name = lookup_name(reference);
@@ -187,6 +209,34 @@ pub(crate) fn open(
         .collect())
 }
 
+#[cfg(feature = "containerd")]
+fn open_containerd(
+    ep: &Endpoint,
+    reference: &Reference,
+    opts: &SourceOptions,
+) -> std::result::Result<Vec<OpenedImage>, Miss> {
+    match ep {
+        Endpoint::Unix(sock) => super::containerd::open(sock, reference, opts),
+        Endpoint::Tcp(_) => Err(Miss::Failed(Error::new(
+            Step::Opening,
+            reference.to_string(),
+            format!("{ep}: containerd is reached on its unix socket only"),
+        ))),
+    }
+}
+
+#[cfg(not(feature = "containerd"))]
+fn open_containerd(
+    ep: &Endpoint,
+    _reference: &Reference,
+    _opts: &SourceOptions,
+) -> std::result::Result<Vec<OpenedImage>, Miss> {
+    Err(Miss::Down(format!(
+        "this imgscan was built without the `containerd` feature, so containerd at {ep} \
+         was not asked"
+    )))
+}
+
 /// The name to ask the daemon for.
 fn lookup_name(r: &Reference) -> String {
     match &r.digest {
@@ -202,7 +252,7 @@ fn lookup_name(r: &Reference) -> String {
 /// Where an image was read from, for the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    /// `docker`, `podman`.
+    /// `docker`, `podman`, `containerd`.
     pub kind: &'static str,
     /// The daemon address.
     pub at: String,
@@ -417,6 +467,7 @@ pub(crate) fn open_first(reference: &Reference, opts: &SourceOptions) -> Result<
             ImageSrc::Remote => return super::registry::open(reference, opts),
             ImageSrc::Docker => Daemon::Docker,
             ImageSrc::Podman => Daemon::Podman,
+            ImageSrc::Containerd => Daemon::Containerd,
         };
         match open(daemon, reference, opts) {
             Ok(images) => return Ok(images),
@@ -443,7 +494,8 @@ pub(crate) fn open_first(reference: &Reference, opts: &SourceOptions) -> Result<
     ))
 }
 
-/// Open `docker:NAME` / `podman:NAME`: that daemon only, every miss an error.
+/// Open `docker:NAME` / `podman:NAME` / `containerd:NAME`: that daemon only, every miss an
+/// error.
 pub(crate) fn open_explicit(
     daemon: Daemon,
     reference: &Reference,
@@ -461,6 +513,7 @@ pub(crate) fn open_explicit(
                 match daemon {
                     Daemon::Docker => "--docker-host or DOCKER_HOST",
                     Daemon::Podman => "--podman-host or CONTAINER_HOST (`podman system service`)",
+                    Daemon::Containerd => "--containerd-address or CONTAINERD_ADDRESS",
                 }
             ),
         )),
@@ -488,6 +541,15 @@ mod tests {
         assert_eq!(
             Endpoint::resolve(Daemon::Docker, Some("unix:///a")).unwrap(),
             Endpoint::Unix("/a".into())
+        );
+        assert_eq!(
+            Endpoint::resolve(Daemon::Containerd, Some("/run/k3s/containerd.sock")).unwrap(),
+            Endpoint::Unix("/run/k3s/containerd.sock".into())
+        );
+        assert!(
+            Endpoint::resolve(Daemon::Containerd, Some("tcp://127.0.0.1:1"))
+                .unwrap_err()
+                .contains("unix socket")
         );
     }
 

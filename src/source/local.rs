@@ -64,7 +64,8 @@ pub(crate) enum Member {
     Link(String),
 }
 
-/// Where blobs live: a directory, or members of a tar archive (indexed, never extracted).
+/// Where blobs live: a directory, members of a tar archive (indexed, never extracted), or
+/// a daemon's content store laid out as an OCI layout ([`Members`]).
 #[derive(Debug)]
 pub(crate) enum Store {
     Dir(PathBuf),
@@ -72,6 +73,18 @@ pub(crate) enum Store {
         path: PathBuf,
         members: HashMap<String, Member>,
     },
+    #[cfg_attr(not(feature = "containerd"), allow(dead_code))]
+    Other(Box<dyn Members>),
+}
+
+/// Layout members served by something other than files (containerd's content store):
+/// `oci-layout`, `index.json` and `blobs/<alg>/<hex>`, as [`Store::has`] and
+/// [`Store::open`] see them.
+pub(crate) trait Members: Send + Sync + std::fmt::Debug {
+    /// What holds the blobs, for messages (`containerd content store`).
+    fn kind(&self) -> &'static str;
+    fn has(&self, name: &str) -> bool;
+    fn open(&self, name: &str) -> io::Result<Option<(Box<dyn Read + Send>, u64)>>;
 }
 
 fn member_name(raw: &[u8]) -> String {
@@ -159,6 +172,16 @@ impl Store {
         match self {
             Store::Dir(root) => safe_join(root, name).is_some_and(|p| p.is_file()),
             Store::Tar { .. } => self.locate(name).is_some(),
+            Store::Other(m) => m.has(name),
+        }
+    }
+
+    /// What holds the blobs, for messages: `layout`, `archive`, or the store's own name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Dir(_) => "layout",
+            Store::Tar { .. } => "archive",
+            Store::Other(m) => m.kind(),
         }
     }
 
@@ -186,6 +209,7 @@ impl Store {
                 f.seek(SeekFrom::Start(offset))?;
                 Ok(Some((Box::new(f.take(size)), size)))
             }
+            Store::Other(m) => m.open(name),
         }
     }
 
@@ -221,7 +245,10 @@ impl Store {
         let name =
             blob_path(digest).ok_or_else(|| format!("{what} digest {digest:?} is malformed"))?;
         if !self.has(&name) {
-            return Err(format!("{what} {digest} is missing from the layout"));
+            return Err(format!(
+                "{what} {digest} is missing from the {}",
+                self.kind()
+            ));
         }
         let bytes = self.read_small(&name, max)?;
         verify(what, digest, &bytes)?;

@@ -42,6 +42,12 @@ pub struct SourceOptions {
     pub docker_host: Option<String>,
     /// Podman API address (`--podman-host`; else `CONTAINER_HOST`, else the usual sockets).
     pub podman_host: Option<String>,
+    /// containerd socket (`--containerd-address`; else `CONTAINERD_ADDRESS`, else
+    /// `/run/containerd/containerd.sock`).
+    pub containerd_address: Option<String>,
+    /// containerd namespace (`--containerd-namespace`; else `CONTAINERD_NAMESPACE`, else
+    /// `default`; Kubernetes' images are in `k8s.io`).
+    pub containerd_namespace: Option<String>,
 }
 
 impl Default for SourceOptions {
@@ -61,6 +67,8 @@ impl Default for SourceOptions {
             image_src: vec![daemon::ImageSrc::Remote],
             docker_host: None,
             podman_host: None,
+            containerd_address: None,
+            containerd_namespace: None,
         }
     }
 }
@@ -105,6 +113,8 @@ impl std::fmt::Debug for OpenedImage {
 }
 
 pub mod config;
+#[cfg(feature = "containerd")]
+mod containerd;
 pub mod daemon;
 mod docker_archive;
 pub mod local;
@@ -138,8 +148,8 @@ impl SourceOptions {
         o
     }
 
-    /// Where `image` was read from, for the report: `docker` / `podman` (with the daemon
-    /// address), `remote`, or the local archive kind.
+    /// Where `image` was read from, for the report: `docker` / `podman` / `containerd`
+    /// (with the daemon address), `remote`, or the local archive kind.
     pub fn origin_of(image: &OpenedImage, target: &Target) -> (String, Option<String>) {
         if let Some(o) = image.layers.origin() {
             return (o.kind.to_string(), Some(o.at));

@@ -365,11 +365,7 @@ fn open_manifest(
     })?;
     let mut notes = Vec::new();
     let mut layers = Vec::new();
-    let where_ = if matches!(**store, Store::Dir(_)) {
-        "layout"
-    } else {
-        "archive"
-    };
+    let where_ = store.kind();
     for d in &m.layers {
         match classify_media_type(&d.media_type) {
             MediaClass::NotLayer => {

@@ -1,6 +1,6 @@
-//! Real local daemons for tests: `dockerd` (Debian `docker.io`) and `podman system
-//! service` (Debian `podman`), each in its own temporary root, listening on a unix socket
-//! under it, and stopped when dropped. `start()` returns `Err(why)` when the daemon cannot
+//! Real local daemons for tests: `dockerd` (Debian `docker.io`), `podman system service`
+//! (Debian `podman`) and `containerd` (Debian `containerd`), each in its own temporary
+//! root, listening on a unix socket under it, and stopped when dropped. `start()` returns `Err(why)` when the daemon cannot
 //! run here, so a test can print `SKIPPED: why` and return.
 
 use std::io::{Read, Write};
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub enum Kind {
     Docker,
     Podman,
+    Containerd,
 }
 
 /// A running daemon; SIGTERM (then SIGKILL) on drop.
@@ -101,7 +102,70 @@ impl Daemon {
         Ok(dm)
     }
 
-    /// `unix:///...` for `--docker-host` / `--podman-host`.
+    /// `containerd --config DIR/config.toml`: its own root, state and sockets under DIR,
+    /// the CRI plugin off (it wants a CNI setup), images imported without unpacking.
+    pub fn containerd() -> Result<Daemon, String> {
+        if Command::new("containerd")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return Err("containerd is not installed (Debian package containerd)".into());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("imgscan-containerd-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let d = dir.path();
+        let sock = d.join("containerd.sock");
+        let log = d.join("containerd.log");
+        let config = format!(
+            "version = 2\nroot = \"{root}\"\nstate = \"{state}\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{sock}\"\n[ttrpc]\n  address = \"{sock}.ttrpc\"\n\
+             [debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n",
+            root = d.join("root").display(),
+            state = d.join("state").display(),
+            sock = sock.display(),
+        );
+        std::fs::write(d.join("config.toml"), config).map_err(|e| e.to_string())?;
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).map_err(|e| e.to_string())?)
+            .spawn()
+            .map_err(|e| format!("starting containerd: {e}"))?;
+        let mut dm = Daemon {
+            kind: Kind::Containerd,
+            child,
+            dir,
+            sock,
+        };
+        dm.wait_ready(&[log])?;
+        Ok(dm)
+    }
+
+    /// `ctr` against this containerd, in namespace `default`.
+    pub fn ctr(&self, args: &[&str]) -> Result<String, String> {
+        let o = Command::new("ctr")
+            .arg("--address")
+            .arg(&self.sock)
+            .args(["--namespace", "default"])
+            .args(args)
+            .output()
+            .map_err(|e| format!("running ctr: {e}"))?;
+        if !o.status.success() {
+            return Err(format!(
+                "ctr {args:?} failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// `unix:///...` for `--docker-host` / `--podman-host` / `--containerd-address`.
     pub fn url(&self) -> String {
         format!("unix://{}", self.sock.display())
     }
@@ -118,7 +182,11 @@ impl Daemon {
                     tails.join("\n")
                 ));
             }
-            if ping(&self.sock) {
+            let up = match self.kind {
+                Kind::Containerd => self.sock.exists() && self.ctr(&["version"]).is_ok(),
+                _ => ping(&self.sock),
+            };
+            if up {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -132,13 +200,17 @@ impl Daemon {
 
     /// Load a `docker save` archive with the daemon's own CLI.
     pub fn load(&self, archive: &Path) -> Result<(), String> {
+        if self.kind == Kind::Containerd {
+            let a = archive.to_str().ok_or("archive path is not UTF-8")?;
+            return self.ctr(&["images", "import", "--no-unpack", a]).map(drop);
+        }
         let mut cmd = match self.kind {
             Kind::Docker => {
                 let mut c = Command::new("docker");
                 c.arg("--host").arg(self.url());
                 c
             }
-            Kind::Podman => {
+            Kind::Podman | Kind::Containerd => {
                 let mut c = Command::new("podman");
                 c.args(podman_store_args(self.dir.path()));
                 c
