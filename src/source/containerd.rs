@@ -434,7 +434,9 @@ impl Members for ContentStore {
     fn has(&self, name: &str) -> bool {
         match name {
             "oci-layout" | "index.json" => true,
-            _ => Self::digest_of(name).is_some_and(|d| matches!(self.client.info(&d), Ok(Some(_)))),
+            // Only a clear "not found" is absent: a failed call leaves the blob to
+            // `open`, whose error then names the real cause.
+            _ => Self::digest_of(name).is_some_and(|d| !matches!(self.client.info(&d), Ok(None))),
         }
     }
 
