@@ -1,14 +1,11 @@
 //! Writes the test fixtures to `testdata/generated/` (gitignored) for manual use and for
-//! `make demo`: the same builder the integration tests use (tests/common/fixtures.rs).
+//! `make demo`: the same builder the integration tests use (`imgscan-testkit`).
 //!
 //! `cargo run --release --example make_fixtures [OUT_DIR]`
 //!
 //! Needs `skopeo` for the docker-archive (skipped with a message when missing).
 
-#[path = "../tests/common/fixtures.rs"]
-mod fixtures;
-
-use fixtures::*;
+use imgscan_testkit::*;
 use std::path::{Path, PathBuf};
 
 fn fresh(p: &Path) {
@@ -94,7 +91,7 @@ fn main() {
         )]),
         "traversal",
     );
-    let tar = layer_tar(&[Ent::file("a", &vec![b'x'; 200_000])]);
+    let tar = layer_tar(&[Ent::file("a", vec![b'x'; 200_000])]);
     let full = compress(&tar, Comp::Gzip);
     single_image_layout(
         &dir("truncated-gzip-oci"),

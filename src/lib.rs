@@ -27,7 +27,6 @@ pub mod report;
 pub mod reputation;
 pub mod rules;
 pub mod run;
-pub mod samples;
 pub mod scan;
 pub mod shell;
 pub mod signatures;

@@ -150,7 +150,7 @@ async fn replicas_share_verdicts_through_redis_and_survive_it() {
     let (reg, mut redis) = tokio::task::spawn_blocking(|| {
         let reg = Registry::plain();
         let samples = tempfile::tempdir().unwrap();
-        imgscan::samples::write_samples(samples.path()).unwrap();
+        imgscan_testkit::write_samples(samples.path());
         for (dir, tag) in [("clean", "acme/clean:1.0"), ("malicious", "acme/app:1.0")] {
             reg.push(&samples.path().join(dir), "latest", tag, false);
         }
@@ -242,7 +242,7 @@ async fn a_scan_longer_than_its_lease_is_still_the_only_scan() {
     let (reg, redis) = tokio::task::spawn_blocking(|| {
         let reg = Registry::plain();
         let samples = tempfile::tempdir().unwrap();
-        imgscan::samples::write_samples(samples.path()).unwrap();
+        imgscan_testkit::write_samples(samples.path());
         reg.push(
             &samples.path().join("clean"),
             "latest",

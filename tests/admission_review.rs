@@ -251,7 +251,7 @@ fn write_review(dir: &std::path::Path, name: &str, v: &Value) -> String {
 fn registry_images_are_judged_on_their_content() {
     let reg = Registry::plain();
     let samples = tempfile::tempdir().unwrap();
-    imgscan::samples::write_samples(samples.path()).unwrap();
+    imgscan_testkit::write_samples(samples.path());
     reg.push(
         &samples.path().join("clean"),
         "latest",

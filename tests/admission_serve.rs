@@ -182,7 +182,7 @@ async fn registry_images_are_allowed_and_denied_over_https() {
     let reg = tokio::task::spawn_blocking(|| {
         let reg = Registry::plain();
         let samples = tempfile::tempdir().unwrap();
-        imgscan::samples::write_samples(samples.path()).unwrap();
+        imgscan_testkit::write_samples(samples.path());
         reg.push(
             &samples.path().join("clean"),
             "latest",
@@ -578,7 +578,7 @@ async fn tags_are_resolved_to_digests_before_the_cache() {
         ..Default::default()
     };
     let samples = tempfile::tempdir().unwrap();
-    imgscan::samples::write_samples(samples.path()).unwrap();
+    imgscan_testkit::write_samples(samples.path());
     let layouts = samples.path().to_path_buf();
     let (reg, clean_digest) = {
         let opts = opts.clone();

@@ -9,7 +9,6 @@ use imgscan::image::LayerInfo;
 use imgscan::limits::Limits;
 use imgscan::reference::Target;
 use imgscan::rules::RuleSet;
-use imgscan::samples;
 use imgscan::signatures::Signatures;
 use imgscan::source::{open, LayerSource, OpenedImage, SourceOptions};
 use std::io::Read;
@@ -32,8 +31,8 @@ impl LayerSource for Counting {
 }
 
 fn image(dir: &Path) -> (OpenedImage, Arc<AtomicUsize>) {
-    let spec = samples::malicious_sample().unwrap();
-    samples::write_oci_layout(dir, &spec).unwrap();
+    let spec = imgscan_testkit::malicious_sample();
+    imgscan_testkit::single_image_layout(dir, &spec, "latest");
     let mut img = open(
         &Target::parse(dir.to_str().unwrap()).unwrap(),
         &SourceOptions::default(),
@@ -275,7 +274,7 @@ fn parents_that_let_others_swap_the_directory_are_refused() {
     }
     // The same refusal from the CLI: a clear error, exit 2, nothing scanned.
     let layout = t.path().join("layout");
-    samples::write_oci_layout(&layout, &samples::malicious_sample().unwrap()).unwrap();
+    imgscan_testkit::single_image_layout(&layout, &imgscan_testkit::malicious_sample(), "latest");
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
     let bad = open.join("cli");
     let (out, err, code) = common::outs(&common::imgscan(&[
@@ -305,7 +304,7 @@ fn lru_eviction_keeps_the_directory_under_its_size() {
 fn concurrent_processes_share_one_directory() {
     let t = tempfile::tempdir().unwrap();
     let layout = t.path().join("layout");
-    samples::write_oci_layout(&layout, &samples::malicious_sample().unwrap()).unwrap();
+    imgscan_testkit::single_image_layout(&layout, &imgscan_testkit::malicious_sample(), "latest");
     let cdir = t.path().join("cache");
     let (l, c) = (layout.to_str().unwrap(), cdir.to_str().unwrap());
     let args = ["scan", "--format", "json", "--cache-dir", c, l];
@@ -335,7 +334,7 @@ fn concurrent_processes_share_one_directory() {
 fn cache_stats_and_clean_commands() {
     let t = tempfile::tempdir().unwrap();
     let layout = t.path().join("layout");
-    samples::write_oci_layout(&layout, &samples::malicious_sample().unwrap()).unwrap();
+    imgscan_testkit::single_image_layout(&layout, &imgscan_testkit::malicious_sample(), "latest");
     let cdir = t.path().join("cache");
     let (l, c) = (layout.to_str().unwrap(), cdir.to_str().unwrap());
     common::imgscan(&["scan", "-q", "--cache-dir", c, l]);
@@ -364,7 +363,7 @@ fn default_run(xdg: &Path, args: &[&str]) -> std::process::Output {
 fn fs_is_the_default_and_an_unusable_default_is_one_warning() {
     let t = tempfile::tempdir().unwrap();
     let layout = t.path().join("layout");
-    samples::write_oci_layout(&layout, &samples::malicious_sample().unwrap()).unwrap();
+    imgscan_testkit::single_image_layout(&layout, &imgscan_testkit::malicious_sample(), "latest");
     let l = layout.to_str().unwrap();
     let reference = common::imgscan(&["scan", "--format", "json", "--no-cache", l]);
     // No flag: entries land in $XDG_CACHE_HOME/imgscan/layers, and the rescan agrees.

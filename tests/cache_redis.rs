@@ -15,7 +15,6 @@ use imgscan::image::LayerInfo;
 use imgscan::limits::Limits;
 use imgscan::reference::Target;
 use imgscan::rules::RuleSet;
-use imgscan::samples;
 use imgscan::signatures::Signatures;
 use imgscan::source::{open, LayerSource, OpenedImage, SourceOptions};
 use redis_harness::RedisServer;
@@ -38,7 +37,7 @@ impl LayerSource for Counting {
 }
 
 fn layout(dir: &Path) -> String {
-    samples::write_oci_layout(dir, &samples::malicious_sample().unwrap()).unwrap();
+    imgscan_testkit::single_image_layout(dir, &imgscan_testkit::malicious_sample(), "latest");
     dir.to_str().unwrap().to_string()
 }
 

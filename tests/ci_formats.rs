@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 fn samples() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    imgscan::samples::write_samples(d.path()).unwrap();
+    imgscan_testkit::write_samples(d.path());
     d
 }
 

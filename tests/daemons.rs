@@ -9,7 +9,7 @@ mod daemons_harness;
 #[path = "common/registry.rs"]
 mod registry_harness;
 
-use common::{fixtures, imgscan, outs};
+use common::{imgscan, outs};
 use daemons_harness::Daemon;
 use registry_harness::Registry;
 use serde_json::Value;
@@ -18,10 +18,9 @@ use std::path::Path;
 /// The malicious sample as a `docker save` archive tagged `name`.
 fn malicious_archive(dir: &Path, name: &str) -> std::path::PathBuf {
     let layout = dir.join("layout");
-    imgscan::samples::write_oci_layout(&layout, &imgscan::samples::malicious_sample().unwrap())
-        .unwrap();
+    imgscan_testkit::single_image_layout(&layout, &imgscan_testkit::malicious_sample(), "latest");
     let out = dir.join("malicious.tar");
-    fixtures::docker_archive(&layout, "latest", &out, name);
+    imgscan_testkit::docker_archive(&layout, "latest", &out, name);
     out
 }
 
@@ -72,7 +71,7 @@ fn docker_daemon_images_and_image_src_order() {
     d.load(&archive).unwrap();
     // A clean image only the registry holds.
     let samples = tmp.path().join("samples");
-    imgscan::samples::write_samples(&samples).unwrap();
+    imgscan_testkit::write_samples(&samples);
     reg.push(&samples.join("clean"), "latest", "acme/remote:1.0", false);
     let remote = format!("{}/acme/remote:1.0", reg.host);
     let host = d.url();

@@ -17,8 +17,8 @@ mod common;
 #[path = "common/fp_images.rs"]
 mod fp_images;
 
-use common::fixtures::{layer_tar, single_image_layout, Comp, Ent, ImageSpec, Layer};
 use common::{imgscan, outs};
+use imgscan_testkit::{layer_tar, single_image_layout, Comp, Ent, ImageSpec, Layer};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -146,12 +146,7 @@ fn an_overlapping_zip_is_bounded_by_the_archive_budget() {
     // Sanity: the crate opens it with 64 entries (else the test proves nothing).
     let z = zip::ZipArchive::new(std::io::Cursor::new(bomb.clone()));
     let entries = z.as_ref().map(|z| z.len()).unwrap_or(0);
-    let layer = imgscan::samples::tar_bytes(&[imgscan::samples::Entry::file(
-        "opt/x/bomb.zip",
-        0o644,
-        bomb,
-    )])
-    .unwrap();
+    let layer = imgscan_testkit::layer_tar(&[imgscan_testkit::Ent::file("opt/x/bomb.zip", bomb)]);
     let limits = Limits {
         file_bytes: 16 << 20,
         ..Limits::default()

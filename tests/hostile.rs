@@ -1,15 +1,15 @@
 //! Hostile images: each gives a clear error or limit report, never a panic, a hang or
-//! unbounded memory. Fixtures are built by code (tests/common/fixtures.rs).
+//! unbounded memory. Fixtures are built by code (`imgscan-testkit`).
 
 mod common;
 
-use common::fixtures::*;
 use common::{imgscan, outs};
 use imgscan::image::LayerInfo;
 use imgscan::layers::{walk_image, walk_layer, NoopVisitor};
 use imgscan::limits::{LimitKind, Limits};
 use imgscan::reference::Target;
 use imgscan::source::{open, OpenedImage, SourceOptions};
+use imgscan_testkit::*;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -31,7 +31,7 @@ fn abs(p: &Path) -> String {
 
 #[test]
 fn truncated_gzip_and_zstd_layers() {
-    let tar = layer_tar(&[Ent::file("a", &vec![b'x'; 200_000]), Ent::file("b", b"b")]);
+    let tar = layer_tar(&[Ent::file("a", vec![b'x'; 200_000]), Ent::file("b", b"b")]);
     for (c, name) in [(Comp::Gzip, "gzip"), (Comp::Zstd, "zstd")] {
         let full = compress(&tar, c);
         // Cut mid-stream; the digest is the truncated blob's, so only the stream is bad.
@@ -688,7 +688,7 @@ fn docker_archive_hostile_variants() {
 
 #[test]
 fn zstd_frame_demanding_a_huge_window_is_refused() {
-    let tar = layer_tar(&[Ent::file("a", &vec![3u8; 100_000])]);
+    let tar = layer_tar(&[Ent::file("a", vec![3u8; 100_000])]);
     let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
     enc.window_log(27).unwrap();
     enc.long_distance_matching(true).unwrap();

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::fixtures::{single_image_layout, Comp, Ent, ImageSpec, Layer};
 use common::{imgscan, outs};
+use imgscan_testkit::{single_image_layout, Comp, Ent, ImageSpec, Layer};
 use std::path::Path;
 use std::process::Command;
 

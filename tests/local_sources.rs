@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::fixtures::*;
 use common::{imgscan, outs};
 use imgscan::layers::{walk_image, Compression, NoopVisitor};
 use imgscan::reference::Target;
 use imgscan::source::{open, OpenedImage, SourceOptions};
+use imgscan_testkit::*;
 use serde_json::Value;
 
 fn open_str(t: &str, opts: &SourceOptions) -> Result<Vec<OpenedImage>, String> {
@@ -425,7 +425,7 @@ fn docker_archive_with_large_layers_is_recognised_without_a_scheme() {
     let layers = (0..3u64)
         .map(|i| {
             let path = format!("srv/data/blob{i}.bin");
-            Layer::new(&[Ent::file(&path, &noise(30 << 20, i + 1))], Comp::Gzip)
+            Layer::new(&[Ent::file(&path, noise(30 << 20, i + 1))], Comp::Gzip)
         })
         .collect();
     single_image_layout(&layout, &ImageSpec::new(layers), "v1");

@@ -11,9 +11,9 @@
 
 mod common;
 
-use common::fixtures::{single_image_layout, Comp, Ent, ImageSpec, Layer};
 use common::{imgscan, outs};
 use imgscan::analyzers::{packages, ImageFacts, LayerFacts, ScanVisitor};
+use imgscan_testkit::{single_image_layout, Comp, Ent, ImageSpec, Layer};
 use serde_json::Value;
 use sha2::Digest as _;
 use std::io::Read;
@@ -144,7 +144,7 @@ fn debian_with_ls_replaced_is_reported() {
         .map(|l| l[..32].to_string())
         .expect("coreutils records ls");
     // A plain ELF in place of ls: MEDIUM alone.
-    let fake = imgscan::analyzers::binary::tiny_elf(b"nothing to see");
+    let fake = imgscan_testkit::tiny_elf(b"nothing to see");
     let spec = ImageSpec::new(vec![
         Layer::from_tar(&tar, Comp::Gzip),
         Layer::new(&[Ent::exe("usr/bin/ls", &fake)], Comp::Gzip),
@@ -161,7 +161,7 @@ fn debian_with_ls_replaced_is_reported() {
     assert_eq!(ev["location"]["sha256"], sha256_hex(&fake).as_str());
 
     // With miner strings too: HIGH or more, and the replaced-binary evidence is kept.
-    let miner = imgscan::analyzers::binary::tiny_elf(
+    let miner = imgscan_testkit::tiny_elf(
         b"Usage: xmrig [OPTIONS]\n--donate-level=N\nstratum+tcp://pool.minexmr.com:4444\n",
     );
     let spec = ImageSpec::new(vec![
@@ -273,11 +273,11 @@ fn apk_db(files: &[(&str, &str, &[u8])]) -> Vec<u8> {
 
 #[test]
 fn apk_database_replaced_file() {
-    let busybox = imgscan::analyzers::binary::tiny_elf(b"BusyBox v1.36.1");
+    let busybox = imgscan_testkit::tiny_elf(b"BusyBox v1.36.1");
     let base = vec![
         Ent::file(
             "lib/apk/db/installed",
-            &apk_db(&[("bin", "busybox", &busybox)]),
+            apk_db(&[("bin", "busybox", &busybox)]),
         ),
         Ent::exe("bin/busybox", &busybox),
     ];
@@ -285,7 +285,7 @@ fn apk_database_replaced_file() {
     let res = check(&clean);
     assert_eq!((res.compared, res.replaced.len()), (1, 0), "{res:?}");
 
-    let other = imgscan::analyzers::binary::tiny_elf(b"something else");
+    let other = imgscan_testkit::tiny_elf(b"something else");
     let spec = ImageSpec::new(vec![
         Layer::new(&base, Comp::Gzip),
         Layer::new(&[Ent::exe("bin/busybox", &other)], Comp::Gzip),

@@ -130,7 +130,7 @@ fn manifest_layers(reg: &Registry, repo: &str, tag: &str) -> (Vec<String>, Strin
 fn warm_rescan_from_a_registry_downloads_no_layer_blob() {
     let reg = Registry::plain();
     let samples = tempfile::tempdir().unwrap();
-    imgscan::samples::write_samples(samples.path()).unwrap();
+    imgscan_testkit::write_samples(samples.path());
     reg.push(
         &samples.path().join("malicious"),
         "latest",
@@ -193,21 +193,16 @@ fn warm_rescan_from_a_registry_downloads_no_layer_blob() {
 /// Push `team/app0..2:latest` (a shared base layer and one layer of their own each),
 /// `team/app0:v1` and `other/x:latest`; returns the layouts' directory.
 fn push_family(reg: &Registry) -> tempfile::TempDir {
-    use imgscan::samples::{clean_sample, write_oci_layout, Entry};
+    use imgscan_testkit::{add_step, clean_sample, single_image_layout, Comp, Ent, Layer};
     let dir = tempfile::tempdir().unwrap();
     let base = clean_sample().layers[0].clone();
     for i in 0..3 {
         let mut spec = clean_sample();
-        spec.layers = vec![
-            base.clone(),
-            vec![Entry::file(
-                &format!("srv/app{i}.txt"),
-                0o644,
-                format!("app {i}\n"),
-            )],
-        ];
+        let own = Ent::file(&format!("srv/app{i}.txt"), format!("app {i}\n"));
+        spec.layers = vec![base.clone(), Layer::new(&[own], Comp::Gzip)];
+        spec.history.push(add_step(1));
         let l = dir.path().join(format!("app{i}"));
-        write_oci_layout(&l, &spec).unwrap();
+        single_image_layout(&l, &spec, "latest");
         reg.push(&l, "latest", &format!("team/app{i}:latest"), false);
     }
     reg.push(&dir.path().join("app0"), "latest", "team/app0:v1", false);
@@ -325,7 +320,7 @@ fn shards_cover_every_image_exactly_once() {
 fn targets_file_scans_each_line_and_exits_with_the_worst() {
     let reg = Registry::plain();
     let layouts = push_family(&reg);
-    imgscan::samples::write_samples(layouts.path()).unwrap();
+    imgscan_testkit::write_samples(layouts.path());
     reg.push(
         &layouts.path().join("malicious"),
         "latest",

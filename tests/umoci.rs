@@ -11,12 +11,12 @@
 
 mod common;
 
-use common::fixtures::*;
 use imgscan::image::{EntryKind, FileEntry};
 use imgscan::layers::{walk_image, NoopVisitor};
 use imgscan::limits::Limits;
 use imgscan::reference::Target;
 use imgscan::source::{open, SourceOptions};
+use imgscan_testkit::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;

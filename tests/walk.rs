@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::fixtures::*;
 use imgscan::image::{EntryKind, FileEntry, LayerInfo};
 use imgscan::layers::{walk_image, walk_layer, Compression, EntryVisitor, NoopVisitor};
 use imgscan::limits::{LimitKind, Limits};
 use imgscan::reference::Target;
 use imgscan::source::{open, SourceOptions};
+use imgscan_testkit::*;
 use std::io::Read;
 
 /// Records every entry and the first bytes of each file.

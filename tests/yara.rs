@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::fixtures::{layer_tar, single_image_layout, Comp, Ent, ImageSpec, Layer};
 use common::{imgscan, outs};
+use imgscan_testkit::{layer_tar, single_image_layout, Comp, Ent, ImageSpec, Layer};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -128,9 +128,9 @@ fn rules_of_every_kind_match_files_in_a_plain_layer() {
             Ent::file("srv/win.bin", &pe),
             Ent::file("srv/app.env", b"user=x token=0123456789abcdef\n"),
             Ent::file("srv/hell", b"HELLO"),
-            Ent::file("srv/hell-big", &[b"HELL".as_slice(), &[b'o'; 100]].concat()),
+            Ent::file("srv/hell-big", [b"HELL".as_slice(), &[b'o'; 100]].concat()),
             Ent::exe("usr/local/bin/tool", &elf),
-            Ent::exe("usr/local/bin/lib", &elf_header(3)),
+            Ent::exe("usr/local/bin/lib", elf_header(3)),
         ]],
     );
     let (report, err, code) = scan(
@@ -197,7 +197,7 @@ fn rules_of_every_kind_match_files_in_a_plain_layer() {
 fn a_deleted_file_and_a_nested_archive_member_are_scanned() {
     let dir = tempfile::tempdir().unwrap();
     let rules = rule_file(dir.path(), "t.yar", STRINGS_RULE);
-    let inner = common::fixtures::compress(
+    let inner = imgscan_testkit::compress(
         &layer_tar(&[
             Ent::dir("pkg"),
             Ent::file("pkg/payload.txt", b"...IMGSCAN-YARA-MARKER..."),

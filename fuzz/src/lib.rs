@@ -124,7 +124,7 @@ pub mod nested_archive {
     use super::*;
     use imgscan::analyzers::visitor::ScanVisitor;
     use imgscan::image::LayerInfo;
-    use imgscan::samples::{tar_bytes, Entry};
+    use imgscan_testkit::{layer_tar, Ent};
 
     const NAMES: [&str; 4] = [
         "opt/x/a.tar",
@@ -138,9 +138,7 @@ pub mod nested_archive {
             return;
         };
         let name = NAMES[sel as usize % NAMES.len()];
-        let Ok(layer) = tar_bytes(&[Entry::file(name, 0o755, content.to_vec())]) else {
-            return;
-        };
+        let layer = layer_tar(&[Ent::exe(name, content)]);
         let limits = super::limits();
         let info = LayerInfo {
             index: 0,
@@ -176,8 +174,8 @@ pub mod manifests {
     use super::*;
     use imgscan::layers::{walk_image, NoopVisitor};
     use imgscan::reference::Target;
-    use imgscan::samples::{tar_bytes, Entry};
     use imgscan::source::SourceOptions;
+    use imgscan_testkit::{layer_tar, Ent};
 
     fn hex_of(b: &[u8]) -> String {
         imgscan::digest::sha256_digest(b)
@@ -237,30 +235,22 @@ pub mod manifests {
             0 | 1 => Some(rest.to_vec()),
             2 => {
                 let parts = resolve(super::split(rest, 5));
-                let mut entries = vec![Entry::file("manifest.json", 0o644, parts[0].clone())];
+                let mut entries = vec![Ent::file("manifest.json", &parts[0])];
                 for (i, p) in parts.iter().enumerate().skip(1) {
-                    entries.push(Entry::file(&format!("p{i}"), 0o644, p.clone()));
+                    entries.push(Ent::file(&format!("p{i}"), p));
                 }
-                tar_bytes(&entries).ok()
+                Some(layer_tar(&entries))
             }
             3 => {
                 let parts = resolve(super::split(rest, 5));
                 let mut entries = vec![
-                    Entry::file(
-                        "oci-layout",
-                        0o644,
-                        &b"{\"imageLayoutVersion\":\"1.0.0\"}"[..],
-                    ),
-                    Entry::file("index.json", 0o644, parts[0].clone()),
+                    Ent::file("oci-layout", &b"{\"imageLayoutVersion\":\"1.0.0\"}"[..]),
+                    Ent::file("index.json", &parts[0]),
                 ];
                 for p in parts.iter().skip(1) {
-                    entries.push(Entry::file(
-                        &format!("blobs/sha256/{}", hex_of(p)),
-                        0o644,
-                        p.clone(),
-                    ));
+                    entries.push(Ent::file(&format!("blobs/sha256/{}", hex_of(p)), p));
                 }
-                tar_bytes(&entries).ok()
+                Some(layer_tar(&entries))
             }
             _ => {
                 let _ = imgscan::source::config::parse_config(rest);

@@ -248,41 +248,10 @@ impl Analyzer for BinaryAnalyzer {
     }
 }
 
-/// A minimal, valid 64-bit little-endian static ELF executable: ELF header, one PT_LOAD
-/// program header, then `payload`. Used by tests and the sample images; it is never run.
-pub fn tiny_elf(payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(120 + payload.len());
-    v.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
-    v.extend_from_slice(&[0; 8]);
-    v.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-    v.extend_from_slice(&0x3eu16.to_le_bytes()); // x86-64
-    v.extend_from_slice(&1u32.to_le_bytes());
-    v.extend_from_slice(&0x400078u64.to_le_bytes()); // entry
-    v.extend_from_slice(&64u64.to_le_bytes()); // phoff
-    v.extend_from_slice(&0u64.to_le_bytes()); // shoff
-    v.extend_from_slice(&0u32.to_le_bytes()); // flags
-    v.extend_from_slice(&64u16.to_le_bytes()); // ehsize
-    v.extend_from_slice(&56u16.to_le_bytes()); // phentsize
-    v.extend_from_slice(&1u16.to_le_bytes()); // phnum
-    v.extend_from_slice(&64u16.to_le_bytes()); // shentsize
-    v.extend_from_slice(&0u16.to_le_bytes()); // shnum
-    v.extend_from_slice(&0u16.to_le_bytes()); // shstrndx
-    let total = (120 + payload.len()) as u64;
-    v.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-    v.extend_from_slice(&5u32.to_le_bytes()); // R+X
-    v.extend_from_slice(&0u64.to_le_bytes());
-    v.extend_from_slice(&0x400000u64.to_le_bytes());
-    v.extend_from_slice(&0x400000u64.to_le_bytes());
-    v.extend_from_slice(&total.to_le_bytes());
-    v.extend_from_slice(&total.to_le_bytes());
-    v.extend_from_slice(&0x1000u64.to_le_bytes());
-    v.extend_from_slice(payload);
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use imgscan_testkit::tiny_elf;
 
     #[test]
     fn tiny_static_elf_parses() {

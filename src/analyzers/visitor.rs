@@ -374,15 +374,17 @@ mod tests {
     use crate::analyzers::{collate, Subject};
     use crate::findings::{Location, Severity};
     use crate::image::EntryKind;
-    use crate::samples::{self, Entry};
+    use imgscan_testkit::{
+        clean_layers, compress, layer_tar, malicious_layers, tiny_elf, Comp, Ent,
+    };
 
     /// Drive the visitor over a tar the way the walker does.
-    fn scan_layer(entries: &[Entry], limits: &Limits) -> LayerScan {
+    fn scan_layer(entries: &[Ent], limits: &Limits) -> LayerScan {
         scan_layer_with(entries, limits, false)
     }
 
-    fn scan_layer_with(entries: &[Entry], limits: &Limits, threaded: bool) -> LayerScan {
-        let tar = samples::tar_bytes(entries).unwrap();
+    fn scan_layer_with(entries: &[Ent], limits: &Limits, threaded: bool) -> LayerScan {
+        let tar = layer_tar(entries);
         let mut v = ScanVisitor::new(Arc::new(Signatures::embedded().unwrap()), limits);
         if threaded {
             v = v.threaded();
@@ -413,17 +415,17 @@ mod tests {
 
     #[test]
     fn threaded_content_matching_gives_the_same_findings() {
-        let mut layer = samples::malicious_sample().unwrap().layers[1].clone();
+        let mut layer = malicious_layers()[1].clone();
         // One file large enough to go to the matching thread, with a hit past 1 MiB.
         let mut big = vec![b'a'; (1 << 20) + 5000];
         big.extend_from_slice(b"\nstratum+tcp://pool.minexmr.com:4444\n");
-        layer.push(Entry::file("var/lib/big.log", 0o644, big));
+        layer.push(Ent::file("var/lib/big.log", big));
         // A wallet (run on the same thread as content) split across the first chunk's end.
         let wallet = b"43zqYTWj1JG1H1idZFQWwJZLTos3hbJ5iR3tJpEtwEi43UBbzPeaQxCRysdjYTtdc8aHao7csiWa5BTP9PfNYzyfSbbrwoR";
         let mut split = vec![b' '; CHUNK - 40];
         split.extend_from_slice(wallet);
         split.extend_from_slice(b"\n");
-        layer.push(Entry::file("srv/notes.txt", 0o644, split));
+        layer.push(Ent::file("srv/notes.txt", split));
         let one = scan_layer_with(&layer, &Limits::default(), false);
         let two = scan_layer_with(&layer, &Limits::default(), true);
         assert_eq!(ids(&one), ids(&two));
@@ -455,7 +457,7 @@ mod tests {
         for size in [700usize, 20_000, 40_000, 300_000] {
             let mut keys = b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample attacker@evil\n".to_vec();
             keys.resize(size, b'#');
-            let layer = vec![Entry::file("root/.ssh/authorized_keys", 0o600, keys)];
+            let layer = vec![Ent::with_mode("root/.ssh/authorized_keys", 0o600, keys)];
             for threaded in [false, true] {
                 let scan = scan_layer_with(&layer, &Limits::default(), threaded);
                 let key = scan
@@ -492,11 +494,7 @@ mod tests {
         for i in 0..120 {
             let size = sizes[next(sizes.len() as u64) as usize] as usize;
             let elf = next(4) == 0;
-            let mut data = if elf {
-                crate::analyzers::binary::tiny_elf(b"")
-            } else {
-                Vec::new()
-            };
+            let mut data = if elf { tiny_elf(b"") } else { Vec::new() };
             data.resize(size.max(data.len()), b' ');
             for _ in 0..next(3) {
                 let n = needles[next(needles.len() as u64) as usize];
@@ -512,7 +510,7 @@ mod tests {
                     data[at + n.len()] = b'\n';
                 }
             }
-            layer.push(Entry::file(&format!("f/{i:03}"), 0o755, data));
+            layer.push(Ent::exe(&format!("f/{i:03}"), data));
         }
         let signals = |threaded: bool| {
             let mut v: Vec<_> = scan_layer_with(&layer, &Limits::default(), threaded)
@@ -550,8 +548,7 @@ mod tests {
 
     #[test]
     fn malicious_layer_findings() {
-        let spec = samples::malicious_sample().unwrap();
-        let scan = scan_layer(&spec.layers[1], &Limits::default());
+        let scan = scan_layer(&malicious_layers()[1], &Limits::default());
         let got = ids(&scan);
         let want = [
             (
@@ -584,22 +581,22 @@ mod tests {
 
     #[test]
     fn clean_layer_has_no_findings() {
-        let scan = scan_layer(&samples::clean_sample().layers[0], &Limits::default());
+        let scan = scan_layer(&clean_layers()[0], &Limits::default());
         assert_eq!(ids(&scan), vec![]);
         assert!(scan.files >= 4);
     }
 
     #[test]
     fn nesting_bound_is_reported() {
-        let inner = samples::gzip(
-            &samples::tar_bytes(&[Entry::file("m/xmrig", 0o755, "#!/bin/sh\n")]).unwrap(),
-        )
-        .unwrap();
+        let inner = compress(
+            &layer_tar(&[Ent::exe("m/xmrig", "#!/bin/sh\n")]),
+            Comp::Gzip,
+        );
         let limits = Limits {
             nesting: 0,
             ..Limits::default()
         };
-        let scan = scan_layer(&[Entry::file("a.tgz", 0o644, inner)], &limits);
+        let scan = scan_layer(&[Ent::file("a.tgz", inner)], &limits);
         assert_eq!(scan.limits.len(), 1);
         assert_eq!(scan.limits[0].kind, crate::limits::LimitKind::Nesting);
         assert!(ids(&scan).is_empty());
@@ -608,19 +605,15 @@ mod tests {
     #[test]
     fn nested_size_bound_is_reported() {
         let big = vec![b'a'; 300_000];
-        let inner = samples::gzip(
-            &samples::tar_bytes(&[
-                Entry::file("big", 0o644, big),
-                Entry::file("m/xmrig", 0o755, "x"),
-            ])
-            .unwrap(),
-        )
-        .unwrap();
+        let inner = compress(
+            &layer_tar(&[Ent::file("big", big), Ent::exe("m/xmrig", "x")]),
+            Comp::Gzip,
+        );
         let limits = Limits {
             file_bytes: 100_000,
             ..Limits::default()
         };
-        let scan = scan_layer(&[Entry::file("a.tar.gz", 0o644, inner)], &limits);
+        let scan = scan_layer(&[Ent::file("a.tar.gz", inner)], &limits);
         assert_eq!(scan.limits.len(), 1, "{:?}", scan.limits);
         assert_eq!(scan.limits[0].kind, crate::limits::LimitKind::FileBytes);
     }

@@ -6,7 +6,7 @@
 //! `#[path = "common/fp_images.rs"] mod fp_images;` beside `mod common;`.
 #![allow(dead_code)]
 
-use crate::common::fixtures::Ent;
+use imgscan_testkit::Ent;
 
 /// The nginx image's entrypoint, as the official image ships it (shape and commands):
 /// runs the `*.sh` of `/docker-entrypoint.d/`, sources the `*.envsh`, then `exec "$@"`.
@@ -136,7 +136,7 @@ pub fn keyring_bytes() -> Vec<u8> {
 /// The layer the key-install `RUN` leaves: keyring, sources list, log symlinks.
 pub fn nginx_key_layer() -> Vec<Ent> {
     vec![
-        Ent::file("usr/share/keyrings/nginx-archive-keyring.gpg", &keyring_bytes()),
+        Ent::file("usr/share/keyrings/nginx-archive-keyring.gpg", keyring_bytes()),
         Ent::file(
             "etc/apt/sources.list.d/nginx.list",
             b"deb [signed-by=/usr/share/keyrings/nginx-archive-keyring.gpg] https://nginx.org/packages/mainline/debian/ bookworm nginx\n",

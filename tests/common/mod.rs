@@ -1,8 +1,6 @@
 //! Helpers shared by integration tests.
 #![allow(dead_code)]
 
-pub mod fixtures;
-
 use std::process::{Command, Output};
 
 /// Run the `imgscan` binary with `args`; returns its output.

@@ -1,7 +1,7 @@
 //! Test harness: a real registry (Debian's `docker-registry`, CNCF distribution v2) on
 //! 127.0.0.1 with plain HTTP, TLS (an rcgen CA and leaf), htpasswd basic auth or token
-//! auth (a token issuer in this file signing ES256 JWTs with a libtrust `kid`); small OCI
-//! layouts written by code and pushed with `skopeo`. The misbehaving server for fault
+//! auth (a token issuer in this file signing ES256 JWTs with a libtrust `kid`); OCI
+//! layouts written by `imgscan-testkit` (re-exported here) and pushed with `skopeo`. The misbehaving server for fault
 //! tests is in `fault_server.rs`. Include it with
 //! `#[path = "common/registry.rs"] mod registry_harness;`.
 #![allow(dead_code)]
@@ -24,9 +24,10 @@ pub use fault_server::*;
 
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 
-pub fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
+// The images pushed and served here come from the one test image builder (not every
+// includer uses each).
+#[allow(unused_imports)]
+pub use imgscan_testkit::{attestation_descriptor, sha256, write_image, write_index, ImageFixture};
 
 /// Install the registry when missing (needs root; CI images run as root).
 pub fn ensure_registry_installed() {
@@ -228,11 +229,11 @@ impl Registry {
             .join("data")
     }
 
-    /// The two sample images (`imgscan::samples`) pushed as `acme/clean:1.0` and
+    /// The two sample images (`imgscan_testkit::write_samples`) pushed as `acme/clean:1.0` and
     /// `acme/app:1.0` (the malicious one); the returned directory holds their layouts.
     pub fn push_samples(&self) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        imgscan::samples::write_samples(dir.path()).unwrap();
+        imgscan_testkit::write_samples(dir.path());
         self.push(&dir.path().join("clean"), "latest", "acme/clean:1.0", false);
         self.push(
             &dir.path().join("malicious"),
@@ -274,154 +275,6 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-// ---------------------------------------------------------------- fixtures
-
-/// One image written into an OCI layout.
-#[derive(Debug, Clone)]
-pub struct ImageFixture {
-    pub manifest: Vec<u8>,
-    pub manifest_digest: String,
-    pub config: Vec<u8>,
-    pub config_digest: String,
-    pub layer_digest: String,
-    pub layer_blob: Vec<u8>,
-    pub platform: (String, String),
-}
-
-fn write_blob(layout: &Path, bytes: &[u8]) -> String {
-    let d = sha256(bytes);
-    let dir = layout.join("blobs/sha256");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(d.strip_prefix("sha256:").unwrap()), bytes).unwrap();
-    d
-}
-
-/// A gzip tar layer holding `files`.
-pub fn gzip_layer(files: &[(&str, &[u8])]) -> (Vec<u8>, String) {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (path, data) in files {
-        let mut h = tar::Header::new_ustar();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o755);
-        h.set_mtime(1_700_000_000);
-        h.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut h, path, *data).unwrap();
-    }
-    let raw = tar.into_inner().unwrap();
-    let diff_id = sha256(&raw);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&raw).unwrap();
-    (gz.finish().unwrap(), diff_id)
-}
-
-/// Write one image (config + one layer + manifest) into the layout at `layout` and
-/// return it; the layout's `index.json` is written by [`write_index`].
-pub fn write_image(layout: &Path, files: &[(&str, &[u8])], os: &str, arch: &str) -> ImageFixture {
-    let (layer, diff_id) = gzip_layer(files);
-    let layer_digest = write_blob(layout, &layer);
-    let config = serde_json::json!({
-        "architecture": arch,
-        "os": os,
-        "created": "2024-01-02T03:04:05Z",
-        "config": {
-            "Entrypoint": ["/bin/app"],
-            "Cmd": ["--serve", arch],
-            "Env": ["PATH=/usr/bin:/bin", format!("ARCH={arch}")],
-            "User": "1000:1000",
-            "WorkingDir": "/srv",
-            "ExposedPorts": {"8080/tcp": {}, "53/udp": {}},
-            "Labels": {"org.opencontainers.image.title": "imgscan-fixture"}
-        },
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [
-            {"created": "2024-01-02T03:04:05Z", "created_by": "/bin/sh -c #(nop) ADD file:app in /bin/app"},
-            {"created": "2024-01-02T03:04:05Z", "created_by": "/bin/sh -c #(nop) CMD [\"--serve\"]", "empty_layer": true, "comment": "no layer"}
-        ]
-    });
-    let config = serde_json::to_vec(&config).unwrap();
-    let config_digest = write_blob(layout, &config);
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer.len()}]
-    });
-    let manifest = serde_json::to_vec(&manifest).unwrap();
-    let manifest_digest = write_blob(layout, &manifest);
-    ImageFixture {
-        manifest,
-        manifest_digest,
-        config,
-        config_digest,
-        layer_digest,
-        layer_blob: layer,
-        platform: (os.into(), arch.into()),
-    }
-}
-
-fn descriptor(img: &ImageFixture, with_platform: bool) -> serde_json::Value {
-    let mut d = serde_json::json!({
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": img.manifest_digest,
-        "size": img.manifest.len(),
-    });
-    if with_platform {
-        d["platform"] = serde_json::json!({"os": img.platform.0, "architecture": img.platform.1});
-    }
-    d
-}
-
-/// Write `index.json` + `oci-layout`: `tag` names one image directly, or (with several
-/// images) a nested image index holding all of them, like a multi-arch build.
-pub fn write_index(
-    layout: &Path,
-    tag: &str,
-    images: &[&ImageFixture],
-) -> Option<(Vec<u8>, String)> {
-    std::fs::write(
-        layout.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .unwrap();
-    let ann = serde_json::json!({"org.opencontainers.image.ref.name": tag});
-    let (top, nested) = if images.len() == 1 {
-        let mut d = descriptor(images[0], false);
-        d["annotations"] = ann;
-        (d, None)
-    } else {
-        let list: Vec<_> = images.iter().map(|i| descriptor(i, true)).collect();
-        let idx = serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": list
-        }))
-        .unwrap();
-        let d = write_blob(layout, &idx);
-        (
-            serde_json::json!({
-                "mediaType": "application/vnd.oci.image.index.v1+json",
-                "digest": d, "size": idx.len(), "annotations": ann
-            }),
-            Some((idx, d)),
-        )
-    };
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [top]});
-    std::fs::write(
-        layout.join("index.json"),
-        serde_json::to_vec(&index).unwrap(),
-    )
-    .unwrap();
-    nested
-}
-
-/// An attestation-style manifest (`unknown/unknown` platform in an index).
-pub fn attestation_descriptor(layout: &Path) -> (ImageFixture, serde_json::Value) {
-    let img = write_image(layout, &[("attestation.json", b"{}")], "unknown", "unknown");
-    let mut d = descriptor(&img, true);
-    d["annotations"] = serde_json::json!({"vnd.docker.reference.type": "attestation-manifest"});
-    (img, d)
 }
 
 // ---------------------------------------------------------------- token issuer
