@@ -16,7 +16,7 @@ setup:
 
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test: setup lint
 	bash scripts/debian-rootfs.sh all >/dev/null

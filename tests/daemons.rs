@@ -1,7 +1,8 @@
 //! Local daemons as sources, against real daemons started here: `dockerd` and
 //! `podman system service`, each in a temporary root, loaded with the malicious sample by
 //! their own `load` command, and stopped after. A daemon that cannot start here makes its
-//! test print `SKIPPED: why` and return.
+//! test print `SKIPPED: why` (past the harness's capture, so `make test` shows it) and
+//! return.
 
 mod common;
 #[path = "common/daemons.rs"]
@@ -58,7 +59,7 @@ fn docker_daemon_images_and_image_src_order() {
     let d = match Daemon::docker() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("SKIPPED: dockerd cannot run here: {e}");
+            common::skipped(&format!("dockerd cannot run here: {e}"));
             return;
         }
     };
@@ -162,7 +163,7 @@ fn podman_service_images() {
     let p = match Daemon::podman() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("SKIPPED: podman system service cannot run here: {e}");
+            common::skipped(&format!("podman system service cannot run here: {e}"));
             return;
         }
     };
@@ -193,7 +194,7 @@ fn containerd_images_by_name_digest_and_namespace() {
     let c = match Daemon::containerd() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("SKIPPED: containerd cannot run here: {e}");
+            common::skipped(&format!("containerd cannot run here: {e}"));
             return;
         }
     };

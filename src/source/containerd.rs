@@ -72,6 +72,7 @@ pub(crate) fn open(
         channel,
         ns,
         timeout: opts.timeout,
+        json_bytes: opts.limits.json_bytes,
         who: who.clone(),
     });
 
@@ -128,7 +129,7 @@ fn namespace(opts: &SourceOptions) -> std::result::Result<String, String> {
         && ns
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        && ns.as_bytes()[0].is_ascii_alphanumeric();
+        && ns.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
     if ok {
         Ok(ns)
     } else {
@@ -199,6 +200,7 @@ struct Client {
     channel: Channel,
     ns: String,
     timeout: Duration,
+    json_bytes: u64,
     who: String,
 }
 
@@ -262,14 +264,30 @@ impl Client {
         let Some(size) = self.info(d).map_err(|e| self.failed("content info", e))? else {
             return Ok(None);
         };
-        let mut head = Vec::new();
+        // The whole document (bounded as the layout reader bounds it), to tell an index
+        // from a manifest when `mediaType` is absent, as OCI allows.
+        if size > self.json_bytes {
+            return Err(self.failed(
+                &format!("reading {d}"),
+                format!(
+                    "{size} bytes, larger than the {}-byte limit (raise with {} N)",
+                    self.json_bytes,
+                    crate::limits::LimitKind::JsonBytes.flag()
+                ),
+            ));
+        }
+        let mut doc = Vec::new();
         self.read(d, size)
-            .and_then(|r| r.take(4096).read_to_end(&mut head))
+            .and_then(|r| r.take(self.json_bytes).read_to_end(&mut doc))
             .map_err(|e| self.failed(&format!("reading {d}"), e))?;
-        let media_type = serde_json::from_slice::<serde_json::Value>(&head)
-            .ok()
-            .and_then(|v| v.get("mediaType")?.as_str().map(str::to_string))
-            .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".into());
+        let v = serde_json::from_slice::<serde_json::Value>(&doc).unwrap_or_default();
+        let media_type = match v.get("mediaType").and_then(|m| m.as_str()) {
+            Some(m) => m.to_string(),
+            None if v.get("manifests").is_some() => {
+                "application/vnd.oci.image.index.v1+json".into()
+            }
+            None => "application/vnd.oci.image.manifest.v1+json".into(),
+        };
         Ok(Some((
             reference.to_string(),
             Target {

@@ -54,3 +54,10 @@ pub fn imgscan_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, 
     let (o, e, code) = outs(&out);
     (code, o, e)
 }
+
+/// Say that a test is skipped, and why, where `cargo test` shows it: straight to the
+/// process's stderr, since the test harness captures `eprintln!` of passing tests.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {why}");
+}
