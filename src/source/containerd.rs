@@ -22,7 +22,7 @@
 //! `--max-blob-bytes` (the layout reader's checks). A socket that does not exist or refuses
 //! the connection is "not here" for `--image-src`, an error for `containerd:NAME`.
 
-use super::daemon::{Miss, Origin};
+use super::daemon::{error_chain, Miss, Origin};
 use super::local::{Members, Store};
 use super::{LayerSource, OpenedImage, SourceOptions};
 use crate::error::{Error, Result, Step};
@@ -500,20 +500,6 @@ fn status(s: &tonic::Status) -> String {
         .take(300)
         .collect();
     format!("{:?}: {m}", s.code())
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

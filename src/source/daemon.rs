@@ -445,7 +445,7 @@ fn printable(s: &str) -> String {
 }
 
 /// An error with its causes (`error sending request: connection refused`).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {
