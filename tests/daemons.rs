@@ -278,3 +278,60 @@ fn containerd_images_by_name_digest_and_namespace() {
         "{why}"
     );
 }
+
+/// What a node's pull leaves in containerd: a multi-platform index whose other platforms'
+/// manifests were never fetched. The requested platform is read; asking for another names
+/// the missing manifest.
+#[test]
+fn containerd_index_with_one_platform_present() {
+    let c = match Daemon::containerd() {
+        Ok(c) => c,
+        Err(e) => {
+            common::skipped(&format!("containerd cannot run here: {e}"));
+            return;
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("multi");
+    let (_, amd, arm) = imgscan_testkit::multi_arch_layout(&layout, "latest");
+    let archive = tmp.path().join("multi.tar");
+    imgscan_testkit::oci_archive(&layout, &archive);
+    c.ctr(&[
+        "images",
+        "import",
+        "--no-unpack",
+        "--base-name",
+        "docker.io/acme/multi",
+        archive.to_str().unwrap(),
+    ])
+    .unwrap();
+    // Imported for this host's platform only; make sure the arm64 manifest is absent.
+    let _ = c.ctr(&["content", "rm", &arm.digest]);
+    let addr = c.url();
+
+    let (code, v, why) = scan(&[
+        "containerd:acme/multi:latest",
+        "--containerd-address",
+        &addr,
+    ]);
+    assert_eq!(code, 0, "{why}");
+    assert_eq!(
+        v["reports"][0]["manifest_digest"],
+        amd.digest.as_str(),
+        "{why}"
+    );
+    assert_eq!(v["reports"][0]["platform"], "linux/amd64", "{why}");
+
+    let (code, _, why) = scan(&[
+        "containerd:acme/multi:latest",
+        "--containerd-address",
+        &addr,
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert_eq!(code, 2, "{why}");
+    assert!(
+        why.contains(&arm.digest) && why.contains("containerd content store"),
+        "{why}"
+    );
+}
