@@ -16,6 +16,19 @@ use registry_harness::Registry;
 use serde_json::Value;
 use std::path::Path;
 
+/// The daemon `$start` gave, or a `SKIPPED` line and a return from the test.
+macro_rules! started {
+    ($start:expr, $what:literal) => {
+        match $start {
+            Ok(d) => d,
+            Err(e) => {
+                common::skipped(&format!(concat!($what, " cannot run here: {}"), e));
+                return;
+            }
+        }
+    };
+}
+
 /// The malicious sample as a `docker save` archive tagged `name`.
 fn malicious_archive(dir: &Path, name: &str) -> std::path::PathBuf {
     let layout = dir.join("layout");
@@ -56,13 +69,7 @@ fn nowhere(dir: &Path) -> String {
 
 #[test]
 fn docker_daemon_images_and_image_src_order() {
-    let d = match Daemon::docker() {
-        Ok(d) => d,
-        Err(e) => {
-            common::skipped(&format!("dockerd cannot run here: {e}"));
-            return;
-        }
-    };
+    let d = started!(Daemon::docker(), "dockerd");
     let reg = Registry::plain();
     let tmp = tempfile::tempdir().unwrap();
     // A name that points at the test registry, but only the daemon holds it: were it
@@ -160,13 +167,7 @@ fn docker_daemon_images_and_image_src_order() {
 
 #[test]
 fn podman_service_images() {
-    let p = match Daemon::podman() {
-        Ok(p) => p,
-        Err(e) => {
-            common::skipped(&format!("podman system service cannot run here: {e}"));
-            return;
-        }
-    };
+    let p = started!(Daemon::podman(), "podman system service");
     let tmp = tempfile::tempdir().unwrap();
     let name = "localhost/acme/podapp:2";
     let archive = malicious_archive(tmp.path(), name);
@@ -191,13 +192,7 @@ fn podman_service_images() {
 
 #[test]
 fn containerd_images_by_name_digest_and_namespace() {
-    let c = match Daemon::containerd() {
-        Ok(c) => c,
-        Err(e) => {
-            common::skipped(&format!("containerd cannot run here: {e}"));
-            return;
-        }
-    };
+    let c = started!(Daemon::containerd(), "containerd");
     let tmp = tempfile::tempdir().unwrap();
     let archive = malicious_archive(tmp.path(), "acme/ctrd:1.0");
     c.load(&archive).unwrap();
@@ -284,13 +279,7 @@ fn containerd_images_by_name_digest_and_namespace() {
 /// the missing manifest.
 #[test]
 fn containerd_index_with_one_platform_present() {
-    let c = match Daemon::containerd() {
-        Ok(c) => c,
-        Err(e) => {
-            common::skipped(&format!("containerd cannot run here: {e}"));
-            return;
-        }
-    };
+    let c = started!(Daemon::containerd(), "containerd");
     let tmp = tempfile::tempdir().unwrap();
     let layout = tmp.path().join("multi");
     let (_, amd, arm) = imgscan_testkit::multi_arch_layout(&layout, "latest");

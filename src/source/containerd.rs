@@ -22,7 +22,7 @@
 //! `--max-blob-bytes` (the layout reader's checks). A socket that does not exist or refuses
 //! the connection is "not here" for `--image-src`, an error for `containerd:NAME`.
 
-use super::daemon::{error_chain, Miss, Origin};
+use super::daemon::{error_chain, printable, Miss, Origin};
 use super::local::{Members, Store};
 use super::{LayerSource, OpenedImage, SourceOptions};
 use crate::error::{Error, Result, Step};
@@ -93,6 +93,7 @@ pub(crate) fn open(
     let store = Arc::new(Store::Other(Box::new(ContentStore {
         client: client.clone(),
         index,
+        sizes: Default::default(),
     })));
     let images = super::oci_layout::open(store, &target, None, opts).map_err(Miss::Failed)?;
     Ok(images
@@ -432,11 +433,27 @@ impl Read for ContentReader {
 struct ContentStore {
     client: Arc<Client>,
     index: Vec<u8>,
+    /// Sizes `Info` gave, so `has` then `open` of one blob asks once. One entry per blob
+    /// the layout reader names: bounded by the manifests it read (`--max-json-bytes`).
+    sizes: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 impl ContentStore {
+    /// `Info` of `d`, remembered when the store has it.
+    fn size(&self, d: &str) -> io::Result<Option<u64>> {
+        let known = self.sizes.lock().ok().and_then(|m| m.get(d).copied());
+        if known.is_some() {
+            return Ok(known);
+        }
+        let got = self.client.info(d)?;
+        if let (Some(n), Ok(mut m)) = (got, self.sizes.lock()) {
+            m.insert(d.to_string(), n);
+        }
+        Ok(got)
+    }
+
     fn digest_of(name: &str) -> Option<String> {
         let (alg, hex) = name.strip_prefix("blobs/")?.split_once('/')?;
         let d = format!("{alg}:{hex}");
@@ -454,7 +471,7 @@ impl Members for ContentStore {
             "oci-layout" | "index.json" => true,
             // Only a clear "not found" is absent: a failed call leaves the blob to
             // `open`, whose error then names the real cause.
-            _ => Self::digest_of(name).is_some_and(|d| !matches!(self.client.info(&d), Ok(None))),
+            _ => Self::digest_of(name).is_some_and(|d| !matches!(self.size(&d), Ok(None))),
         }
     }
 
@@ -468,7 +485,7 @@ impl Members for ContentStore {
         let Some(d) = Self::digest_of(name) else {
             return Ok(None);
         };
-        let Some(size) = self.client.info(&d)? else {
+        let Some(size) = self.size(&d)? else {
             return Ok(None);
         };
         Ok(Some((Box::new(self.client.read(&d, size)?), size)))
@@ -493,13 +510,8 @@ impl LayerSource for ContainerdLayers {
 /// A gRPC status as a person reads it (`NotFound: image "x" not found`), control
 /// characters blanked.
 fn status(s: &tonic::Status) -> String {
-    let m: String = s
-        .message()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(300)
-        .collect();
-    format!("{:?}: {m}", s.code())
+    let m: String = s.message().chars().take(300).collect();
+    format!("{:?}: {}", s.code(), printable(&m))
 }
 
 #[cfg(test)]

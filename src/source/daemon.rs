@@ -436,7 +436,7 @@ async fn read_capped(
 }
 
 /// A daemon's message with control characters blanked (it ends up on a terminal).
-fn printable(s: &str) -> String {
+pub(super) fn printable(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
