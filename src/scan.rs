@@ -160,12 +160,28 @@ pub fn scan_image_cached(
     let facts = ImageFacts {
         layers: &layer_facts,
     };
-    for a in &image_analyzers {
-        a.image(image, &walk.fs, &facts, &mut signals);
-    }
     let (runs, run_notes) = run_files(image, &walk.fs, &facts);
     incomplete.extend(run_notes);
+    // The YARA-L rules read only what the walk found (the hosts in file signals, the
+    // executables, the commands of run files), never what the image analyzers add: so
+    // they run on a second core while this one runs the image analyzers (the package
+    // check is the costly one).
+    let fs = &walk.fs;
+    let ((rule_findings, rule_notes), mut more) = std::thread::scope(|s| {
+        let rules_job = s.spawn(|| run_rules(image, fs, &signals, &runs, &facts, rules));
+        let mut more = Vec::new();
+        for a in &image_analyzers {
+            a.image(image, fs, &facts, &mut more);
+        }
+        let rules_out = rules_job
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (rules_out, more)
+    });
+    signals.append(&mut more);
     mark_run(image, &runs, &mut signals);
+    let mut findings = collate(&signals, &|layer, path| fs.hidden_by(layer, path));
+    fill_digests(&mut findings, &facts);
     for (i, lf) in layer_facts.iter().enumerate() {
         if lf.scripts_dropped > 0 {
             incomplete.push(format!(
@@ -176,9 +192,6 @@ pub fn scan_image_cached(
         }
     }
     stats.signals = signals.len();
-    let mut findings = collate(&signals, &|layer, path| walk.fs.hidden_by(layer, path));
-    fill_digests(&mut findings, &facts);
-    let (rule_findings, rule_notes) = run_rules(image, &walk.fs, &signals, &runs, &facts, rules);
     findings.extend(rule_findings);
     incomplete.extend(rule_notes);
     for l in &walk.layers {
@@ -203,7 +216,17 @@ pub fn scan_image_cached(
         layers: layer_summaries(image, &walk.layers),
     };
     report.sort();
+    drop_later((walk, layer_facts, signals, runs));
     (report, stats)
+}
+
+/// Frees what a scan built (for a large image, hundreds of thousands of small
+/// allocations: entries, digests, commands) on a thread of its own, so the report is
+/// not held back by it. If no thread can be started it is freed here instead.
+fn drop_later<T: Send + 'static>(t: T) {
+    let _ = std::thread::Builder::new()
+        .name("imgscan-free".into())
+        .spawn(move || drop(t));
 }
 
 /// The layer timeline of the report: what the manifest says, what the walk read, and the
