@@ -65,28 +65,40 @@ fn fail(msg: impl std::fmt::Display) -> i32 {
 pub fn run_targets(mut args: ScanOptions, targets: &[String], summary: bool) -> i32 {
     let fail_on = args.fail_on;
     let show = args.show.clone();
-    let sigs = match Signatures::load(args.signatures.as_deref()) {
-        Ok(s) => s,
+    // The signatures (and any --yara rules) and the YARA-L rules compile on two cores.
+    let (sigs, rules) = std::thread::scope(|s| {
+        let rules_job = s.spawn(|| {
+            if args.rules.is_empty() {
+                Ok(RuleSet::embedded_default())
+            } else {
+                RuleSet::parse_files(&args.rules, None)
+            }
+        });
+        let sigs = Signatures::load(args.signatures.as_deref())
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                crate::yara::attach(s, &args.yara, args.yara_options)
+                    .map_err(|e| format!("--yara: {e}"))
+            });
+        let rules = rules_job
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (sigs, rules)
+    });
+    let sigs = match sigs {
+        Ok(s) => Arc::new(s),
         Err(e) => return fail(e),
     };
-    let sigs = match crate::yara::attach(sigs, &args.yara, args.yara_options) {
-        Ok(s) => Arc::new(s),
-        Err(e) => return fail(format!("--yara: {e}")),
-    };
-    let rules = if args.rules.is_empty() {
-        RuleSet::embedded_default()
-    } else {
-        match RuleSet::parse_files(&args.rules, None) {
-            Ok(r) => r,
-            Err(diags) => {
-                for d in &diags {
-                    eprintln!("{d}");
-                }
-                return fail(format!(
-                    "loading rules: {} error(s) in --rules (imgscan rules check shows them)",
-                    diags.len()
-                ));
+    let rules = match rules {
+        Ok(r) => r,
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
             }
+            return fail(format!(
+                "loading rules: {} error(s) in --rules (imgscan rules check shows them)",
+                diags.len()
+            ));
         }
     };
     // A bad --trusted file fails before anything is scanned; the embedded corpus (its
