@@ -325,8 +325,11 @@ impl Anchored {
 /// deterministic). Returns the anchors and, for each, the (literal, offset) pairs it
 /// stands for; every literal is stood for by exactly one anchor.
 fn pick_anchors(literals: &[(Vec<u8>, usize)]) -> (Vec<Vec<u8>>, Vec<StandsFor>) {
-    // Candidate substring → the literals holding it, each with its first offset.
-    let mut holders: HashMap<&[u8], Vec<(usize, usize)>> = HashMap::new();
+    // Candidate substring → the literals holding it, each with its first offset. Every
+    // start of every scan builds this (a few hundred thousand short keys): foldhash,
+    // not SipHash; the choice below does not depend on the map's order.
+    let mut holders: HashMap<&[u8], Vec<(usize, usize)>, foldhash::fast::RandomState> =
+        HashMap::default();
     for (i, (l, _)) in literals.iter().enumerate() {
         let lo = ANCHOR_MIN.min(l.len());
         for n in lo..=ANCHOR_MAX.min(l.len()) {
