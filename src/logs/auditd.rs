@@ -232,7 +232,7 @@ fn to_udm(p: &Pending) -> serde_json::Value {
     if let Some(cwd) = find("CWD").and_then(|m| m.get("cwd")) {
         set(&mut e, "additional.fields.cwd", cwd.clone());
     }
-    e
+    e.into_value()
 }
 
 impl Adapter for Auditd {
@@ -261,7 +261,10 @@ impl Adapter for Auditd {
             // time, no serial, so an event of its own.
             let mut e = event("GENERIC_EVENT", "Linux", "AuditD");
             set(&mut e, "metadata.product_event_type", ty);
-            out.push(Out { line, udm: e });
+            out.push(Out {
+                line,
+                udm: e.into_value(),
+            });
             return Ok(());
         };
         for (k, v, q) in fields(raw_iter) {

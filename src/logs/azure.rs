@@ -110,7 +110,10 @@ impl Adapter for AzureActivity {
             sr["product_severity"] = json!(l);
         }
         set(&mut e, "security_result", json!([sr]));
-        out.push(Out { line, udm: e });
+        out.push(Out {
+            line,
+            udm: e.into_value(),
+        });
         Ok(())
     }
 }

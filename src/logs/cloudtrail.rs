@@ -123,7 +123,10 @@ impl Adapter for CloudTrail {
                         "description": s(r, "errorMessage").unwrap_or_default()});
         }
         set(&mut e, "security_result", json!([sr]));
-        out.push(Out { line, udm: e });
+        out.push(Out {
+            line,
+            udm: e.into_value(),
+        });
         Ok(())
     }
 }

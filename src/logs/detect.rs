@@ -12,7 +12,7 @@
 //! whenever the input goes idle, so detections are not held back waiting for more.
 
 use super::{read_inputs, Converted, Format, Item};
-use crate::rules::{Detection, Evaluator, RuleSet};
+use crate::rules::{Detection, Evaluator, Matched, RuleSet};
 use serde_json::Value;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -49,12 +49,14 @@ pub struct Outcome {
 /// A detection with the sources of its events.
 pub type Found = (Detection, Vec<Option<Source>>);
 
-/// One event waiting in the reorder buffer: (event time, arrival number).
+/// One event waiting in the reorder buffer: (event time, arrival number). It is matched
+/// against the rules when it arrives ([`Evaluator::matches`]) and holds its UDM event
+/// only when some rule matched it; the rest of the rules' work is done on release.
 struct Held {
     ts: i64,
     idx: usize,
     bytes: usize,
-    c: Converted,
+    m: Matched,
 }
 
 impl PartialEq for Held {
@@ -118,13 +120,19 @@ impl<'a> Detector<'a> {
                 label: std::mem::take(&mut c.source),
             },
         ));
-        let bytes = text_bytes(c.event.json());
+        let m = self.ev.matches(&c.event);
+        // An event no rule matched is not held: only its time and number wait.
+        let bytes = if m.holds_event() {
+            text_bytes(c.event.json())
+        } else {
+            0
+        };
         self.held_bytes += bytes;
         self.held.push(Reverse(Held {
             ts: c.event.timestamp(),
             idx,
             bytes,
-            c,
+            m,
         }));
         while self.held.len() > self.bound || self.held_bytes > REORDER_BYTES {
             self.release_one(found);
@@ -134,7 +142,7 @@ impl<'a> Detector<'a> {
     fn release_one(&mut self, found: &mut dyn FnMut(Found)) {
         if let Some(Reverse(h)) = self.held.pop() {
             self.held_bytes -= h.bytes;
-            for d in self.ev.push(h.idx, &h.c.event) {
+            for d in self.ev.push_matched(h.idx, h.m) {
                 found(resolve(d, &self.recent));
             }
         }
@@ -231,7 +239,9 @@ mod tests {
     fn the_reorder_buffer_is_bounded_by_bytes_too() {
         let set = RuleSet::embedded_default();
         let mut d = Detector::new(&set);
-        let big = "x".repeat(4 << 20);
+        // Events the seed rule matches (a mining pool on the command line): held whole.
+        let big = format!("xmrig -o stratum+tcp://pool {}", "x".repeat(4 << 20));
+        let mut found = 0;
         for i in 0..100 {
             let udm = serde_json::json!({
                 "metadata": {"event_timestamp": format!("2024-01-01T00:00:{:02}Z", i % 60),
@@ -243,7 +253,7 @@ mod tests {
                 line: i + 1,
                 event: Event::from_json(udm).unwrap(),
             };
-            d.push(c, &mut |_| {});
+            d.push(c, &mut |_| found += 1);
             assert!(d.held_bytes <= REORDER_BYTES, "{} bytes held", d.held_bytes);
         }
         assert!(d.held.len() < 20, "{} events held", d.held.len());
@@ -251,7 +261,49 @@ mod tests {
             d.held_bytes,
             d.held.iter().map(|h| h.0.bytes).sum::<usize>()
         );
-        d.flush(&mut |_| {});
+        d.flush(&mut |_| found += 1);
         assert_eq!((d.held.len(), d.held_bytes), (0, 0));
+        assert_eq!(found, 100, "every held event still reaches the rule");
+    }
+
+    fn launch(sec: usize, cmd: &str) -> Event {
+        Event::from_json(serde_json::json!({
+            "metadata": {"event_timestamp": format!("2024-01-01T00:{:02}:{:02}Z", sec / 60, sec % 60),
+                         "event_type": "PROCESS_LAUNCH"},
+            "target": {"process": {"command_line": cmd}},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn unmatched_events_wait_without_their_text_and_order_is_kept() {
+        let set = RuleSet::embedded_default();
+        let mut d = Detector::with_bound(&set, 8);
+        let mut lines = vec![];
+        // Out of input order; every third matches the seed rule.
+        for (i, sec) in [5usize, 3, 9, 1, 7, 2, 8, 4, 6, 0].into_iter().enumerate() {
+            let cmd = if i % 3 == 0 {
+                "xmrig --donate-level 1"
+            } else {
+                "ls"
+            };
+            let c = Converted {
+                source: format!("line {}", i + 1),
+                line: i + 1,
+                event: launch(sec, cmd),
+            };
+            d.push(c, &mut |f| lines.push(f.1[0].as_ref().unwrap().line));
+            let held_text: usize = d.held.iter().filter(|h| h.0.m.holds_event()).count();
+            assert_eq!(held_text, d.held.iter().filter(|h| h.0.bytes > 0).count());
+        }
+        assert!(d
+            .held
+            .iter()
+            .any(|h| !h.0.m.holds_event() && h.0.bytes == 0));
+        d.finish(&mut |f| lines.push(f.1[0].as_ref().unwrap().line));
+        // Lines 1, 4, 7, 10 match (seconds 5, 1, 8, 0). The 9th event overfills the
+        // bound of 8 and releases the earliest (line 4); line 10 arrives earliest of all
+        // and goes straight through; the rest leave by time at the end.
+        assert_eq!(lines, vec![4, 10, 1, 7]);
     }
 }

@@ -185,7 +185,10 @@ impl Adapter for Falco {
                     "product_severity": pri, "summary": s(v, "output").unwrap_or_default(),
                     "category_details": tags}]),
         );
-        out.push(Out { line, udm: e });
+        out.push(Out {
+            line,
+            udm: e.into_value(),
+        });
         Ok(())
     }
 }

@@ -138,7 +138,10 @@ impl Adapter for GcpAudit {
             sr["description"] = json!(m);
         }
         set(&mut e, "security_result", json!([sr]));
-        out.push(Out { line, udm: e });
+        out.push(Out {
+            line,
+            udm: e.into_value(),
+        });
         Ok(())
     }
 }

@@ -30,9 +30,87 @@ pub fn u(v: &Value, path: &str) -> Option<u64> {
     }
 }
 
+/// A UDM event under construction: each object a small vector of (key, node) in
+/// insertion order, turned into a [`Value`] once, at the end ([`Udm::into_value`]).
+/// serde_json's maps here keep insertion order (an `IndexMap` that hashes the key on
+/// every lookup and insert); setting a dotted path into a `Value` took two lookups per
+/// level, while here a level is a short scan of a few keys and each key is hashed once,
+/// when the value is made. The value made, key order included, is what setting the same
+/// paths into a `Value` gives ([`set_value`]).
+#[derive(Default)]
+pub struct Udm {
+    fields: Vec<(String, Node)>,
+}
+
+enum Node {
+    Obj(Udm),
+    Val(Value),
+}
+
+impl Udm {
+    /// Set `path` (dotted) to `val`, creating objects on the way; a key set again keeps
+    /// its place. Paths with an existing non-object on the way are left alone.
+    pub fn set(&mut self, path: &str, val: Value) {
+        let mut cur = self;
+        let mut rest = path;
+        loop {
+            let (k, more) = match rest.split_once('.') {
+                Some((k, more)) => (k, Some(more)),
+                None => (rest, None),
+            };
+            let at = cur.fields.iter().position(|(n, _)| n == k);
+            let Some(more) = more else {
+                match at {
+                    Some(i) => cur.fields[i].1 = Node::Val(val),
+                    None => cur.fields.push((k.to_string(), Node::Val(val))),
+                }
+                return;
+            };
+            let i = at.unwrap_or_else(|| {
+                cur.fields.push((k.to_string(), Node::Obj(Udm::default())));
+                cur.fields.len() - 1
+            });
+            match &mut cur.fields[i].1 {
+                Node::Obj(o) => cur = o,
+                // A value set whole earlier: into it as into any `Value`.
+                Node::Val(v) => return set_value(v, more, val),
+            }
+            rest = more;
+        }
+    }
+
+    /// Whether `path` holds something other than null (as [`get`] on the value made).
+    pub fn has(&self, path: &str) -> bool {
+        let (k, more) = match path.split_once('.') {
+            Some((k, more)) => (k, Some(more)),
+            None => (path, None),
+        };
+        match (self.fields.iter().find(|(n, _)| n == k).map(|x| &x.1), more) {
+            (None, _) => false,
+            (Some(Node::Obj(_)), None) => true,
+            (Some(Node::Obj(o)), Some(more)) => o.has(more),
+            (Some(Node::Val(v)), None) => !v.is_null(),
+            (Some(Node::Val(v)), Some(more)) => get(v, more).is_some(),
+        }
+    }
+
+    /// The event as a JSON value.
+    pub fn into_value(self) -> Value {
+        let mut m = Map::with_capacity(self.fields.len());
+        for (k, n) in self.fields {
+            let v = match n {
+                Node::Obj(o) => o.into_value(),
+                Node::Val(v) => v,
+            };
+            m.insert(k, v);
+        }
+        Value::Object(m)
+    }
+}
+
 /// Set `path` (dotted) in `root` to `val`, creating objects on the way. Paths with an
 /// existing non-object on the way are left alone.
-pub fn set(root: &mut Value, path: &str, val: impl Into<Value>) {
+pub fn set_value(root: &mut Value, path: &str, val: Value) {
     let mut cur = root;
     let mut parts = path.split('.').peekable();
     while let Some(k) = parts.next() {
@@ -41,7 +119,7 @@ pub fn set(root: &mut Value, path: &str, val: impl Into<Value>) {
         }
         let m = cur.as_object_mut().expect("object");
         if parts.peek().is_none() {
-            m.insert(k.to_string(), val.into());
+            m.insert(k.to_string(), val);
             return;
         }
         // Look up before inserting: most parts of a path already exist, and a key is
@@ -53,16 +131,25 @@ pub fn set(root: &mut Value, path: &str, val: impl Into<Value>) {
     }
 }
 
+/// Set `path` in the event being built ([`Udm::set`]).
+pub fn set(root: &mut Udm, path: &str, val: impl Into<Value>) {
+    root.set(path, val.into());
+}
+
 /// Set `path` when `val` is `Some`.
-pub fn set_opt<T: Into<Value>>(root: &mut Value, path: &str, val: Option<T>) {
+pub fn set_opt<T: Into<Value>>(root: &mut Udm, path: &str, val: Option<T>) {
     if let Some(v) = val {
-        set(root, path, v);
+        root.set(path, v.into());
     }
 }
 
 /// A fresh UDM event with the metadata every adapter fills.
-pub fn event(event_type: &str, vendor: &str, product: &str) -> Value {
-    json!({"metadata": {"event_type": event_type, "vendor_name": vendor, "product_name": product}})
+pub fn event(event_type: &str, vendor: &str, product: &str) -> Udm {
+    let mut e = Udm::default();
+    e.set("metadata.event_type", event_type.into());
+    e.set("metadata.vendor_name", vendor.into());
+    e.set("metadata.product_name", product.into());
+    e
 }
 
 /// `[{key, value}, ...]` labels.

@@ -151,7 +151,10 @@ impl Adapter for K8sAudit {
             "security_result",
             json!([{"action": [if allowed { "ALLOW" } else { "BLOCK" }]}]),
         );
-        out.push(Out { line, udm: e });
+        out.push(Out {
+            line,
+            udm: e.into_value(),
+        });
         Ok(())
     }
 }

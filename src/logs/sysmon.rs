@@ -9,21 +9,23 @@ use super::json::{event, ip, set, set_opt};
 use super::{Adapter, Out, Record};
 use quick_xml::events::Event as X;
 use serde_json::json;
+use std::borrow::Cow;
 
 pub struct Sysmon;
 
 /// Most `<Data>` fields taken from one event.
 const MAX_FIELDS: usize = 128;
 
-struct Parsed {
+struct Parsed<'a> {
     event_id: String,
     computer: Option<String>,
-    /// `<Data Name=…>` values in document order (a repeated name: the last one).
-    data: Vec<(String, String)>,
+    /// `<Data Name=…>` values in document order (a repeated name: the last one),
+    /// borrowed from the line when they hold no reference to expand.
+    data: Vec<(String, Cow<'a, str>)>,
 }
 
-impl Parsed {
-    fn get(&self, k: &str) -> Option<&String> {
+impl Parsed<'_> {
+    fn get(&self, k: &str) -> Option<&Cow<'_, str>> {
         self.data.iter().find(|(n, _)| n == k).map(|(_, v)| v)
     }
 }
@@ -52,11 +54,12 @@ fn tag(local: &[u8]) -> Tag {
     }
 }
 
-fn parse(xml: &str) -> Result<Parsed, String> {
+fn parse(xml: &str) -> Result<Parsed<'_>, String> {
     let mut r = quick_xml::Reader::from_str(xml);
     // Open elements (names are not kept: only the few that matter are told apart).
     let mut stack: Vec<Tag> = Vec::with_capacity(8);
-    let mut text = String::new();
+    // The text of the element open last (borrowed while it is one piece).
+    let mut text: Cow<str> = Cow::Borrowed("");
     let mut data_name: Option<String> = None;
     let mut p = Parsed {
         event_id: String::new(),
@@ -79,7 +82,7 @@ fn parse(xml: &str) -> Result<Parsed, String> {
                         .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()));
                 }
                 stack.push(t);
-                text.clear();
+                text = Cow::Borrowed("");
                 if stack.len() > 16 {
                     return Err("XML nested too deep".into());
                 }
@@ -87,19 +90,25 @@ fn parse(xml: &str) -> Result<Parsed, String> {
             X::Text(t) => {
                 let d = t.decode().map_err(|e| format!("XML: {e}"))?;
                 if wanted(&stack) {
-                    text.push_str(&d);
+                    if text.is_empty() {
+                        text = d;
+                    } else {
+                        text.to_mut().push_str(&d);
+                    }
                 }
             }
-            X::CData(t) if wanted(&stack) => text.push_str(&String::from_utf8_lossy(&t)),
+            X::CData(t) if wanted(&stack) => {
+                text.to_mut().push_str(&String::from_utf8_lossy(&t));
+            }
             X::GeneralRef(g) => {
                 if let Some(c) = g.resolve_char_ref().map_err(|e| format!("XML: {e}"))? {
                     if wanted(&stack) {
-                        text.push(c);
+                        text.to_mut().push(c);
                     }
                 } else {
                     let name = g.decode().map_err(|e| format!("XML: {e}"))?;
                     match quick_xml::escape::resolve_predefined_entity(&name) {
-                        Some(v) if wanted(&stack) => text.push_str(v),
+                        Some(v) if wanted(&stack) => text.to_mut().push_str(v),
                         Some(_) => {}
                         None => return Err(format!("XML entity &{name}; not accepted")),
                     }
@@ -123,7 +132,7 @@ fn parse(xml: &str) -> Result<Parsed, String> {
                     (_, Tag::Event) => break,
                     _ => {}
                 }
-                text.clear();
+                text = Cow::Borrowed("");
             }
             X::Eof => break,
             _ => {}
@@ -145,7 +154,11 @@ impl Adapter for Sysmon {
             return Ok(());
         };
         let p = parse(&l[i..])?;
-        let d = |k: &str| p.get(k).filter(|v| !v.is_empty() && *v != "-").cloned();
+        let d = |k: &str| {
+            p.get(k)
+                .filter(|v| !v.is_empty() && v.as_ref() != "-")
+                .map(|v| v.to_string())
+        };
         let num = |k: &str| d(k).and_then(|v| v.parse::<u64>().ok());
         let t = match p.event_id.as_str() {
             "1" => "PROCESS_LAUNCH",
@@ -244,7 +257,10 @@ impl Adapter for Sysmon {
                 set_opt(&mut e, "principal.user.userid", d("User"));
             }
         }
-        out.push(Out { line, udm: e });
+        out.push(Out {
+            line,
+            udm: e.into_value(),
+        });
         Ok(())
     }
 }

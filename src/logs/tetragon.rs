@@ -5,7 +5,7 @@
 //! kprobes → GENERIC_EVENT (`file_arg` → `target.file`). Tetragon's `arguments` leave
 //! out argv[0]; the command line is `binary arguments`.
 
-use super::json::{event, get, ip, s, set, set_opt, u, Keep};
+use super::json::{event, get, ip, s, set, set_opt, u, Keep, Udm};
 use super::{Adapter, Out, Record};
 use serde_json::{json, Value};
 
@@ -69,7 +69,7 @@ fn command_line(p: &Value) -> Option<String> {
 }
 
 /// Fill `udm.<at>.process` (and the container) from a Tetragon process object.
-fn process(e: &mut Value, at: &str, p: &Value) {
+fn process(e: &mut Udm, at: &str, p: &Value) {
     set_opt(e, &format!("{at}.process.file.full_path"), s(p, "binary"));
     set_opt(e, &format!("{at}.process.command_line"), command_line(p));
     set_opt(e, &format!("{at}.process.pid"), u(p, "pid"));
@@ -81,7 +81,7 @@ fn process(e: &mut Value, at: &str, p: &Value) {
     set_opt(e, &format!("{at}.user.userid"), s(p, "uid"));
 }
 
-fn container(e: &mut Value, p: &Value) {
+fn container(e: &mut Udm, p: &Value) {
     if let Some(img) = s(p, "pod.container.image.name") {
         set(
             e,
@@ -183,14 +183,17 @@ impl Adapter for Tetragon {
                 set_opt(&mut e, "security_result", s(body, "policy_name").map(|n| json!([{"rule_name": n, "action_details": s(body, "action").unwrap_or_default()}])));
             }
         }
-        if get(&e, "metadata.product_event_type").is_none() {
+        if !e.has("metadata.product_event_type") {
             set(&mut e, "metadata.product_event_type", kind);
         }
         container(&mut e, p);
         let time = s(v, "time").or_else(|| s(p, "start_time"));
         set_opt(&mut e, "metadata.event_timestamp", time);
         set_opt(&mut e, "principal.hostname", s(v, "node_name"));
-        out.push(Out { line, udm: e });
+        out.push(Out {
+            line,
+            udm: e.into_value(),
+        });
         Ok(())
     }
 }

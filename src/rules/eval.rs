@@ -277,18 +277,11 @@ pub fn eval_bool<'e>(e: &Expr, ctx: &mut Ctx<'e>, rule: &Rule) -> bool {
                 };
                 return if *op == BinOp::Ne { !m } else { m };
             }
-            let (a, b) = (eval_val(l, ctx, rule), eval_val(r, ctx, rule));
+            let (a, b) = (operand(l, ctx, rule), operand(r, ctx, rule));
             // Ordering comparisons on enums use the numbers.
             if !matches!(op, BinOp::Eq | BinOp::Ne) {
                 if let Some(vals) = enum_of(l).or_else(|| enum_of(r)) {
-                    let num = |v: &Val<'e>| -> Option<Val<'e>> {
-                        match v {
-                            Val::Str(s) => vals.iter().find(|x| x.0 == *s).map(|x| Val::Int(x.1)),
-                            Val::Missing => Some(Val::Int(0)),
-                            other => Some(other.clone()),
-                        }
-                    };
-                    if let (Some(x), Some(y)) = (num(&a), num(&b)) {
+                    if let (Some(x), Some(y)) = (enum_num(vals, &a), enum_num(vals, &b)) {
                         return compare(&x, &y, *op, false);
                     }
                 }
@@ -298,7 +291,7 @@ pub fn eval_bool<'e>(e: &Expr, ctx: &mut Ctx<'e>, rule: &Rule) -> bool {
         Expr::InValues { e, values, .. } => {
             let v = eval_val(e, ctx, rule);
             values.iter().any(|x| {
-                let w = eval_val(x, ctx, rule);
+                let w = operand(x, ctx, rule);
                 compare(&v, &w, BinOp::Eq, false)
             })
         }
@@ -347,6 +340,24 @@ pub fn eval_bool<'e>(e: &Expr, ctx: &mut Ctx<'e>, rule: &Rule) -> bool {
             .and_then(|c| c.get(v.as_str()))
             .is_some_and(|&n| n > 0),
         other => eval_val(other, ctx, rule).truthy(),
+    }
+}
+
+/// `e`'s value for a comparison: string literals (and a pattern's text) are borrowed
+/// from the rule rather than copied for every event.
+fn operand<'a, 'e: 'a>(e: &'a Expr, ctx: &mut Ctx<'e>, rule: &Rule) -> Val<'a> {
+    match e {
+        Expr::Str(s) | Expr::Regex(_, s) => Val::Str(Cow::Borrowed(s)),
+        other => eval_val(other, ctx, rule),
+    }
+}
+
+/// An enum operand as its number (names looked up in `vals`, missing as 0).
+fn enum_num<'v>(vals: &[(String, i64)], v: &Val<'v>) -> Option<Val<'v>> {
+    match v {
+        Val::Str(s) => vals.iter().find(|x| x.0 == *s).map(|x| Val::Int(x.1)),
+        Val::Missing => Some(Val::Int(0)),
+        other => Some(other.clone()),
     }
 }
 
@@ -447,7 +458,20 @@ pub fn eval_val<'e>(e: &Expr, ctx: &mut Ctx<'e>, rule: &Rule) -> Val<'e> {
                     _ => Val::Missing,
                 };
             }
-            let vals: Vec<Val<'e>> = args.iter().map(|a| eval_val(a, ctx, rule)).collect();
+            // A literal pattern was compiled at parse time (`re`), and `re.*` read it from
+            // there: its text (the second argument) is not copied for every event.
+            let skip_pattern = re.is_some() && name.starts_with("re.");
+            let vals: Vec<Val<'e>> = args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    if skip_pattern && i == 1 {
+                        Val::Missing
+                    } else {
+                        eval_val(a, ctx, rule)
+                    }
+                })
+                .collect();
             functions::call(name, &vals, re.as_deref(), *nocase)
         }
         other => Val::Bool(eval_bool(other, ctx, rule)),

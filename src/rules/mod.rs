@@ -20,7 +20,7 @@ pub mod udm;
 pub mod value;
 mod window;
 
-pub use window::{Evaluator, MAX_GROUPS, MAX_WINDOW_EVENTS};
+pub use window::{Evaluator, Matched, MAX_GROUPS, MAX_WINDOW_EVENTS};
 
 use compile::Compiled;
 use reflist::RefList;

@@ -49,6 +49,30 @@ struct RuleState {
     heap: BinaryHeap<Reverse<(i64, String)>>,
 }
 
+/// One rule's event statements satisfied by an event: for which variable, under which
+/// match key, with which placeholder values.
+struct Hit {
+    rule: usize,
+    var: usize,
+    key: String,
+    env: Env,
+}
+
+/// What [`Evaluator::matches`] found for one event; the event itself is kept only when
+/// some rule matched it (otherwise feeding it only moves event time on).
+pub struct Matched {
+    ts: i64,
+    event: Option<Arc<Value>>,
+    hits: Vec<Hit>,
+}
+
+impl Matched {
+    /// Whether the event is held (some rule matched it).
+    pub fn holds_event(&self) -> bool {
+        self.event.is_some()
+    }
+}
+
 /// Streaming evaluator over time-ordered events.
 pub struct Evaluator<'a> {
     set: &'a RuleSet,
@@ -80,76 +104,125 @@ impl<'a> Evaluator<'a> {
 
     /// Feed one event; returns detections whose windows closed.
     pub fn push(&mut self, line: usize, ev: &Event) -> Vec<Detection> {
-        let mut out = vec![];
-        if ev.ts > self.watermark {
-            self.watermark = ev.ts;
-            self.close(self.watermark, &mut out);
-        }
-        let set = self.set;
-        for (ri, c) in set.rules.iter().enumerate() {
+        let m = self.matches(ev);
+        self.push_matched(line, m)
+    }
+
+    /// The first half of [`Evaluator::push`]: which rules' event statements `ev`
+    /// satisfies (and under which match keys). It reads the rules only, not the
+    /// evaluator's state, so a caller that holds events before feeding them (the log
+    /// reorder buffer) can match each while it is fresh, keep only the small result,
+    /// and feed it later with [`Evaluator::push_matched`]: the same as `push` then.
+    pub fn matches(&self, ev: &Event) -> Matched {
+        let mut hits = vec![];
+        for (ri, c) in self.set.rules.iter().enumerate() {
             if c.rule.vars.len() == 1 && c.match_vars.is_empty() {
-                if let Some(env) = match_var(c, 0, &ev.v).into_iter().next() {
-                    let e = Entry {
+                if let Some((key, env)) = match_var(c, 0, &ev.v).into_iter().next() {
+                    hits.push(Hit {
+                        rule: ri,
                         var: 0,
-                        line,
-                        ts: ev.ts,
-                        event: ev.v.clone(),
-                        env: env.1,
-                    };
-                    if let Some(d) = finish_window(c, &[e]) {
-                        out.push(d);
-                    }
+                        key,
+                        env,
+                    });
                 }
                 continue;
             }
             for vi in 0..c.rule.vars.len() {
                 for (key, env) in match_var(c, vi, &ev.v) {
-                    let st = &mut self.states[ri];
-                    if !st.groups.contains_key(&key) {
-                        if st.groups.len() >= MAX_GROUPS {
-                            note(&mut self.notes, &mut self.more_notes, format!(
-                                "rule {}: more than {MAX_GROUPS} open match groups; event on line {line} skipped",
-                                c.rule.name
-                            ));
-                            continue;
-                        }
-                        let deadline = ev.ts.saturating_add(c.window_secs);
-                        st.heap.push(Reverse((deadline, key.clone())));
-                        st.groups.insert(
-                            key.clone(),
-                            Group {
-                                entries: vec![],
-                                deadline,
-                            },
-                        );
-                    }
-                    let g = st.groups.get_mut(&key).expect("group just ensured");
-                    if g.entries.len() >= MAX_WINDOW_EVENTS {
-                        note(&mut self.notes, &mut self.more_notes, format!(
-                            "rule {}: window for {key:?} holds more than {MAX_WINDOW_EVENTS} events; event on line {line} skipped",
-                            c.rule.name
-                        ));
-                        continue;
-                    }
-                    // Kept in event-time order: an event that arrives late (out of
-                    // input order) takes its place by time, and may start the window.
-                    let at = g.entries.partition_point(|e| e.ts <= ev.ts);
-                    g.entries.insert(
-                        at,
-                        Entry {
-                            var: vi,
-                            line,
-                            ts: ev.ts,
-                            event: ev.v.clone(),
-                            env,
-                        },
-                    );
-                    let start = g.entries[0].ts.saturating_add(c.window_secs);
-                    if start < g.deadline {
-                        g.deadline = start;
-                        st.heap.push(Reverse((start, key.clone())));
-                    }
+                    hits.push(Hit {
+                        rule: ri,
+                        var: vi,
+                        key,
+                        env,
+                    });
                 }
+            }
+        }
+        Matched {
+            ts: ev.ts,
+            event: (!hits.is_empty()).then(|| ev.v.clone()),
+            hits,
+        }
+    }
+
+    /// The second half of [`Evaluator::push`]: feed an event matched by
+    /// [`Evaluator::matches`]; returns detections whose windows closed.
+    pub fn push_matched(&mut self, line: usize, m: Matched) -> Vec<Detection> {
+        let mut out = vec![];
+        let ts = m.ts;
+        if ts > self.watermark {
+            self.watermark = ts;
+            self.close(self.watermark, &mut out);
+        }
+        let set = self.set;
+        let Some(event) = m.event else {
+            return out;
+        };
+        for Hit {
+            rule: ri,
+            var: vi,
+            key,
+            env,
+        } in m.hits
+        {
+            let c = &set.rules[ri];
+            if c.rule.vars.len() == 1 && c.match_vars.is_empty() {
+                let e = Entry {
+                    var: 0,
+                    line,
+                    ts,
+                    event: event.clone(),
+                    env,
+                };
+                if let Some(d) = finish_window(c, &[e]) {
+                    out.push(d);
+                }
+                continue;
+            }
+            let st = &mut self.states[ri];
+            if !st.groups.contains_key(&key) {
+                if st.groups.len() >= MAX_GROUPS {
+                    note(&mut self.notes, &mut self.more_notes, format!(
+                        "rule {}: more than {MAX_GROUPS} open match groups; event on line {line} skipped",
+                        c.rule.name
+                    ));
+                    continue;
+                }
+                let deadline = ts.saturating_add(c.window_secs);
+                st.heap.push(Reverse((deadline, key.clone())));
+                st.groups.insert(
+                    key.clone(),
+                    Group {
+                        entries: vec![],
+                        deadline,
+                    },
+                );
+            }
+            let g = st.groups.get_mut(&key).expect("group just ensured");
+            if g.entries.len() >= MAX_WINDOW_EVENTS {
+                note(&mut self.notes, &mut self.more_notes, format!(
+                    "rule {}: window for {key:?} holds more than {MAX_WINDOW_EVENTS} events; event on line {line} skipped",
+                    c.rule.name
+                ));
+                continue;
+            }
+            // Kept in event-time order: an event that arrives late (out of
+            // input order) takes its place by time, and may start the window.
+            let at = g.entries.partition_point(|e| e.ts <= ts);
+            g.entries.insert(
+                at,
+                Entry {
+                    var: vi,
+                    line,
+                    ts,
+                    event: event.clone(),
+                    env,
+                },
+            );
+            let start = g.entries[0].ts.saturating_add(c.window_secs);
+            if start < g.deadline {
+                g.deadline = start;
+                st.heap.push(Reverse((start, key.clone())));
             }
         }
         out
