@@ -67,22 +67,24 @@ pub fn run_targets(mut args: ScanOptions, targets: &[String], summary: bool) -> 
     let show = args.show.clone();
     // The signatures (and any --yara rules) and the YARA-L rules compile on two cores.
     let (sigs, rules) = std::thread::scope(|s| {
-        let rules_job = s.spawn(|| {
+        let load_rules = || {
             if args.rules.is_empty() {
                 Ok(RuleSet::embedded_default())
             } else {
                 RuleSet::parse_files(&args.rules, None)
             }
-        });
+        };
+        let rules_job = std::thread::Builder::new().spawn_scoped(s, load_rules).ok();
         let sigs = Signatures::load(args.signatures.as_deref())
             .map_err(|e| e.to_string())
             .and_then(|s| {
                 crate::yara::attach(s, &args.yara, args.yara_options)
                     .map_err(|e| format!("--yara: {e}"))
             });
-        let rules = rules_job
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let rules = match rules_job {
+            Some(j) => j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            None => load_rules(),
+        };
         (sigs, rules)
     });
     let sigs = match sigs {

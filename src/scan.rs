@@ -168,14 +168,20 @@ pub fn scan_image_cached(
     // check is the costly one).
     let fs = &walk.fs;
     let ((rule_findings, rule_notes), mut more) = std::thread::scope(|s| {
-        let rules_job = s.spawn(|| run_rules(image, fs, &signals, &runs, &facts, rules));
+        let rules_now = || run_rules(image, fs, &signals, &runs, &facts, rules);
+        // No thread to be had (a process at its limit): the rules run here, after.
+        let rules_job = std::thread::Builder::new()
+            .name("imgscan-rules".into())
+            .spawn_scoped(s, rules_now)
+            .ok();
         let mut more = Vec::new();
         for a in &image_analyzers {
             a.image(image, fs, &facts, &mut more);
         }
-        let rules_out = rules_job
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let rules_out = match rules_job {
+            Some(j) => j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            None => rules_now(),
+        };
         (rules_out, more)
     });
     signals.append(&mut more);
