@@ -326,7 +326,7 @@ impl Anchored {
 /// stands for; every literal is stood for by exactly one anchor.
 fn pick_anchors(literals: &[(Vec<u8>, usize)]) -> (Vec<Vec<u8>>, Vec<StandsFor>) {
     // Candidate substring → the literals holding it, each with its first offset. Every
-    // start of every scan builds this (every 3..8-byte substring of every literal): foldhash,
+    // start of every scan builds this (every ANCHOR_MIN..=ANCHOR_MAX-byte substring of every literal): foldhash,
     // not SipHash; the choice below does not depend on the map's order.
     let mut holders: HashMap<&[u8], Vec<(usize, usize)>, foldhash::fast::RandomState> =
         HashMap::default();
