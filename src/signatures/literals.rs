@@ -326,8 +326,8 @@ impl Anchored {
 /// stands for; every literal is stood for by exactly one anchor.
 fn pick_anchors(literals: &[(Vec<u8>, usize)]) -> (Vec<Vec<u8>>, Vec<StandsFor>) {
     // Candidate substring → the literals holding it, each with its first offset. Every
-    // start of every scan builds this (every ANCHOR_MIN..=ANCHOR_MAX-byte substring of every literal): foldhash,
-    // not SipHash; the choice below does not depend on the map's order.
+    // scan's start builds this (each ANCHOR_MIN..=ANCHOR_MAX-byte substring of each
+    // literal): foldhash, not SipHash; the choice below does not depend on map order.
     let mut holders: HashMap<&[u8], Vec<(usize, usize)>, foldhash::fast::RandomState> =
         HashMap::default();
     for (i, (l, _)) in literals.iter().enumerate() {
