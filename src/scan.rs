@@ -228,11 +228,20 @@ pub fn scan_image_cached(
 
 /// Frees what a scan built (for a large image, hundreds of thousands of small
 /// allocations: entries, digests, commands) on a thread of its own, so the report is
-/// not held back by it. If no thread can be started it is freed here instead.
+/// not held back by it. At most one such thread is pending: the next scan's free waits
+/// for it, so scans one after another (a registry, a webhook) never hold more than one
+/// finished scan's data besides their own. If no thread can be started it is freed here.
 fn drop_later<T: Send + 'static>(t: T) {
-    let _ = std::thread::Builder::new()
+    static PENDING: std::sync::Mutex<Option<std::thread::JoinHandle<()>>> =
+        std::sync::Mutex::new(None);
+    let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(previous) = pending.take() {
+        let _ = previous.join();
+    }
+    *pending = std::thread::Builder::new()
         .name("imgscan-free".into())
-        .spawn(move || drop(t));
+        .spawn(move || drop(t))
+        .ok();
 }
 
 /// The layer timeline of the report: what the manifest says, what the walk read, and the
